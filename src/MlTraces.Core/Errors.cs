@@ -1,0 +1,41 @@
+using System;
+
+namespace MlTraces.Core
+{
+    /// <summary>What went wrong, so the cmdlet layer can pick a stable error id and category without parsing text.</summary>
+    public enum ErrorKind
+    {
+        InvalidArgument,
+        NotFound,
+        AlreadyExists,
+        StoreNotFound,
+        NotSqlite,
+        NotMlflowStore,
+        StoreLocked,
+        StoreReadOnly,
+        UnsupportedStore,
+        InvalidData,
+        IOError,
+    }
+
+    /// <summary>An error MlTraces reports to the user. <see cref="ErrorId"/> is stable and tested.</summary>
+    public class MlTracesException : Exception
+    {
+        public ErrorKind Kind { get; }
+        public string ErrorId { get; }
+
+        public MlTracesException(ErrorKind kind, string errorId, string message, Exception? inner = null)
+            : base(message, inner)
+        {
+            Kind = kind; ErrorId = errorId;
+        }
+    }
+
+    /// <summary>MLflow's INVALID_PARAMETER_VALUE: the message is MLflow's own text, so scripts and people who
+    /// know MLflow recognise it.</summary>
+    public sealed class InvalidParameterException : MlTracesException
+    {
+        public InvalidParameterException(string message, string errorId = "InvalidParameterValue")
+            : base(ErrorKind.InvalidArgument, errorId, message) { }
+    }
+}

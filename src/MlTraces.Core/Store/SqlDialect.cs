@@ -1,0 +1,58 @@
+using System.Collections.Generic;
+using System.Globalization;
+
+namespace MlTraces.Core.Store
+{
+    /// <summary>
+    /// The few places where SQL differs between databases. The filter compiler and the store write SQL once and
+    /// ask the dialect for these pieces; PostgreSQL plugs in as a second implementation.
+    /// </summary>
+    public abstract class SqlDialect
+    {
+        /// <summary>Case-sensitive LIKE with % and _ wildcards and no escape character (MLflow's semantics).</summary>
+        public abstract string Like(string expr, string param);
+        /// <summary>Case-insensitive LIKE.</summary>
+        public abstract string ILike(string expr, string param);
+        /// <summary>Case-sensitive, unanchored regular-expression search (Python re.search).</summary>
+        public abstract string Regexp(string expr, string param);
+        /// <summary>A boolean literal as the database stores MLflow's BOOLEAN columns.</summary>
+        public abstract string True { get; }
+        public abstract int MaxParameters { get; }
+    }
+
+    public sealed class SqliteDialect : SqlDialect
+    {
+        public static readonly SqliteDialect Instance = new SqliteDialect();
+        // case_sensitive_like is on for every connection, as in MLflow's own sessions.
+        public override string Like(string expr, string param) => $"{expr} LIKE {param}";
+        // SQLAlchemy's ilike outside PostgreSQL: lower(x) LIKE lower(y).
+        public override string ILike(string expr, string param) => $"lower({expr}) LIKE lower({param})";
+        // X REGEXP Y calls regexp(Y, X): the function registered on every connection.
+        public override string Regexp(string expr, string param) => $"{expr} REGEXP {param}";
+        public override string True => "1";
+        public override int MaxParameters => 30000;
+    }
+
+    /// <summary>Collects the values of a statement; SQL text only ever holds their placeholders.</summary>
+    public sealed class SqlParameters
+    {
+        private readonly List<KeyValuePair<string, object?>> _values = new List<KeyValuePair<string, object?>>();
+        public IReadOnlyList<KeyValuePair<string, object?>> Values => _values;
+
+        /// <summary>Adds a value and returns its placeholder.</summary>
+        public string Add(object? value)
+        {
+            string name = "@p" + _values.Count.ToString(CultureInfo.InvariantCulture);
+            _values.Add(new KeyValuePair<string, object?>(name, value));
+            return name;
+        }
+
+        /// <summary>A comma-separated list of placeholders for the given values.</summary>
+        public string AddList(IEnumerable<object?> values)
+        {
+            var names = new List<string>();
+            foreach (var v in values) names.Add(Add(v));
+            return string.Join(", ", names);
+        }
+    }
+}

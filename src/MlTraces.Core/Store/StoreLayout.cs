@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Generic;
+using System.Data.Common;
+
+namespace MlTraces.Core.Store
+{
+    /// <summary>
+    /// Which of MLflow's schema generations a store has, read from the tables and columns present (never from a
+    /// list of versions), so stores from versions we have not seen still work as far as their tables allow.
+    /// </summary>
+    public sealed class StoreLayout
+    {
+        public string? AlembicRevision { get; private set; }
+        public bool HasExperimentWorkspace { get; private set; }
+        /// <summary>client_request_id, request_preview and response_preview on trace_info (MLflow 3.0+).</summary>
+        public bool HasTraceInfoV3Columns { get; private set; }
+        public bool HasDbPayloadGeneration { get; private set; }
+        public bool HasSpans { get; private set; }
+        public bool HasSpanDimensionAttributes { get; private set; }
+        public bool HasSpanLinks { get; private set; }
+        public bool HasAssessments { get; private set; }
+        public bool HasTraceMetrics { get; private set; }
+        public bool HasSpanMetrics { get; private set; }
+        public bool HasSpanAttributes { get; private set; }
+        public bool HasEntityAssociations { get; private set; }
+        public bool HasWorkspaces { get; private set; }
+        public bool HasWorkspaceArchivalColumns { get; private set; }
+
+        /// <summary>Tables that hang on a trace, children first, as far as this layout has them.</summary>
+        public IReadOnlyList<string> TraceChildTables
+        {
+            get
+            {
+                var t = new List<string>();
+                if (HasSpanAttributes) t.Add("span_attributes");
+                if (HasSpanMetrics) t.Add("span_metrics");
+                if (HasSpans) t.Add("spans");
+                if (HasTraceMetrics) t.Add("trace_metrics");
+                if (HasAssessments) t.Add("assessments");
+                t.Add("trace_request_metadata");
+                t.Add("trace_tags");
+                return t;
+            }
+        }
+
+        public static StoreLayout Detect(DbConnection connection, string storeName)
+        {
+            var tables = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
+            using (var cmd = connection.CreateCommand())
+            {
+                cmd.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) tables[r.GetString(0)] = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            }
+            if (!tables.ContainsKey("trace_info") || !tables.ContainsKey("experiments"))
+            {
+                throw new MlTracesException(ErrorKind.NotMlflowStore, "NotAnMlflowStore",
+                    tables.ContainsKey("experiments")
+                        ? $"The store '{storeName}' is an MLflow tracking store from before MLflow 2.14 and has no trace tables. Upgrade it with 'mlflow db upgrade <uri>' or name a newer store."
+                        : $"The database '{storeName}' is not an MLflow tracking store (it has no trace_info or experiments table). Name the SQLite file an MLflow server uses, e.g. sqlite:///mlflow.db.");
+            }
+            foreach (var table in new List<string>(tables.Keys))
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = "SELECT name FROM pragma_table_xinfo('" + table.Replace("'", "''") + "')";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) tables[table].Add(r.GetString(0));
+            }
+
+            var layout = new StoreLayout();
+            if (tables.ContainsKey("alembic_version"))
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = "SELECT version_num FROM alembic_version LIMIT 1";
+                layout.AlembicRevision = cmd.ExecuteScalar() as string;
+            }
+            bool Has(string table, string column) => tables.TryGetValue(table, out var cols) && cols.Contains(column);
+            foreach (var required in new[] { "request_id", "experiment_id", "timestamp_ms", "execution_time_ms", "status" })
+                if (!Has("trace_info", required))
+                    throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedStoreLayout",
+                        $"The store '{storeName}' has a trace_info table without the column '{required}'; MlTraces does not recognise this layout.");
+            layout.HasExperimentWorkspace = Has("experiments", "workspace");
+            layout.HasTraceInfoV3Columns = Has("trace_info", "client_request_id") && Has("trace_info", "request_preview");
+            layout.HasDbPayloadGeneration = Has("trace_info", "db_payload_generation");
+            layout.HasSpans = tables.ContainsKey("spans");
+            layout.HasSpanDimensionAttributes = Has("spans", "dimension_attributes");
+            layout.HasSpanLinks = Has("spans", "links");
+            layout.HasAssessments = tables.ContainsKey("assessments");
+            layout.HasTraceMetrics = tables.ContainsKey("trace_metrics");
+            layout.HasSpanMetrics = tables.ContainsKey("span_metrics");
+            layout.HasSpanAttributes = tables.ContainsKey("span_attributes");
+            layout.HasEntityAssociations = tables.ContainsKey("entity_associations");
+            layout.HasWorkspaces = tables.ContainsKey("workspaces");
+            layout.HasWorkspaceArchivalColumns = Has("workspaces", "trace_archival_location");
+            return layout;
+        }
+    }
+}

@@ -1,0 +1,178 @@
+using System;
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.IO;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace MlTraces.Core.Store
+{
+    public enum StoreAccess
+    {
+        /// <summary>Read-only; a missing file is an error and is never created.</summary>
+        ReadOnly,
+        /// <summary>Read and write an existing store.</summary>
+        ReadWrite,
+        /// <summary>Create the file if missing (New-TraceStore).</summary>
+        Create,
+    }
+
+    /// <summary>An open MLflow tracking store: one connection with MLflow's session settings, and its layout.</summary>
+    public sealed class TraceStore : IDisposable
+    {
+        /// <summary>MLflow's own busy timeout. MLTRACES_BUSY_TIMEOUT_MS overrides it (tests of lock errors use it).</summary>
+        public const int DefaultBusyTimeoutMs = 20000;
+
+        public TrackingUri Uri { get; }
+        public StoreLayout Layout { get; private set; }
+        public SqliteConnection Connection { get; }
+        public SqlDialect Dialect => SqliteDialect.Instance;
+        public StoreAccess Access { get; }
+
+        private TraceStore(TrackingUri uri, SqliteConnection connection, StoreLayout layout, StoreAccess access)
+        {
+            Uri = uri; Connection = connection; Layout = layout; Access = access;
+        }
+
+        public string Name => Uri.Original;
+
+        public static TraceStore Open(TrackingUri uri, StoreAccess access = StoreAccess.ReadOnly)
+        {
+            var connection = OpenConnection(uri, access);
+            try
+            {
+                var layout = Translate(uri, () => StoreLayout.Detect(connection, uri.Original));
+                return new TraceStore(uri, connection, layout, access);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Creates a store with MLflow's current schema in a new or empty file and opens it.</summary>
+        public static TraceStore Create(TrackingUri uri, string defaultArtifactLocation)
+        {
+            using (var connection = OpenConnection(uri, StoreAccess.Create))
+                StoreSchema.Create(connection, uri, defaultArtifactLocation);
+            return Open(uri, StoreAccess.ReadWrite);
+        }
+
+        /// <summary>Opens the file with MLflow's session settings but does not look for MLflow's tables.</summary>
+        public static SqliteConnection OpenConnection(TrackingUri uri, StoreAccess access)
+        {
+            SqliteRuntime.EnsureInitialized();
+            string path = uri.FilePath ?? throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedTrackingUri",
+                $"The tracking URI '{uri.Original}' does not name a SQLite file.");
+            if (access != StoreAccess.Create && !File.Exists(path))
+                throw new MlTracesException(ErrorKind.StoreNotFound, "StoreNotFound",
+                    Directory.Exists(path)
+                        ? $"The store '{uri.Original}' is a folder ('{path}'), not an MLflow SQLite database. Name the .db file inside it."
+                        : $"The store '{uri.Original}' does not exist: there is no file at '{path}'. Check the path or $env:MLFLOW_TRACKING_URI; New-TraceStore creates an empty store.");
+            var builder = new SqliteConnectionStringBuilder
+            {
+                DataSource = path,
+                Mode = access == StoreAccess.ReadOnly ? SqliteOpenMode.ReadOnly
+                    : access == StoreAccess.ReadWrite ? SqliteOpenMode.ReadWrite : SqliteOpenMode.ReadWriteCreate,
+                // Pooling keeps files open after Dispose; a long-lived console must not hold the user's store.
+                Pooling = false,
+                ForeignKeys = true,
+            };
+            var connection = new SqliteConnection(builder.ToString());
+            try
+            {
+                Translate(uri, () =>
+                {
+                    connection.Open();
+                    using var cmd = connection.CreateCommand();
+                    cmd.CommandText = $"PRAGMA busy_timeout = {BusyTimeoutMs()}; PRAGMA case_sensitive_like = true; PRAGMA foreign_keys = ON;";
+                    cmd.ExecuteNonQuery();
+                    // Touch the file so that "not a database" shows here, with the store's name, not later.
+                    cmd.CommandText = "SELECT count(*) FROM sqlite_master";
+                    cmd.ExecuteScalar();
+                    return 0;
+                });
+                RegisterFunctions(connection);
+                return connection;
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        private static int BusyTimeoutMs()
+        {
+            string? env = Environment.GetEnvironmentVariable("MLTRACES_BUSY_TIMEOUT_MS");
+            return int.TryParse(env, out int ms) && ms >= 0 ? ms : DefaultBusyTimeoutMs;
+        }
+
+        private static readonly ConcurrentDictionary<string, Regex> RegexCache = new ConcurrentDictionary<string, Regex>();
+
+        private static void RegisterFunctions(SqliteConnection connection)
+        {
+            // MLflow registers regexp(pattern, string) built on Python's re.search: unanchored and case-sensitive.
+            connection.CreateFunction("regexp", (string? pattern, string? input) =>
+            {
+                if (pattern == null || input == null) return (bool?)null;
+                var regex = RegexCache.GetOrAdd(pattern, p => new Regex(p, RegexOptions.CultureInvariant));
+                return regex.IsMatch(input);
+            }, isDeterministic: true);
+        }
+
+        /// <summary>Runs store work and turns SQLite's errors into ones that name the store and say what to do.</summary>
+        public static T Translate<T>(TrackingUri uri, Func<T> work)
+        {
+            try
+            {
+                return work();
+            }
+            catch (SqliteException ex)
+            {
+                throw TranslateError(uri, ex);
+            }
+        }
+
+        public T Translate<T>(Func<T> work) => Translate(Uri, work);
+
+        public static Exception TranslateError(TrackingUri uri, SqliteException ex)
+        {
+            switch (ex.SqliteErrorCode)
+            {
+                case 26: // SQLITE_NOTADB
+                    return new MlTracesException(ErrorKind.NotSqlite, "NotASqliteDatabase",
+                        $"The file '{uri.FilePath}' named by the store '{uri.Original}' is not a SQLite database. Name the SQLite file of an MLflow tracking store.", ex);
+                case 5: // SQLITE_BUSY
+                case 6: // SQLITE_LOCKED
+                    return new MlTracesException(ErrorKind.StoreLocked, "StoreLocked",
+                        $"The store '{uri.Original}' is locked by another writer and stayed locked for the whole busy timeout. Try again when the writing process (an MLflow server or another command) has finished its transaction.", ex);
+                case 8: // SQLITE_READONLY
+                    return new MlTracesException(ErrorKind.StoreReadOnly, "StoreReadOnly",
+                        $"The store '{uri.Original}' cannot be written: {ex.Message} Check the file's permissions.", ex);
+                case 14: // SQLITE_CANTOPEN
+                    return new MlTracesException(ErrorKind.StoreNotFound, "StoreCannotOpen",
+                        $"The store '{uri.Original}' cannot be opened ('{uri.FilePath}'): {ex.Message} Check that the file and its folder exist and can be read.", ex);
+                case 11: // SQLITE_CORRUPT
+                    return new MlTracesException(ErrorKind.InvalidData, "StoreCorrupt",
+                        $"The store '{uri.Original}' is damaged: {ex.Message}", ex);
+                default:
+                    return new MlTracesException(ErrorKind.IOError, "StoreError",
+                        $"The store '{uri.Original}' reported an error: {ex.Message}", ex);
+            }
+        }
+
+        public SqliteCommand Command(string sql, SqlParameters? parameters = null)
+        {
+            var cmd = Connection.CreateCommand();
+            cmd.CommandText = sql;
+            if (parameters != null)
+                foreach (var p in parameters.Values)
+                    cmd.Parameters.AddWithValue(p.Key, p.Value ?? DBNull.Value);
+            return cmd;
+        }
+
+        public void Dispose() => Connection.Dispose();
+    }
+}

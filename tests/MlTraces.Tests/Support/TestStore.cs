@@ -1,0 +1,111 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Tests.Support
+{
+    /// <summary>A real MLflow-schema SQLite store in a temporary folder, deleted when the test ends.</summary>
+    public sealed class TestStore : IDisposable
+    {
+        public string Folder { get; }
+        public string Path { get; }
+        public TrackingUri Uri { get; }
+
+        private TestStore(string folder, string path)
+        {
+            Folder = folder; Path = path;
+            Uri = TrackingUri.Parse(path, folder);
+        }
+
+        public static string NewFolder()
+        {
+            string folder = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mltraces-tests", Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(folder);
+            return folder;
+        }
+
+        /// <summary>An empty store in MLflow's current schema, with experiment 0 "Default".</summary>
+        public static TestStore CreateEmpty()
+        {
+            string folder = NewFolder();
+            string path = System.IO.Path.Combine(folder, "mlflow.db");
+            var ts = new TestStore(folder, path);
+            using var store = TraceStore.Create(ts.Uri, new Uri(System.IO.Path.Combine(folder, "mlruns", "0")).AbsoluteUri);
+            return ts;
+        }
+
+        /// <summary>A copy of one of the real MLflow stores in ../shared/fixtures/mlflow-dbs.</summary>
+        public static TestStore CopyOfFixture(string fileName)
+        {
+            string folder = NewFolder();
+            string path = System.IO.Path.Combine(folder, fileName);
+            File.Copy(FixturePath(fileName), path);
+            File.SetAttributes(path, FileAttributes.Normal);
+            return new TestStore(folder, path);
+        }
+
+        public static string FixturesFolder()
+        {
+            string? dir = AppContext.BaseDirectory;
+            while (dir != null)
+            {
+                string candidate = System.IO.Path.Combine(dir, "..", "shared", "fixtures", "mlflow-dbs");
+                if (Directory.Exists(candidate) && File.Exists(System.IO.Path.Combine(dir, "MlTraces.psd1")))
+                    return System.IO.Path.GetFullPath(candidate);
+                dir = System.IO.Path.GetDirectoryName(dir);
+            }
+            throw new DirectoryNotFoundException("../shared/fixtures/mlflow-dbs was not found beside the repository.");
+        }
+
+        public static string FixturePath(string fileName) => System.IO.Path.Combine(FixturesFolder(), fileName);
+
+        public TraceStore Open(StoreAccess access = StoreAccess.ReadWrite) => TraceStore.Open(Uri, access);
+
+        /// <summary>Adds an experiment and returns its id (as MLflow assigns them: the next integer).</summary>
+        public string AddExperiment(string name, string lifecycleStage = "active")
+        {
+            using var store = Open();
+            using var cmd = store.Command(
+                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
+                "VALUES ((SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments), @n, @loc, @stage, 0, 0) RETURNING experiment_id");
+            cmd.Parameters.AddWithValue("@n", name);
+            cmd.Parameters.AddWithValue("@loc", "file:///tmp/" + name);
+            cmd.Parameters.AddWithValue("@stage", lifecycleStage);
+            return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
+        }
+
+        public void AddTraces(IEnumerable<Trace> traces)
+        {
+            using var store = Open();
+            using var tx = store.Connection.BeginTransaction();
+            using (var writer = new TraceWriter(store, tx))
+                foreach (var t in traces) writer.Write(t);
+            tx.Commit();
+        }
+
+        /// <summary>A trace the way MLflow's tests make one with _create_trace.</summary>
+        public static Trace MakeTrace(string id, string experimentId, long requestTime = 0, long? executionDuration = 0,
+            string state = "OK", IDictionary<string, string>? tags = null, IDictionary<string, string>? metadata = null,
+            string? clientRequestId = null)
+        {
+            var t = new Trace { TraceId = id, ExperimentId = experimentId, TimestampMs = requestTime, ExecutionTimeMs = executionDuration, State = state, ClientRequestId = clientRequestId };
+            if (tags != null) foreach (var kv in tags) t.Tags[kv.Key] = kv.Value;
+            if (metadata != null) foreach (var kv in metadata) t.Metadata[kv.Key] = kv.Value;
+            return t;
+        }
+
+        public long Scalar(string sql)
+        {
+            using var store = Open(StoreAccess.ReadOnly);
+            using var cmd = store.Command(sql);
+            return Convert.ToInt64(cmd.ExecuteScalar());
+        }
+
+        public void Dispose()
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(Folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
