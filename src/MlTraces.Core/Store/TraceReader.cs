@@ -1,0 +1,118 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+
+namespace MlTraces.Core.Store
+{
+    /// <summary>
+    /// Reads traces: the trace_info row, then tags, metadata, assessments and (optionally) spans for a whole batch
+    /// of traces at once, so that streaming a million traces costs a few queries per batch, not per trace.
+    /// </summary>
+    public sealed class TraceReader
+    {
+        public const int BatchSize = 500;
+        private readonly TraceStore _store;
+
+        public TraceReader(TraceStore store) { _store = store; }
+
+        /// <summary>The trace_info columns every trace query selects, in the order <see cref="ReadInfo"/> reads.</summary>
+        public string InfoColumns =>
+            "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status"
+            + (_store.Layout.HasTraceInfoV3Columns ? ", ti.client_request_id, ti.request_preview, ti.response_preview" : "");
+
+        public Trace ReadInfo(SqliteDataReader r)
+        {
+            var t = new Trace
+            {
+                TraceId = r.GetString(0),
+                ExperimentId = Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? "",
+                TimestampMs = r.GetInt64(2),
+                ExecutionTimeMs = r.IsDBNull(3) ? (long?)null : r.GetInt64(3),
+                State = r.GetString(4),
+                TrackingUri = _store.Uri.Original,
+            };
+            if (_store.Layout.HasTraceInfoV3Columns)
+            {
+                t.ClientRequestId = r.IsDBNull(5) ? null : r.GetString(5);
+                t.RequestPreview = r.IsDBNull(6) ? null : r.GetString(6);
+                t.ResponsePreview = r.IsDBNull(7) ? null : r.GetString(7);
+            }
+            return t;
+        }
+
+        /// <summary>The traces with these ids that exist, in the order asked, without children.</summary>
+        public List<Trace> GetInfos(IReadOnlyList<string> ids)
+        {
+            var found = new Dictionary<string, Trace>(StringComparer.Ordinal);
+            foreach (var chunk in Chunks(ids.Distinct(StringComparer.Ordinal).ToList(), BatchSize))
+            {
+                var p = new SqlParameters();
+                using var cmd = _store.Command($"SELECT {InfoColumns} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(chunk)})", p);
+                using var r = _store.Translate(() => cmd.ExecuteReader());
+                while (r.Read()) { var t = ReadInfo(r); found[t.TraceId] = t; }
+            }
+            var result = new List<Trace>();
+            foreach (var id in ids) if (found.TryGetValue(id, out var t)) result.Add(t);
+            return result;
+        }
+
+        /// <summary>Fills tags, metadata and assessments (and spans when asked) of a batch of traces.</summary>
+        public void Hydrate(IReadOnlyList<Trace> traces, bool includeSpans, SpanLoader? spanLoader = null)
+        {
+            if (traces.Count == 0) return;
+            var byId = new Dictionary<string, Trace>(StringComparer.Ordinal);
+            foreach (var t in traces) byId[t.TraceId] = t;
+            foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize))
+            {
+                ReadKeyValues("trace_tags", chunk, byId, (t, k, v) => t.Tags[k] = v);
+                ReadKeyValues("trace_request_metadata", chunk, byId, (t, k, v) => t.Metadata[k] = v);
+                if (_store.Layout.HasAssessments) ReadAssessments(chunk, byId);
+            }
+            if (includeSpans) (spanLoader ?? new SpanLoader(_store)).Load(traces);
+        }
+
+        private void ReadKeyValues(string table, List<string> ids, Dictionary<string, Trace> byId, Action<Trace, string, string?> set)
+        {
+            var p = new SqlParameters();
+            using var cmd = _store.Command($"SELECT request_id, \"key\", value FROM {table} WHERE request_id IN ({p.AddList(ids)})", p);
+            using var r = _store.Translate(() => cmd.ExecuteReader());
+            while (r.Read())
+                if (byId.TryGetValue(r.GetString(0), out var t))
+                    set(t, r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2));
+        }
+
+        private void ReadAssessments(List<string> ids, Dictionary<string, Trace> byId)
+        {
+            var p = new SqlParameters();
+            using var cmd = _store.Command(
+                "SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
+                "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
+                $"FROM assessments WHERE trace_id IN ({p.AddList(ids)}) ORDER BY trace_id, created_timestamp, assessment_id", p);
+            using var r = _store.Translate(() => cmd.ExecuteReader());
+            while (r.Read())
+            {
+                if (!byId.TryGetValue(r.GetString(1), out var t)) continue;
+                string? S(int i) => r.IsDBNull(i) ? null : r.GetString(i);
+                t.Assessments.Add(new Assessment
+                {
+                    AssessmentId = r.GetString(0), TraceId = r.GetString(1), Name = r.GetString(2), AssessmentType = r.GetString(3),
+                    Value = r.GetString(4), Error = S(5), CreatedTimestampMs = r.GetInt64(6), LastUpdatedTimestampMs = r.GetInt64(7),
+                    SourceType = r.GetString(8), SourceId = S(9), RunId = S(10), SpanId = S(11), Rationale = S(12), Overrides = S(13),
+                    Valid = !r.IsDBNull(14) && Convert.ToInt64(r.GetValue(14), CultureInfo.InvariantCulture) != 0, Metadata = S(15),
+                });
+            }
+        }
+
+        public static IEnumerable<List<T>> Chunks<T>(IReadOnlyList<T> items, int size)
+        {
+            for (int i = 0; i < items.Count; i += size)
+            {
+                var chunk = new List<T>(Math.Min(size, items.Count - i));
+                for (int j = i; j < items.Count && j < i + size; j++) chunk.Add(items[j]);
+                yield return chunk;
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>Creates an empty MLflow tracking store (SQLite) with MLflow's current schema.</summary>
+    [Cmdlet(VerbsCommon.New, "TraceStore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+    [OutputType(typeof(StoreInfo))]
+    public sealed class NewTraceStoreCommand : StoreCmdlet
+    {
+        /// <summary>Where experiment artifacts go (experiment 0's artifact_location is this root + "/0").
+        /// Default: the folder 'mlruns' next to the store, as a file URI.</summary>
+        [Parameter]
+        public string? ArtifactRoot { get; set; }
+
+        protected override void ProcessRecord()
+        {
+            var uri = ResolveUri();
+            if (!ShouldProcess(uri.FilePath, "Create MLflow tracking store")) return;
+            Terminating(() =>
+            {
+                string folder = Path.GetDirectoryName(uri.FilePath!)!;
+                if (!Directory.Exists(folder))
+                    throw new Core.MlTracesException(Core.ErrorKind.StoreNotFound, "StoreFolderNotFound",
+                        $"The folder '{folder}' for the new store '{uri.Original}' does not exist. Create it first.");
+                string root = ArtifactRoot ?? new Uri(Path.Combine(folder, "mlruns") + Path.DirectorySeparatorChar).AbsoluteUri;
+                string location = root.TrimEnd('/', '\\') + "/0";
+                using var store = TraceStore.Create(uri, location);
+                WriteObject(StoreInfo.Read(store));
+            }, uri.Original);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+using System;
+using System.Management.Automation;
+using MlTraces.Core;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>
+    /// What every command that works on a store shares: the -TrackingUri parameter (bound from the pipeline by
+    /// property name, so Get-ChildItem *.db and trace objects both feed it), resolving it against the current
+    /// PowerShell location, and turning core errors into PowerShell errors with stable ids.
+    /// </summary>
+    public abstract class StoreCmdlet : PSCmdlet
+    {
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+
+        private TraceStore? _store;
+        private string? _storeKey;
+
+        protected string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
+
+        protected TrackingUri ResolveUri() => Core.Store.TrackingUri.Parse(TrackingUri, CurrentDirectory);
+
+        /// <summary>The store named by the current -TrackingUri, opened once and reused while it stays the same.</summary>
+        protected TraceStore OpenStore(StoreAccess access = StoreAccess.ReadOnly)
+        {
+            var uri = ResolveUri();
+            string key = uri.FilePath + "|" + access;
+            if (_store != null && _storeKey == key) return _store;
+            CloseStore();
+            WriteVerbose($"Opening store '{uri.Original}' ({access}).");
+            _store = TraceStore.Open(uri, access);
+            _storeKey = key;
+            WriteVerbose($"Store layout: alembic revision {_store.Layout.AlembicRevision ?? "(none)"}, spans table: {_store.Layout.HasSpans}, assessments table: {_store.Layout.HasAssessments}.");
+            return _store;
+        }
+
+        protected void CloseStore()
+        {
+            _store?.Dispose();
+            _store = null;
+            _storeKey = null;
+        }
+
+        protected override void EndProcessing() => CloseStore();
+
+        protected override void StopProcessing() => CloseStore();
+
+        /// <summary>Runs the work and reports MlTraces errors terminating (the command cannot go on).</summary>
+        protected void Terminating(Action work, object? target = null)
+        {
+            try { work(); }
+            catch (MlTracesException ex) { CloseStore(); ThrowTerminatingError(ErrorRecords.From(ex, target)); }
+            catch (ArgumentException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, target)); }
+            catch (NotSupportedException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
+        }
+
+        protected void WriteWarnings(System.Collections.Generic.IList<string> warnings)
+        {
+            foreach (var w in warnings) WriteWarning(w);
+            warnings.Clear();
+        }
+    }
+
+    internal static class ErrorRecords
+    {
+        public static ErrorRecord From(MlTracesException ex, object? target) =>
+            new ErrorRecord(ex, ex.ErrorId, Category(ex.Kind), target);
+
+        public static ErrorCategory Category(ErrorKind kind) => kind switch
+        {
+            ErrorKind.InvalidArgument => ErrorCategory.InvalidArgument,
+            ErrorKind.NotFound => ErrorCategory.ObjectNotFound,
+            ErrorKind.AlreadyExists => ErrorCategory.ResourceExists,
+            ErrorKind.StoreNotFound => ErrorCategory.ObjectNotFound,
+            ErrorKind.NotSqlite => ErrorCategory.InvalidData,
+            ErrorKind.NotMlflowStore => ErrorCategory.InvalidData,
+            ErrorKind.StoreLocked => ErrorCategory.ResourceBusy,
+            ErrorKind.StoreReadOnly => ErrorCategory.PermissionDenied,
+            ErrorKind.UnsupportedStore => ErrorCategory.NotImplemented,
+            ErrorKind.InvalidData => ErrorCategory.InvalidData,
+            _ => ErrorCategory.ReadError,
+        };
+
+        public static ErrorRecord NotFound(string message, string errorId, object target) =>
+            new ErrorRecord(new ItemNotFoundException(message), errorId, ErrorCategory.ObjectNotFound, target);
+    }
+}
