@@ -12,18 +12,17 @@ namespace MlTraces.Commands
     /// </summary>
     public abstract class StoreCmdlet : PSCmdlet
     {
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
+        /// <summary>The store's tracking URI or path as the command's parameter holds it. Commands that read a
+        /// store bind it from the pipeline by property name; commands that write into a store named apart from
+        /// their input (Import-Trace) do not.</summary>
+        protected abstract string? StoreUri { get; set; }
 
         private TraceStore? _store;
         private string? _storeKey;
 
         protected string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
 
-        protected TrackingUri ResolveUri() => Core.Store.TrackingUri.Parse(TrackingUri, CurrentDirectory);
+        protected TrackingUri ResolveUri() => Core.Store.TrackingUri.Parse(StoreUri, CurrentDirectory);
 
         /// <summary>The store named by the current -TrackingUri, opened once and reused while it stays the same.</summary>
         protected TraceStore OpenStore(StoreAccess access = StoreAccess.ReadOnly)

@@ -14,6 +14,13 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string[] TraceId { get; set; } = new string[0];
 
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
         /// <summary>Leaves spans out, for a quick look at many traces.</summary>
         [Parameter]
         public SwitchParameter ExcludeSpans { get; set; }

@@ -10,6 +10,13 @@ namespace MlTraces.Commands
     [OutputType(typeof(StoreInfo))]
     public sealed class NewTraceStoreCommand : StoreCmdlet
     {
+        /// <summary>The tracking URI (sqlite:///mlflow.db) or path of the store to create. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
         /// <summary>Where experiment artifacts go (experiment 0's artifact_location is this root + "/0").
         /// Default: the folder 'mlruns' next to the store, as a file URI.</summary>
         [Parameter]

@@ -1,0 +1,183 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using Microsoft.Data.Sqlite;
+using MlTraces.Core.Query;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Core.Search
+{
+    public sealed class SearchOptions
+    {
+        public IReadOnlyList<string> ExperimentIds { get; set; } = Array.Empty<string>();
+        public string? Filter { get; set; }
+        public IReadOnlyList<string>? OrderBy { get; set; }
+        public long Offset { get; set; }
+        public long? Limit { get; set; }
+        public bool IncludeSpans { get; set; }
+    }
+
+    /// <summary>
+    /// Runs MLflow's trace search on a store and streams the results in batches: a batch of trace_info rows, then
+    /// their tags, metadata, assessments (and spans) in a few queries. Memory stays flat however many traces match.
+    /// </summary>
+    public sealed class TraceSearch
+    {
+        private readonly TraceStore _store;
+        private readonly TraceReader _reader;
+        public List<string> Warnings { get; } = new List<string>();
+
+        public TraceSearch(TraceStore store)
+        {
+            _store = store;
+            _reader = new TraceReader(store);
+        }
+
+        /// <summary>Parses and compiles everything first, so a bad filter fails before any row is read.</summary>
+        public IEnumerable<Trace> Run(SearchOptions options, CancellationToken cancel = default)
+        {
+            var clauses = FilterParser.Parse(options.Filter);
+            var order = OrderByParser.Parse(options.OrderBy);
+            var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
+            if (experimentIds.Count == 0) return Enumerable.Empty<Trace>();
+            var probe = new SqlParameters();
+            bool defaultOrder = OrderCompiler.Compile(order, _store.Layout, _store.Dialect, probe).IsDefaultOrder;
+            var rows = defaultOrder && experimentIds.Count > 1
+                ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, cancel)
+                : SingleQuery(options, experimentIds, cancel);
+            return Hydrated(rows, options.IncludeSpans, cancel);
+        }
+
+        public long Count(SearchOptions options)
+        {
+            var clauses = FilterParser.Parse(options.Filter);
+            var ids = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().ToList();
+            if (ids.Count == 0) return 0;
+            var p = new SqlParameters();
+            string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, Warnings);
+            string sql = $"SELECT count(*) FROM trace_info ti WHERE ti.experiment_id IN ({p.AddList(ids.Select(i => (object?)long.Parse(i, CultureInfo.InvariantCulture)))})"
+                + (where != null ? $" AND ({where})" : "");
+            using var cmd = _store.Command(sql, p);
+            return _store.Translate(() => Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
+        }
+
+        private IEnumerable<Trace> SingleQuery(SearchOptions options, List<long> experimentIds, CancellationToken cancel)
+        {
+            var compiled = SearchCompiler.Compile(new SearchSpec
+            {
+                ExperimentIds = experimentIds,
+                Filter = options.Filter,
+                OrderBy = options.OrderBy,
+                Offset = options.Offset,
+                Limit = options.Limit,
+            }, _store.Layout, _store.Dialect, _reader.InfoColumns);
+            Warnings.AddRange(compiled.Warnings);
+            using var cmd = _store.Command(compiled.Sql, compiled.Parameters);
+            using var r = _store.Translate(() => cmd.ExecuteReader());
+            while (_store.Translate(() => r.Read()))
+            {
+                cancel.ThrowIfCancellationRequested();
+                yield return _reader.ReadInfo(r);
+            }
+        }
+
+        /// <summary>
+        /// MLflow's default order (newest first, then id) over several experiments, answered by walking each
+        /// experiment's (experiment_id, timestamp_ms) index in order and merging lazily: the first page costs a
+        /// few index steps instead of sorting every matching trace of every experiment.
+        /// </summary>
+        private IEnumerable<Trace> MergedPerExperiment(IReadOnlyList<FilterClause> clauses, List<long> experimentIds,
+            long offset, long? limit, CancellationToken cancel)
+        {
+            var commands = new List<SqliteCommand>();
+            var readers = new List<SqliteDataReader>();
+            try
+            {
+                foreach (long id in experimentIds)
+                {
+                    var p = new SqlParameters();
+                    var warnings = readers.Count == 0 ? Warnings : new List<string>();
+                    string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, warnings);
+                    string sql = $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
+                        + (where != null ? $" AND ({where})" : "")
+                        + " ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
+                    var cmd = _store.Command(sql, p);
+                    commands.Add(cmd);
+                    readers.Add(_store.Translate(() => cmd.ExecuteReader()));
+                }
+                var heads = new Trace?[readers.Count];
+                for (int i = 0; i < readers.Count; i++) heads[i] = Next(readers[i]);
+                long skipped = 0, taken = 0;
+                while (true)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    int best = -1;
+                    for (int i = 0; i < heads.Length; i++)
+                        if (heads[i] != null && (best < 0 || DefaultOrderComparer.Compare(heads[i]!, heads[best]!) < 0)) best = i;
+                    if (best < 0) yield break;
+                    var next = heads[best]!;
+                    heads[best] = Next(readers[best]);
+                    if (skipped < offset) { skipped++; continue; }
+                    if (limit.HasValue && taken >= limit.Value) yield break;
+                    taken++;
+                    yield return next;
+                }
+            }
+            finally
+            {
+                foreach (var r in readers) r.Dispose();
+                foreach (var c in commands) c.Dispose();
+            }
+        }
+
+        private Trace? Next(SqliteDataReader reader) => _store.Translate(() => reader.Read()) ? _reader.ReadInfo(reader) : null;
+
+        /// <summary>timestamp_ms DESC, then request_id ASC in SQLite's binary collation.</summary>
+        private static class DefaultOrderComparer
+        {
+            public static int Compare(Trace a, Trace b)
+            {
+                int c = b.TimestampMs.CompareTo(a.TimestampMs);
+                return c != 0 ? c : Utf8Compare(a.TraceId, b.TraceId);
+            }
+
+            private static int Utf8Compare(string a, string b)
+            {
+                // Ordinal UTF-16 order equals UTF-8 byte order except around surrogates; ids are ASCII in practice.
+                return string.CompareOrdinal(a, b) switch { < 0 => -1, > 0 => 1, _ => 0 };
+            }
+        }
+
+        private IEnumerable<Trace> Hydrated(IEnumerable<Trace> rows, bool includeSpans, CancellationToken cancel)
+        {
+            var batch = new List<Trace>(TraceReader.BatchSize);
+            var spanLoader = new SpanLoader(_store);
+            foreach (var t in rows)
+            {
+                batch.Add(t);
+                // The first batch is small so that the first result shows at once; later ones are full size.
+                if (batch.Count >= (FirstBatchDone ? TraceReader.BatchSize : 100))
+                {
+                    foreach (var h in Flush(batch, includeSpans, spanLoader)) yield return h;
+                    FirstBatchDone = true;
+                    cancel.ThrowIfCancellationRequested();
+                }
+            }
+            foreach (var h in Flush(batch, includeSpans, spanLoader)) yield return h;
+        }
+
+        private bool FirstBatchDone { get; set; }
+
+        private List<Trace> Flush(List<Trace> batch, bool includeSpans, SpanLoader spanLoader)
+        {
+            var done = new List<Trace>(batch);
+            batch.Clear();
+            _reader.Hydrate(done, includeSpans, spanLoader);
+            Warnings.AddRange(spanLoader.Warnings);
+            spanLoader.Warnings.Clear();
+            return done;
+        }
+    }
+}

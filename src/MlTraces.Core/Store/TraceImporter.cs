@@ -1,0 +1,142 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+
+namespace MlTraces.Core.Store
+{
+    public enum ImportOutcome { Imported, AlreadyExists, ExperimentNotFound, CannotHold }
+
+    public sealed class ImportResult
+    {
+        public Trace Trace { get; set; } = null!;
+        public ImportOutcome Outcome { get; set; }
+        public string? Message { get; set; }
+    }
+
+    /// <summary>
+    /// Writes traces into a store in transactions of a bounded size, one savepoint per trace, so a trace that
+    /// cannot be imported is reported and skipped while the others land, and nothing is ever half-written.
+    /// </summary>
+    public sealed class TraceImporter
+    {
+        public const int TransactionSize = 1000;
+        private readonly TraceStore _store;
+        private readonly Dictionary<string, Experiment> _experiments;
+
+        public TraceImporter(TraceStore store)
+        {
+            _store = store;
+            _experiments = Experiments.All(store).ToDictionary(e => e.ExperimentId);
+        }
+
+        /// <summary>The experiment with this name, created (as mlflow.set_experiment does) when it is missing.</summary>
+        public Experiment EnsureExperiment(string name)
+        {
+            var existing = _experiments.Values.FirstOrDefault(e => e.Name == name);
+            if (existing != null) return existing;
+            return _store.Translate(() =>
+            {
+                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                long id;
+                using (var next = _store.Command("SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments"))
+                    id = Convert.ToInt64(next.ExecuteScalar(), CultureInfo.InvariantCulture);
+                string location = ArtifactRoot() + "/" + id.ToString(CultureInfo.InvariantCulture);
+                var p = new SqlParameters();
+                string sql = "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
+                             $"VALUES ({p.Add(id)}, {p.Add(name)}, {p.Add(location)}, 'active', {p.Add(now)}, {p.Add(now)})";
+                using (var cmd = _store.Command(sql, p)) cmd.ExecuteNonQuery();
+                var e = new Experiment { ExperimentId = id.ToString(CultureInfo.InvariantCulture), Name = name, ArtifactLocation = location };
+                _experiments[e.ExperimentId] = e;
+                return e;
+            });
+        }
+
+        public Experiment? FindExperiment(string id) => _experiments.TryGetValue(id, out var e) ? e : null;
+
+        /// <summary>The store's artifact root, read off experiment 0 (MLflow puts each experiment at root/id).</summary>
+        private string ArtifactRoot()
+        {
+            var zero = FindExperiment("0");
+            string? loc = zero?.ArtifactLocation;
+            if (loc != null && loc.EndsWith("/0", StringComparison.Ordinal)) return loc.Substring(0, loc.Length - 2);
+            return "mlflow-artifacts:";
+        }
+
+        /// <summary>Imports a batch; <paramref name="targetExperimentId"/> overrides each trace's own experiment.</summary>
+        public List<ImportResult> Import(IReadOnlyList<Trace> traces, string? targetExperimentId)
+        {
+            var results = new List<ImportResult>();
+            _store.Translate(() =>
+            {
+                using var tx = _store.Connection.BeginTransaction();
+                using var writer = new TraceWriter(_store, tx);
+                foreach (var original in traces)
+                {
+                    var result = new ImportResult { Trace = original };
+                    results.Add(result);
+                    string experimentId = targetExperimentId ?? original.ExperimentId;
+                    var experiment = FindExperiment(experimentId);
+                    if (experiment == null)
+                    {
+                        result.Outcome = ImportOutcome.ExperimentNotFound;
+                        result.Message = $"Experiment {experimentId} of trace '{original.TraceId}' does not exist in the store '{_store.Name}'. Import into an experiment with -ExperimentName (created if missing) or -ExperimentId.";
+                        continue;
+                    }
+                    if (writer.Exists(original.TraceId))
+                    {
+                        result.Outcome = ImportOutcome.AlreadyExists;
+                        result.Message = $"Trace '{original.TraceId}' already exists in the store '{_store.Name}'; it was not imported again.";
+                        continue;
+                    }
+                    var trace = Retarget(original, experiment);
+                    string? cannot = writer.WhatCannotBeStored(trace);
+                    if (cannot != null)
+                    {
+                        result.Outcome = ImportOutcome.CannotHold;
+                        result.Message = $"Trace '{original.TraceId}' was not imported: {cannot}.";
+                        continue;
+                    }
+                    using (var sp = _store.Command("SAVEPOINT import_trace")) { sp.Transaction = tx; sp.ExecuteNonQuery(); }
+                    try
+                    {
+                        writer.Write(trace);
+                        using var release = _store.Command("RELEASE import_trace"); release.Transaction = tx; release.ExecuteNonQuery();
+                    }
+                    catch (SqliteException)
+                    {
+                        using (var rollback = _store.Command("ROLLBACK TO import_trace")) { rollback.Transaction = tx; rollback.ExecuteNonQuery(); }
+                        using (var release = _store.Command("RELEASE import_trace")) { release.Transaction = tx; release.ExecuteNonQuery(); }
+                        throw;
+                    }
+                    result.Trace = trace;
+                    result.Outcome = ImportOutcome.Imported;
+                }
+                tx.Commit();
+                return 0;
+            });
+            return results;
+        }
+
+        /// <summary>The trace as it lands here: in the target experiment, with MLflow's tags for where it lives.</summary>
+        private Trace Retarget(Trace t, Experiment experiment)
+        {
+            var copy = new Trace
+            {
+                TraceId = t.TraceId, ExperimentId = experiment.ExperimentId, State = t.State, TimestampMs = t.TimestampMs,
+                ExecutionTimeMs = t.ExecutionTimeMs, ClientRequestId = t.ClientRequestId, RequestPreview = t.RequestPreview,
+                ResponsePreview = t.ResponsePreview, Assessments = t.Assessments, Spans = t.Spans, TrackingUri = _store.Uri.Original,
+                Tags = new SortedDictionary<string, string?>(t.Tags, StringComparer.Ordinal),
+                Metadata = new SortedDictionary<string, string?>(t.Metadata, StringComparer.Ordinal),
+            };
+            foreach (var a in copy.Assessments) a.TraceId = t.TraceId;
+            if (experiment.ExperimentId != t.ExperimentId || !copy.Tags.ContainsKey(TraceTagKeys.ArtifactLocation))
+                copy.Tags[TraceTagKeys.ArtifactLocation] = $"{experiment.ArtifactLocation}/traces/{t.TraceId}/artifacts";
+            // Spans written to the spans table are found there by MLflow only when the trace says so.
+            if (_store.Layout.HasSpans && copy.Spans != null && copy.Spans.Count > 0)
+                copy.Tags[TraceTagKeys.SpansLocation] = SpansLocations.TrackingStore;
+            return copy;
+        }
+    }
+}

@@ -1,0 +1,191 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using MlTraces.Core;
+using MlTraces.Core.Export;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>Imports traces (MLflow trace JSON lines, or trace objects from another store) into a store.</summary>
+    [Cmdlet(VerbsData.Import, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
+    [OutputType(typeof(Trace))]
+    public sealed class ImportTraceCommand : StoreCmdlet
+    {
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path")]
+        [ValidateNotNullOrEmpty]
+        public string[] Path { get; set; } = new string[0];
+
+        [Parameter(Mandatory = true, ParameterSetName = "LiteralPath", ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "LP")]
+        [ValidateNotNullOrEmpty]
+        public string[] LiteralPath { get; set; } = new string[0];
+
+        /// <summary>Traces from Get-Trace or Search-Trace on another store.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = "InputObject", ValueFromPipeline = true)]
+        public Trace[] InputObject { get; set; } = new Trace[0];
+
+        /// <summary>The store to import into (never taken from the pipeline, which carries the traces' own store).</summary>
+        [Parameter]
+        [Alias("Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        /// <summary>Puts every trace in this experiment, which must exist.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ExperimentId { get; set; }
+
+        /// <summary>Puts every trace in the experiment with this name, created if it is missing.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ExperimentName { get; set; }
+
+        /// <summary>Writes each imported trace to the pipeline.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        private TraceImporter? _importer;
+        private string? _targetExperimentId;
+        private readonly List<Trace> _pending = new List<Trace>();
+        private long _imported;
+
+        protected override void BeginProcessing()
+        {
+            if (ExperimentId != null && ExperimentName != null)
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException("Give -ExperimentId or -ExperimentName, not both."),
+                    "ExperimentIdAndName", ErrorCategory.InvalidArgument, null));
+            Terminating(() =>
+            {
+                var store = OpenStore(StoreAccess.ReadWrite);
+                _importer = new TraceImporter(store);
+                if (ExperimentId != null)
+                {
+                    _targetExperimentId = Experiments.NormalizeId(ExperimentId);
+                    if (_importer.FindExperiment(_targetExperimentId) == null)
+                        throw new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound",
+                            $"Could not find experiment with ID {ExperimentId} in the store '{store.Name}'.");
+                }
+            });
+        }
+
+        protected override void ProcessRecord()
+        {
+            if (_importer == null) return;
+            if (ParameterSetName == "InputObject")
+            {
+                foreach (var t in InputObject) if (t != null) Add(t);
+                return;
+            }
+            var paths = ParameterSetName == "LiteralPath"
+                ? LiteralPath.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)).ToList()
+                : Resolve(Path);
+            foreach (var file in paths) ReadFile(file);
+        }
+
+        private List<string> Resolve(string[] patterns)
+        {
+            var result = new List<string>();
+            foreach (var pattern in patterns)
+            {
+                try
+                {
+                    result.AddRange(GetResolvedProviderPathFromPSPath(pattern, out _));
+                }
+                catch (ItemNotFoundException ex)
+                {
+                    WriteError(new ErrorRecord(ex, "FileNotFound", ErrorCategory.ObjectNotFound, pattern));
+                }
+            }
+            return result;
+        }
+
+        private void ReadFile(string file)
+        {
+            if (!File.Exists(file))
+            {
+                WriteError(new ErrorRecord(new FileNotFoundException($"The file '{file}' does not exist.", file), "FileNotFound", ErrorCategory.ObjectNotFound, file));
+                return;
+            }
+            using var reader = new StreamReader(file);
+            string? line;
+            int number = 0;
+            while ((line = reader.ReadLine()) != null)
+            {
+                number++;
+                if (line.Trim().Length == 0) continue;
+                Trace trace;
+                try
+                {
+                    trace = TraceJson.FromJson(line);
+                }
+                catch (MlTracesException ex)
+                {
+                    WriteError(new ErrorRecord(new MlTracesException(ex.Kind, ex.ErrorId, $"{file}, line {number}: {ex.Message}", ex),
+                        ex.ErrorId, ErrorCategory.InvalidData, $"{file}:{number}"));
+                    continue;
+                }
+                Add(trace);
+            }
+        }
+
+        private void Add(Trace t)
+        {
+            string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
+            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) return;
+            _pending.Add(t);
+            if (_pending.Count >= TraceImporter.TransactionSize) Flush();
+        }
+
+        protected override void EndProcessing()
+        {
+            Flush();
+            WriteVerbose($"Imported {_imported} trace(s) into '{ResolveUri().Original}'.");
+            base.EndProcessing();
+        }
+
+        private void Flush()
+        {
+            if (_pending.Count == 0 || _importer == null) return;
+            var batch = _pending.ToList();
+            _pending.Clear();
+            // Traces from another store's Search-Trace come without spans; load them from their own store.
+            foreach (var group in batch.Where(t => t.Spans == null && t.TrackingUri != null).GroupBy(t => t.TrackingUri!))
+            {
+                using var source = TraceStore.Open(Core.Store.TrackingUri.Parse(group.Key, CurrentDirectory));
+                var loader = new SpanLoader(source);
+                loader.Load(group.ToList());
+                WriteWarnings(loader.Warnings);
+            }
+            List<ImportResult> results = new List<ImportResult>();
+            Terminating(() =>
+            {
+                if (ExperimentName != null && _targetExperimentId == null)
+                    _targetExperimentId = _importer.EnsureExperiment(ExperimentName).ExperimentId;
+                results = _importer.Import(batch, _targetExperimentId);
+            });
+            foreach (var r in results)
+            {
+                switch (r.Outcome)
+                {
+                    case ImportOutcome.Imported:
+                        _imported++;
+                        if (PassThru) WriteObject(r.Trace);
+                        break;
+                    case ImportOutcome.AlreadyExists:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
+                        break;
+                    case ImportOutcome.ExperimentNotFound:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                        break;
+                    default:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
+                        break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using MlTraces.Core;
+using MlTraces.Core.Query;
+using MlTraces.Core.Search;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>Searches traces with MLflow's filter language, order and paging; results stream.</summary>
+    [Cmdlet(VerbsCommon.Search, "Trace", SupportsPaging = true, DefaultParameterSetName = "All")]
+    [OutputType(typeof(Trace))]
+    public sealed class SearchTraceCommand : StoreCmdlet
+    {
+        /// <summary>An MLflow filter string, e.g. "status = 'ERROR' AND tag.env = 'prod'".</summary>
+        [Parameter(Position = 0)]
+        [AllowEmptyString]
+        public string? Filter { get; set; }
+
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentId { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentName { get; set; }
+
+        /// <summary>MLflow order_by clauses, e.g. "timestamp_ms DESC", "tag.priority".</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? OrderBy { get; set; }
+
+        /// <summary>Only traces of this run: metadata mlflow.sourceRun or a trace-to-run link, as MLflow's run_id.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? RunId { get; set; }
+
+        /// <summary>MLflow's max_results: the size of one page (1 to 50000). With it, a full page sets the next page token.</summary>
+        [Parameter]
+        public int? MaxResults { get; set; }
+
+        /// <summary>A page token from a previous page (MlTraces' or MLflow's: they are the same format).</summary>
+        [Parameter]
+        [AllowEmptyString]
+        public string? PageToken { get; set; }
+
+        /// <summary>The name of a variable that receives the next page token, or $null after the last page.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? NextPageTokenVariable { get; set; }
+
+        /// <summary>Loads each trace's spans too (slower; Get-Trace always does).</summary>
+        [Parameter]
+        public SwitchParameter IncludeSpans { get; set; }
+
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        protected override void ProcessRecord()
+        {
+            string? filter = Filter;
+            long offset = 0;
+            long? limit = null;
+            Terminating(() =>
+            {
+                if (RunId != null) filter = WithRunId(filter, RunId);
+                // Parse before touching the store: a bad filter is the user's to fix, whatever the store.
+                FilterParser.Parse(filter);
+                OrderByParser.Parse(OrderBy);
+                if (MaxResults.HasValue) SearchLimits.ValidateMaxResults(MaxResults.Value);
+                offset = Core.Query.PageToken.Decode(PageToken) + (long)Math.Min(PagingParameters.Skip, long.MaxValue);
+                if (PagingParameters.First != ulong.MaxValue) limit = (long)Math.Min(PagingParameters.First, long.MaxValue);
+                if (MaxResults.HasValue) limit = Math.Min(limit ?? long.MaxValue, MaxResults.Value);
+            }, filter);
+
+            List<string> ids = new List<string>();
+            TraceStore? store = null;
+            Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store); });
+            if (store == null) return;
+            WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "." : $" for: {filter}"));
+
+            var search = new TraceSearch(store);
+            var options = new SearchOptions
+            {
+                ExperimentIds = ids, Filter = filter, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,
+            };
+            if (PagingParameters.IncludeTotalCount)
+            {
+                long total = 0;
+                Terminating(() => total = search.Count(options));
+                WriteObject(PagingParameters.NewTotalCount((ulong)total, 1.0));
+            }
+            long written = 0;
+            IEnumerator<Trace>? results = null;
+            Terminating(() => results = search.Run(options, _cancel.Token).GetEnumerator());
+            try
+            {
+                while (true)
+                {
+                    bool more = false;
+                    Terminating(() => more = results!.MoveNext());
+                    WriteWarnings(search.Warnings);
+                    if (!more) break;
+                    WriteObject(results!.Current);
+                    written++;
+                }
+            }
+            finally
+            {
+                results?.Dispose();
+            }
+            if (MaxResults.HasValue || NextPageTokenVariable != null)
+            {
+                // MLflow returns a next token whenever the page is full.
+                string? next = limit.HasValue && written == limit.Value ? Core.Query.PageToken.Encode(offset + written) : null;
+                if (next != null) WriteVerbose($"Next page token: {next}");
+                if (NextPageTokenVariable != null) SessionState.PSVariable.Set(NextPageTokenVariable, next);
+            }
+        }
+
+        private List<string> ResolveExperiments(TraceStore store)
+        {
+            if (ExperimentId == null && ExperimentName == null)
+                return Experiments.Active(store).Select(e => e.ExperimentId).ToList();
+            var all = Experiments.All(store);
+            var ids = new List<string>();
+            foreach (var id in ExperimentId ?? new string[0])
+            {
+                string normalized = Experiments.NormalizeId(id);
+                if (all.Any(e => e.ExperimentId == normalized)) ids.Add(normalized);
+                else WriteError(ErrorRecords.NotFound($"Could not find experiment with ID {id} in the store '{store.Uri.Original}'.", "ExperimentNotFound", id));
+            }
+            foreach (var name in ExperimentName ?? new string[0])
+            {
+                var matches = all.Where(e => e.Name == name).ToList();
+                if (matches.Count == 0)
+                    WriteError(ErrorRecords.NotFound($"Could not find experiment with name '{name}' in the store '{store.Uri.Original}'.", "ExperimentNotFound", name));
+                ids.AddRange(matches.Select(e => e.ExperimentId));
+            }
+            return ids.Distinct().ToList();
+        }
+
+        /// <summary>As MLflow's client: run_id becomes an AND-ed attribute.run_id clause.</summary>
+        private static string WithRunId(string? filter, string runId)
+        {
+            if (filter != null && filter.Contains("mlflow.sourceRun"))
+                throw new InvalidParameterException(
+                    "Cannot specify both `run_id` and a filter on `mlflow.sourceRun` in the search_traces call.", "InvalidRunIdFilter");
+            if (runId.IndexOf('\'') >= 0)
+                throw new InvalidParameterException($"Invalid run ID '{runId}'.", "InvalidRunId");
+            string clause = $"attribute.run_id = '{runId}'";
+            return string.IsNullOrWhiteSpace(filter) ? clause : $"{filter} AND {clause}";
+        }
+
+        protected override void StopProcessing()
+        {
+            _cancel.Cancel();
+            base.StopProcessing();
+        }
+    }
+}
