@@ -1,0 +1,53 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+
+namespace MlTraces.Bench
+{
+    public sealed class Args
+    {
+        public string Command { get; private set; } = "";
+        public string Store { get; private set; } = "";
+        public int Runs { get; private set; } = 7;
+        public string? Out { get; private set; }
+
+        public static Args Parse(string[] args)
+        {
+            var a = new Args { Command = args.FirstOrDefault() ?? "" };
+            for (int i = 1; i + 1 < args.Length; i += 2)
+            {
+                switch (args[i])
+                {
+                    case "--store": a.Store = System.IO.Path.GetFullPath(args[i + 1]); break;
+                    case "--runs": a.Runs = int.Parse(args[i + 1]); break;
+                    case "--out": a.Out = args[i + 1]; break;
+                    default: throw new ArgumentException($"Unknown option {args[i]}");
+                }
+            }
+            return a;
+        }
+    }
+
+    public static class Stats
+    {
+        public static double Median(IEnumerable<double> values)
+        {
+            var v = values.OrderBy(x => x).ToList();
+            return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+        }
+
+        public static double Time(Action action)
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            action();
+            return sw.Elapsed.TotalMilliseconds;
+        }
+
+        public static void Report(string? outPath, IEnumerable<string> lines)
+        {
+            var text = string.Join(Environment.NewLine, lines);
+            Console.WriteLine(text);
+            if (outPath != null) System.IO.File.AppendAllText(outPath, text + Environment.NewLine + Environment.NewLine);
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using MlTraces.Bench;
+
+// dotnet run -c Release --project bench/MlTraces.Bench -- <search|stream|startup> --store <path.db> [--runs N]
+var options = Args.Parse(args);
+switch (options.Command)
+{
+    case "search": return SearchBench.Run(options);
+    case "stream": return StreamBench.Run(options);
+    case "startup": return StartupBench.Run(options);
+    case "startup-child": return StartupBench.Child(options);
+    default:
+        Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup --store <path.db> [--runs N] [--out results.md]");
+        return 2;
+}

@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+using MlTraces.Core.Store;
+using MlTraces.Shell;
+
+namespace MlTraces.Bench
+{
+    /// <summary>
+    /// The four searches of the foundation issue, first 100 with tags, metadata and assessments: Search-Trace in the
+    /// hosted engine against hand-written SQL on the same file, warm, median of N runs. The SQL floor is the better
+    /// of MLflow's one sorted query and a per-experiment index walk with a lazy merge.
+    /// </summary>
+    public static class SearchBench
+    {
+        private sealed class Case
+        {
+            public string Name = "", Filter = "";
+            public string SqlCondition = "";      // over alias ti, for the hand-written plans
+            // Another way a person would write it for one experiment (e.g. driving from the spans index).
+            public Func<long, string>? AltCondition;
+        }
+
+        public static int Run(Args a)
+        {
+            long maxTs;
+            List<long> experiments;
+            using (var c = Open(a.Store))
+            {
+                maxTs = Scalar(c, "SELECT max(timestamp_ms) FROM trace_info");
+                experiments = Longs(c, "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active' ORDER BY experiment_id");
+            }
+            long x = maxTs - 30L * 24 * 3600 * 1000;
+            var cases = new List<Case>
+            {
+                new Case { Name = "status = 'ERROR'", Filter = "status = 'ERROR'", SqlCondition = "ti.status = 'ERROR'" },
+                new Case { Name = "tag.env = 'prod' AND timestamp_ms > X", Filter = $"tag.env = 'prod' AND timestamp_ms > {x}",
+                    SqlCondition = $"ti.timestamp_ms > {x} AND EXISTS (SELECT 1 FROM trace_tags t WHERE t.request_id = ti.request_id AND t.key = 'env' AND t.value = 'prod')" },
+                new Case { Name = "span.type = 'LLM' AND span.status = 'ERROR'", Filter = "span.type = 'LLM' AND span.status = 'ERROR'",
+                    SqlCondition = "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND s.type = 'LLM' AND s.status = 'ERROR')",
+                    AltCondition = e => $"ti.request_id IN (SELECT s.trace_id FROM spans s WHERE s.experiment_id = {e} AND s.type = 'LLM' AND s.status = 'ERROR')" },
+                new Case { Name = "trace.text LIKE '%timeout%'", Filter = "trace.text LIKE '%timeout%'",
+                    SqlCondition = "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND s.content LIKE '%timeout%')" },
+            };
+
+            var lines = new List<string>
+            {
+                $"## Search-Trace -First 100 vs hand-written SQL ({a.Store}, {a.Runs} warm runs, median ms)",
+                "",
+                "| filter | Search-Trace | SQL: one sorted query | SQL: per-experiment walk | SQL: walk, other plan | SQL floor | ratio |",
+                "|---|---:|---:|---:|---:|---:|---:|",
+            };
+            using var shell = new ShellSession(width: 120);
+            shell.Invoke("$null = Search-Trace -TrackingUri $store -First 1", new Dictionary<string, object?> { ["store"] = a.Store });
+            bool allWithin = true;
+            foreach (var k in cases)
+            {
+                List<string> expected;
+                using (var c = Open(a.Store)) expected = Walk(c, experiments, k);
+                var vars = new Dictionary<string, object?> { ["store"] = a.Store, ["filter"] = k.Filter };
+                var got = shell.Invoke("Search-Trace -TrackingUri $store -Filter $filter -First 100", vars);
+                if (got.Failed) throw new Exception(got.Terminating?.Message ?? got.Errors[0].ToString());
+                var ids = got.Output.Select(o => ((Trace)o.BaseObject).TraceId).ToList();
+                if (!ids.SequenceEqual(expected))
+                    throw new Exception($"Search-Trace and SQL disagree for {k.Name}: {ids.Count} vs {expected.Count} ids.");
+
+                var tool = new List<double>(); var single = new List<double>(); var walk = new List<double>(); var alt = new List<double>();
+                for (int run = 0; run < a.Runs; run++)
+                {
+                    tool.Add(Stats.Time(() => shell.Invoke("$null = Search-Trace -TrackingUri $store -Filter $filter -First 100", vars)));
+                    single.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, SingleQuery(c, experiments, k)); }));
+                    walk.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, Walk(c, experiments, k)); }));
+                    if (k.AltCondition != null)
+                        alt.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, Walk(c, experiments, k, k.AltCondition)); }));
+                }
+                double floor = Math.Min(Stats.Median(single), Stats.Median(walk));
+                if (alt.Count > 0) floor = Math.Min(floor, Stats.Median(alt));
+                double ratio = Stats.Median(tool) / floor;
+                allWithin &= ratio <= 1.5;
+                lines.Add($"| `{k.Name}` | {Stats.Median(tool):0.0} | {Stats.Median(single):0.0} | {Stats.Median(walk):0.0} | {(alt.Count > 0 ? Stats.Median(alt).ToString("0.0") : "")} | {floor:0.0} | {ratio:0.00}x |");
+            }
+            lines.Add("");
+            lines.Add(allWithin ? "All four within 1.5x of the SQL floor." : "NOT all within 1.5x of the SQL floor.");
+            Stats.Report(a.Out, lines);
+            return 0;
+        }
+
+        private static SqliteConnection Open(string path)
+        {
+            SqliteRuntime.EnsureInitialized();
+            var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+            c.Open();
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "PRAGMA case_sensitive_like = true";
+            cmd.ExecuteNonQuery();
+            return c;
+        }
+
+        private const string Columns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status, ti.client_request_id, ti.request_preview, ti.response_preview";
+
+        private static List<string> SingleQuery(SqliteConnection c, List<long> experiments, Case k) =>
+            Ids(c, $"SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id IN ({string.Join(",", experiments)}) AND {k.SqlCondition} " +
+                   "ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100");
+
+        /// <summary>Each experiment's index in order, merged lazily; or, where the case has one, another plan per experiment.</summary>
+        private static List<string> Walk(SqliteConnection c, List<long> experiments, Case k, Func<long, string>? condition = null)
+        {
+            var readers = new List<(SqliteCommand cmd, SqliteDataReader r)>();
+            try
+            {
+                foreach (var e in experiments)
+                {
+                    var cmd = c.CreateCommand();
+                    cmd.CommandText = $"SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id = {e} AND {(condition != null ? condition(e) : k.SqlCondition)} ORDER BY ti.timestamp_ms DESC, ti.request_id";
+                    readers.Add((cmd, cmd.ExecuteReader()));
+                }
+                var heads = readers.Select(x => x.r.Read() ? (x.r.GetInt64(2), x.r.GetString(0)) : ((long, string)?)null).ToArray();
+                var result = new List<string>();
+                while (result.Count < 100)
+                {
+                    int best = -1;
+                    for (int i = 0; i < heads.Length; i++)
+                        if (heads[i] != null && (best < 0 || heads[i]!.Value.Item1 > heads[best]!.Value.Item1
+                            || (heads[i]!.Value.Item1 == heads[best]!.Value.Item1 && string.CompareOrdinal(heads[i]!.Value.Item2, heads[best]!.Value.Item2) < 0)))
+                            best = i;
+                    if (best < 0) break;
+                    result.Add(heads[best]!.Value.Item2);
+                    var r = readers[best].r;
+                    heads[best] = r.Read() ? (r.GetInt64(2), r.GetString(0)) : null;
+                }
+                return result;
+            }
+            finally
+            {
+                foreach (var (cmd, r) in readers) { r.Dispose(); cmd.Dispose(); }
+            }
+        }
+
+        /// <summary>What a result page needs besides trace_info: tags, metadata, assessments of those traces.</summary>
+        private static void Hydrate(SqliteConnection c, List<string> ids)
+        {
+            if (ids.Count == 0) return;
+            string list = string.Join(",", ids.Select(i => "'" + i + "'"));
+            foreach (var sql in new[]
+            {
+                $"SELECT request_id, key, value FROM trace_tags WHERE request_id IN ({list})",
+                $"SELECT request_id, key, value FROM trace_request_metadata WHERE request_id IN ({list})",
+                $"SELECT * FROM assessments WHERE trace_id IN ({list})",
+            })
+            {
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = sql;
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) { for (int i = 0; i < r.FieldCount; i++) r.GetValue(i); }
+            }
+        }
+
+        private static List<string> Ids(SqliteConnection c, string sql)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            using var r = cmd.ExecuteReader();
+            var ids = new List<string>();
+            while (r.Read()) ids.Add(r.GetString(0));
+            return ids;
+        }
+
+        private static long Scalar(SqliteConnection c, string sql)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+
+        private static List<long> Longs(SqliteConnection c, string sql)
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = sql;
+            using var r = cmd.ExecuteReader();
+            var l = new List<long>();
+            while (r.Read()) l.Add(r.GetInt64(0));
+            return l;
+        }
+    }
+}
