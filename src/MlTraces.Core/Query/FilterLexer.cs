@@ -170,7 +170,28 @@ namespace MlTraces.Core.Query
         {
             var list = GroupParentheses(tokens, text);
             list = GroupIdentifiers(list, text);
-            return GroupComparisons(list, text);
+            list = GroupComparisons(list, text);
+            return GroupAliases(list, text);
+        }
+
+        /// <summary>sqlparse reads a name right after a parenthesis, name, comparison or number as an alias and
+        /// merges both into one name: "foo bar", "a = 'x' b".</summary>
+        private static List<Token> GroupAliases(List<Token> tokens, string text)
+        {
+            var result = new List<Token>(tokens);
+            for (int i = 0; i < result.Count; i++)
+            {
+                var t = result[i];
+                bool canHaveAlias = t.Kind == TokenKind.Parenthesis || t.Kind == TokenKind.Identifier || t.Kind == TokenKind.Comparison
+                    || t.Kind == TokenKind.Integer || t.Kind == TokenKind.Float || t.Kind == TokenKind.Hex;
+                if (!canHaveAlias) continue;
+                int next = NextNonWhitespace(result, i + 1);
+                if (next < 0 || result[next].Kind != TokenKind.Identifier) continue;
+                var merged = Span(TokenKind.Identifier, t, result[next], text);
+                result.RemoveRange(i, next - i + 1);
+                result.Insert(i, merged);
+            }
+            return result;
         }
 
         private static List<Token> GroupParentheses(List<Token> tokens, string text)
@@ -228,7 +249,7 @@ namespace MlTraces.Core.Query
 
         private static bool IsOperand(Token t) =>
             t.Kind == TokenKind.Identifier || t.Kind == TokenKind.Parenthesis || t.Kind == TokenKind.StringSingle ||
-            t.Kind == TokenKind.Integer || t.Kind == TokenKind.Float || t.Kind == TokenKind.Hex || t.IsKeyword("NULL");
+            t.Kind == TokenKind.Integer || t.Kind == TokenKind.Float || t.IsKeyword("NULL");
 
         private static List<Token> GroupComparisons(List<Token> tokens, string text)
         {

@@ -114,8 +114,7 @@ namespace MlTraces.Core.Query
         }
 
         private static bool IsWord(Token t) =>
-            t.Kind == TokenKind.Name || t.Kind == TokenKind.StringSymbol || t.Kind == TokenKind.Order ||
-            t.Kind == TokenKind.Integer || t.Kind == TokenKind.Float || t.IsKeyword("AS");
+            t.Kind == TokenKind.Name || t.Kind == TokenKind.StringSymbol || t.Kind == TokenKind.Order || t.IsKeyword("AS");
 
         /// <summary>Python's shlex.split (POSIX mode, no comments); null where shlex raises.</summary>
         internal static List<string>? ShlexSplit(string s)
