@@ -18,6 +18,9 @@ namespace MlTraces.Core.Store
         /// <summary>A boolean literal as the database stores MLflow's BOOLEAN columns.</summary>
         public abstract string True { get; }
         public abstract int MaxParameters { get; }
+        /// <summary>The paging tail of a SELECT (with a leading space), or "" when both are null; a null limit
+        /// means no limit.</summary>
+        public abstract string LimitOffset(string? limitParam, string? offsetParam);
     }
 
     public sealed class SqliteDialect : SqlDialect
@@ -31,6 +34,10 @@ namespace MlTraces.Core.Store
         public override string Regexp(string expr, string param) => $"{expr} REGEXP {param}";
         public override string True => "1";
         public override int MaxParameters => 30000;
+        // SQLite has no OFFSET without LIMIT; LIMIT -1 is its "no limit".
+        public override string LimitOffset(string? limitParam, string? offsetParam) =>
+            limitParam == null && offsetParam == null ? ""
+            : " LIMIT " + (limitParam ?? "-1") + (offsetParam == null ? "" : " OFFSET " + offsetParam);
     }
 
     /// <summary>Collects the values of a statement; SQL text only ever holds their placeholders.</summary>

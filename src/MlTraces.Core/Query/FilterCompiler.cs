@@ -1,0 +1,242 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Core.Json;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Core.Query
+{
+    /// <summary>
+    /// Turns parsed filter clauses into one SQL condition over <c>trace_info ti</c>. Values only ever appear as
+    /// parameters; table and column names come from the fixed set below. Child tables are reached with correlated
+    /// EXISTS on their primary keys, which gives MLflow's results (its inner joins never duplicate rows) and lets
+    /// SQLite use the indexes. Where the store's layout lacks a table or column, the clause means what empty data
+    /// would mean and a warning says so.
+    /// </summary>
+    public static class FilterCompiler
+    {
+        private const string True = "1 = 1", False = "1 = 0";
+
+        public static string? CompileWhere(IReadOnlyList<FilterClause> clauses, StoreLayout layout, SqlDialect dialect,
+            SqlParameters parameters, IList<string> warnings)
+        {
+            var c = new Context(layout, dialect, parameters, warnings);
+            var conditions = new List<string>();
+            var spanConditions = new List<string>();
+            string? runId = null;
+            foreach (var clause in clauses)
+            {
+                switch (clause.Entity)
+                {
+                    case FilterEntity.Attribute:
+                        conditions.Add(c.Compare(c.AttributeColumn(clause.Key), clause));
+                        break;
+                    case FilterEntity.Metadata when clause.Key == TraceSearchKeys.SourceRunMetadata && clause.Comparator == "=":
+                        // MLflow keeps the last run_id '=' clause, and an empty one filters nothing.
+                        runId = clause.StringValue;
+                        break;
+                    case FilterEntity.Tag when clause.Key == TraceSearchKeys.LinkedPromptsTag:
+                        conditions.Add(c.Prompt(clause.StringValue!));
+                        break;
+                    case FilterEntity.Tag:
+                    case FilterEntity.Metadata:
+                        conditions.Add(c.KeyValue(clause.Entity == FilterEntity.Tag ? "trace_tags" : "trace_request_metadata", clause));
+                        break;
+                    case FilterEntity.Span:
+                        spanConditions.Add(c.Span(clause));
+                        break;
+                    case FilterEntity.Feedback:
+                    case FilterEntity.Expectation:
+                        conditions.Add(c.Assessment(clause));
+                        break;
+                    case FilterEntity.Issue:
+                        conditions.Add(c.Issue(clause.StringValue!));
+                        break;
+                    default:
+                        throw new ArgumentException($"Unknown filter entity {clause.Entity}.");
+                }
+            }
+            if (spanConditions.Count > 0) conditions.Add(c.Spans(spanConditions));
+            if (!string.IsNullOrEmpty(runId)) conditions.Add(c.RunId(runId!));
+            if (conditions.Count == 0) return null;
+            return string.Join(" AND ", conditions.Select(x => "(" + x + ")"));
+        }
+
+        private sealed class Context
+        {
+            private readonly StoreLayout _layout;
+            private readonly SqlDialect _dialect;
+            private readonly SqlParameters _p;
+            private readonly IList<string> _warnings;
+
+            public Context(StoreLayout layout, SqlDialect dialect, SqlParameters parameters, IList<string> warnings)
+            {
+                _layout = layout; _dialect = dialect; _p = parameters; _warnings = warnings;
+            }
+
+            private void Warn(string message)
+            {
+                if (!_warnings.Contains(message)) _warnings.Add(message);
+            }
+
+            public string AttributeColumn(string key)
+            {
+                switch (key)
+                {
+                    case "request_id": return "ti.request_id";
+                    case "timestamp_ms": return "ti.timestamp_ms";
+                    case "execution_time_ms": return "ti.execution_time_ms";
+                    case "end_time_ms": return "(ti.timestamp_ms + COALESCE(ti.execution_time_ms, 0))";
+                    case "status": return "ti.status";
+                    case "client_request_id":
+                        if (_layout.HasTraceInfoV3Columns) return "ti.client_request_id";
+                        Warn("This store's trace_info table has no client_request_id column (MLflow before 3.0): client_request_id filters see it as empty and match no trace.");
+                        return "NULL";
+                }
+                throw new ArgumentException($"Unknown trace attribute '{key}'.");
+            }
+
+            /// <summary>expr &lt;comparator&gt; value, with MLflow's case rules: = != LIKE case-sensitive,
+            /// ILIKE not, RLIKE an unanchored regular-expression search.</summary>
+            public string Compare(string expr, FilterClause clause) => Compare(expr, clause.Comparator, clause.Value);
+
+            public string Compare(string expr, string comparator, object? value)
+            {
+                switch (comparator)
+                {
+                    case "=": case "!=": case "<": case "<=": case ">": case ">=":
+                        return $"{expr} {comparator} {_p.Add(value)}";
+                    case "LIKE": return _dialect.Like(expr, _p.Add(value));
+                    case "ILIKE": return _dialect.ILike(expr, _p.Add(value));
+                    case "RLIKE": return _dialect.Regexp(expr, _p.Add(value));
+                    case "IN": return $"{expr} IN ({_p.AddList(((IReadOnlyList<string>)value!).Cast<object?>())})";
+                    case "NOT IN": return $"{expr} NOT IN ({_p.AddList(((IReadOnlyList<string>)value!).Cast<object?>())})";
+                }
+                throw new ArgumentException($"Unknown comparator '{comparator}'.");
+            }
+
+            /// <summary>A tag or metadata clause. A trace without the key never matches, not even with !=.</summary>
+            public string KeyValue(string table, FilterClause clause)
+            {
+                string key = _p.Add(clause.Key);
+                string row = $"SELECT 1 FROM {table} kv WHERE kv.request_id = ti.request_id AND kv.\"key\" = {key}";
+                switch (clause.Comparator)
+                {
+                    case "IS NULL": return $"NOT EXISTS ({row})";
+                    case "IS NOT NULL": return $"EXISTS ({row})";
+                    default: return $"EXISTS ({row} AND {Compare("kv.value", clause)})";
+                }
+            }
+
+            /// <summary>run_id = R: the run's own traces (metadata mlflow.sourceRun) and the traces linked to it.</summary>
+            public string RunId(string runId)
+            {
+                string v = _p.Add(runId);
+                string metadata = $"EXISTS (SELECT 1 FROM trace_request_metadata rm WHERE rm.request_id = ti.request_id AND rm.\"key\" = '{TraceSearchKeys.SourceRunMetadata}' AND rm.value = {v})";
+                if (!_layout.HasEntityAssociations)
+                {
+                    Warn("This store has no entity_associations table (MLflow before 3.0): run_id filters match the run's own traces (metadata mlflow.sourceRun) only, as no trace can be linked to a run here.");
+                    return metadata;
+                }
+                return $"EXISTS (SELECT 1 FROM entity_associations ea WHERE ea.source_type = 'trace' AND ea.source_id = ti.request_id AND ea.destination_type = 'run' AND ea.destination_id = {v}) OR {metadata}";
+            }
+
+            public string Prompt(string nameVersion)
+            {
+                if (!_layout.HasEntityAssociations)
+                {
+                    Warn("This store has no entity_associations table (MLflow before 3.0), where MLflow records linked prompts: prompt filters match no trace.");
+                    return False;
+                }
+                return $"EXISTS (SELECT 1 FROM entity_associations ea WHERE ea.source_type = 'trace' AND ea.source_id = ti.request_id AND ea.destination_type = 'prompt_version' AND ea.destination_id = {_p.Add(nameVersion)})";
+            }
+
+            /// <summary>One condition on a span row; all span conditions of a filter hold for the same span.</summary>
+            public string Span(FilterClause clause)
+            {
+                const string attrs = "attributes.";
+                if (!clause.Key.StartsWith(attrs, StringComparison.Ordinal))
+                {
+                    switch (clause.Key)
+                    {
+                        case "name": return Compare("s.name", clause);
+                        case "type": return Compare("s.type", clause);
+                        case "status": return Compare("s.status", clause);
+                        case "content": return Compare("s.content", clause);
+                    }
+                    throw new ArgumentException($"Unknown span key '{clause.Key}'.");
+                }
+                // Attributes are searched in the span's JSON, where each value is itself JSON text:
+                // "model": "\"gpt-4\"".
+                string name = TraceSearchKeys.TrimBackticks(clause.Key.Substring(attrs.Length));
+                if (clause.Comparator == "RLIKE")
+                {
+                    string value = clause.StringValue!, prefix = "\"\\\\\".*", suffix = "";
+                    if (value.StartsWith("^")) { value = value.Substring(1); prefix = "\"\\\\\""; }
+                    if (value.EndsWith("$")) { value = value.Substring(0, value.Length - 1); suffix = "\\\\\""; }
+                    return _dialect.Regexp("s.content", _p.Add($"\"{name}\": {prefix}{value}{suffix}"));
+                }
+                // Other comparators take MLflow's LIKE pattern as their value (only LIKE/ILIKE make sense).
+                string shown = clause.Value is IReadOnlyList<string> list ? PyRepr.List(list) : clause.StringValue!;
+                string pattern = $"%\"{name}\"{shown}%";
+                bool isList = clause.Comparator == "IN" || clause.Comparator == "NOT IN";
+                return Compare("s.content", clause.Comparator, isList ? (object)new[] { pattern } : pattern);
+            }
+
+            public string Spans(List<string> conditions)
+            {
+                if (!_layout.HasSpans)
+                {
+                    Warn("This store has no spans table (MLflow before 3.2): span filters match no trace.");
+                    return False;
+                }
+                return $"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND {string.Join(" AND ", conditions)})";
+            }
+
+            private bool NeedAssessments()
+            {
+                if (_layout.HasAssessments) return true;
+                Warn("This store has no assessments table (MLflow before 3.0): feedback, expectation and issue filters see no assessments.");
+                return false;
+            }
+
+            /// <summary>feedback.x / expectation.x: valid (not overridden) assessments of that name. A match on an
+            /// assessment made for a session (its metadata names mlflow.trace.session) covers every trace of the
+            /// session.</summary>
+            public string Assessment(FilterClause clause)
+            {
+                bool isNull = clause.Comparator == "IS NULL";
+                if (!NeedAssessments()) return isNull ? True : False;
+                string type = clause.Entity == FilterEntity.Feedback ? "feedback" : "expectation";
+                string name = _p.Add(clause.Key);
+                string? valueFilter = null;
+                if (clause.Comparator != "IS NULL" && clause.Comparator != "IS NOT NULL")
+                {
+                    if (clause.Comparator == "=" || clause.Comparator == "!=")
+                    {
+                        // The stored value is JSON: "5" matches 5 and true, "high" matches "\"high\"".
+                        string raw = _p.Add(clause.StringValue), json = _p.Add(PyJson.DumpString(clause.StringValue!));
+                        string either = $"(a.value = {raw} OR a.value = {json})";
+                        valueFilter = clause.Comparator == "=" ? either : "NOT " + either;
+                    }
+                    else valueFilter = Compare("a.value", clause);
+                }
+                string filters = $"a.assessment_type = '{type}' AND a.name = {name} AND a.valid = {_dialect.True}"
+                    + (valueFilter == null ? "" : " AND " + valueFilter);
+                string direct = $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND {filters})";
+                string sessionKey = $"'{TraceSearchKeys.SessionMetadata}'";
+                string sessions = $"SELECT sm.value FROM trace_request_metadata sm JOIN assessments a ON a.trace_id = sm.request_id "
+                    + $"WHERE sm.\"key\" = {sessionKey} AND {filters} AND a.assessment_metadata IS NOT NULL AND "
+                    + _dialect.Like("a.assessment_metadata", _p.Add($"%\"{TraceSearchKeys.SessionMetadata}\":%"));
+                string inSession = $"EXISTS (SELECT 1 FROM trace_request_metadata ts WHERE ts.request_id = ti.request_id AND ts.\"key\" = {sessionKey} AND ts.value IN ({sessions}))";
+                return isNull ? $"NOT {direct} AND NOT {inSession}" : $"{direct} OR {inSession}";
+            }
+
+            public string Issue(string issueId)
+            {
+                if (!NeedAssessments()) return False;
+                return $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND a.assessment_type = 'issue' AND a.name = {_p.Add(issueId)})";
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Core.Query
+{
+    /// <summary>What to search: experiments, MLflow filter and order_by, and the page.</summary>
+    public sealed class SearchSpec
+    {
+        public IReadOnlyList<long> ExperimentIds { get; set; } = Array.Empty<long>();
+        public string? Filter { get; set; }
+        public IReadOnlyList<string>? OrderBy { get; set; }
+        /// <summary>Rows to skip (a decoded page token).</summary>
+        public long Offset { get; set; }
+        /// <summary>Rows to return; null for all.</summary>
+        public long? Limit { get; set; }
+    }
+
+    public sealed class CompiledSearch
+    {
+        public CompiledSearch(string sql, SqlParameters parameters, IReadOnlyList<string> warnings, bool isDefaultOrder,
+            IReadOnlyList<FilterClause> clauses, IReadOnlyList<OrderTerm> order)
+        {
+            Sql = sql; Parameters = parameters; Warnings = warnings; IsDefaultOrder = isDefaultOrder;
+            Clauses = clauses; Order = order;
+        }
+
+        public string Sql { get; }
+        public SqlParameters Parameters { get; }
+        /// <summary>Sentences about clauses this store's layout cannot fully answer.</summary>
+        public IReadOnlyList<string> Warnings { get; }
+        /// <summary>The order is timestamp_ms DESC, request_id ASC (MLflow's default).</summary>
+        public bool IsDefaultOrder { get; }
+        public IReadOnlyList<FilterClause> Clauses { get; }
+        public IReadOnlyList<OrderTerm> Order { get; }
+    }
+
+    /// <summary>The single query MLflow's search_traces issues: trace_info rows of the experiments that match the
+    /// filter, in the requested order with MLflow's tie-breakers, one page of them.</summary>
+    public static class SearchCompiler
+    {
+        /// <param name="selectColumns">The select list over alias ti (e.g. "ti.request_id, ti.timestamp_ms").</param>
+        public static CompiledSearch Compile(SearchSpec spec, StoreLayout layout, SqlDialect dialect, string selectColumns)
+        {
+            // MLflow reads order_by before the filter, so its errors come first.
+            var order = OrderByParser.Parse(spec.OrderBy);
+            var clauses = FilterParser.Parse(spec.Filter);
+
+            var parameters = new SqlParameters();
+            var warnings = new List<string>();
+            var compiledOrder = OrderCompiler.Compile(order, layout, dialect, parameters);
+            string experiments = spec.ExperimentIds.Count == 0
+                ? "1 = 0"
+                : $"ti.experiment_id IN ({parameters.AddList(spec.ExperimentIds.Select(e => (object?)e))})";
+            string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings);
+            string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;
+            // A negative offset (possible in an MLflow token) reads as 0, as SQLite treats it.
+            string? offset = spec.Offset > 0 ? parameters.Add(spec.Offset) : null;
+
+            string sql = $"SELECT {selectColumns} FROM trace_info ti{compiledOrder.Joins} WHERE {experiments}"
+                + (where == null ? "" : " AND " + where)
+                + " " + compiledOrder.OrderBy
+                + dialect.LimitOffset(limit, offset);
+            return new CompiledSearch(sql, parameters, warnings, compiledOrder.IsDefault, clauses, order);
+        }
+    }
+}
