@@ -111,15 +111,21 @@ namespace MlTraces.Shell
         }
 
         /// <summary>Runs a script as a console does: output formatted by the module's views, errors and
-        /// warnings printed through the host. Returns the exit code: 1 when an error was written.</summary>
+        /// warnings printed through the host as they happen. Returns the exit code: 1 when an error was written
+        /// (errors the script silenced with -ErrorAction SilentlyContinue or Ignore do not count).</summary>
         public int RunInteractive(string script)
         {
-            int errorsBefore = ErrorCount();
             using var ps = PowerShell.Create();
             ps.Runspace = _runspace;
             ps.AddScript(script);
-            ps.Commands.Commands[0].MergeMyResults(PipelineResultTypes.Error, PipelineResultTypes.Output);
             ps.AddCommand("Out-Default");
+            int written = 0;
+            ps.Streams.Error.DataAdded += (sender, e) =>
+            {
+                var record = ((PSDataCollection<ErrorRecord>)sender!)[e.Index];
+                written++;
+                Host.UI.WriteErrorLine(Describe(record));
+            };
             bool terminated = false;
             try
             {
@@ -128,10 +134,18 @@ namespace MlTraces.Shell
             catch (RuntimeException ex)
             {
                 terminated = true;
-                Host.UI.WriteErrorLine(ex.ErrorRecord?.ToString() ?? ex.Message);
+                Host.UI.WriteErrorLine(ex.ErrorRecord != null ? Describe(ex.ErrorRecord) : ex.Message);
             }
             if (Host.ExitCode.HasValue) return Host.ExitCode.Value;
-            return terminated || ps.HadErrors || ErrorCount() > errorsBefore ? 1 : 0;
+            return terminated || written > 0 ? 1 : 0;
+        }
+
+        /// <summary>pwsh's concise error view: "Command: message".</summary>
+        private static string Describe(ErrorRecord record)
+        {
+            string? command = record.InvocationInfo?.MyCommand?.Name;
+            string message = record.ErrorDetails?.Message ?? record.Exception?.Message ?? record.ToString();
+            return string.IsNullOrEmpty(command) ? message : $"{command}: {message}";
         }
 
         /// <summary>Runs a script file with arguments, as pwsh -File does.</summary>
@@ -151,9 +165,6 @@ namespace MlTraces.Shell
             int lastExit = last is int i ? i : 0;
             return lastExit != 0 ? lastExit : code;
         }
-
-        private int ErrorCount() =>
-            _runspace.SessionStateProxy.GetVariable("Error") is System.Collections.ICollection c ? c.Count : 0;
 
         private int HostTextLength() => _capture?.GetStringBuilder().Length ?? 0;
 

@@ -42,8 +42,7 @@ namespace MlTraces.Core.Search
             var order = OrderByParser.Parse(options.OrderBy);
             var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
             if (experimentIds.Count == 0) return Enumerable.Empty<Trace>();
-            var probe = new SqlParameters();
-            bool defaultOrder = OrderCompiler.Compile(order, _store.Layout, _store.Dialect, probe).IsDefaultOrder;
+            bool defaultOrder = OrderByParser.IsDefault(order);
             var rows = defaultOrder && experimentIds.Count > 1
                 ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, cancel)
                 : SingleQuery(options, experimentIds, cancel);

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.Data.Sqlite;
+using MlTraces.Core.Export;
 
 namespace MlTraces.Core.Store
 {
@@ -44,11 +45,21 @@ namespace MlTraces.Core.Store
             }
         }
 
-        private static Span ReadRow(SqliteDataReader r)
+        private Span ReadRow(SqliteDataReader r)
         {
             string traceId = r.GetString(0);
             string content = r.GetString(8);
-            var span = SpanContent.Parse(traceId, content);
+            Span span;
+            try
+            {
+                span = SpanJson.FromContent(traceId, content);
+            }
+            catch (MlTracesException ex)
+            {
+                // The row's columns still say what the span is; the payload is kept as it is for the user to see.
+                Warnings.Add($"Span {r.GetString(1)} of trace {traceId} has content that cannot be read: {ex.Message}");
+                span = new Span { TraceId = traceId, Content = content };
+            }
             // The row's columns are what MLflow searches on; they win over the JSON where both exist.
             span.SpanId = r.GetString(1);
             span.ParentSpanId = r.IsDBNull(2) ? null : r.GetString(2);
@@ -78,9 +89,9 @@ namespace MlTraces.Core.Store
             }
             try
             {
-                t.Spans = SpanContent.ParseTracesJson(t.TraceId, File.ReadAllText(file));
+                t.Spans = SpanJson.ReadTraceDataFile(t.TraceId, file);
             }
-            catch (Exception ex) when (ex is IOException || ex is FormatException || ex is UnauthorizedAccessException)
+            catch (MlTracesException ex)
             {
                 Warnings.Add($"The spans of trace {t.TraceId} in '{file}' cannot be read: {ex.Message}");
             }
