@@ -11,7 +11,7 @@ using static MlTraces.Tests.Query.QueryTestSupport;
 namespace MlTraces.Tests.Query
 {
     /// <summary>One store holding the seeded cases of MLflow's other search tests (§8.2), each in its own experiment.</summary>
-    public sealed class SeededCases : IDisposable
+    public class SeededCases : IDisposable
     {
         public TestStore Store { get; } = TestStore.CreateEmpty();
         public string RunLink, SpanBasics, SameSpan, FullText, SpanAttrs, Assess, Session, ClientIds, Names, Numbers, Ties;
@@ -127,9 +127,13 @@ namespace MlTraces.Tests.Query
             LinkTraceToPrompt(Store, "tr-prompted", "qa-prompt/3");
         }
 
-        public HashSet<string> Ids(string exp, string filter) => new HashSet<string>(Search(Store, new[] { exp }, filter));
+        public HashSet<string> Ids(string exp, string filter) => new HashSet<string>(Find(new[] { exp }, filter));
 
-        public void Dispose() => Store.Dispose();
+        /// <summary>The search under test: the compiled SQL here; Search-Trace in the cmdlet subclass.</summary>
+        public virtual List<string> Find(IEnumerable<string> experimentIds, string? filter, IReadOnlyList<string>? orderBy = null,
+            long? limit = null, long offset = 0) => Search(Store, experimentIds, filter, orderBy, limit, offset);
+
+        public virtual void Dispose() => Store.Dispose();
     }
 
     public class SearchCasesTests : IClassFixture<SeededCases>
@@ -327,7 +331,7 @@ namespace MlTraces.Tests.Query
             var pages = new List<List<string>>();
             for (long offset = 0; ; offset += 3)
             {
-                var page = Search(_s.Store, new[] { _s.Ties }, null, null, 3, offset);
+                var page = _s.Find(new[] { _s.Ties }, null, null, 3, offset);
                 if (page.Count == 0) break;
                 pages.Add(page);
             }
@@ -341,8 +345,8 @@ namespace MlTraces.Tests.Query
         [Fact]
         public void UnlimitedSearchWithOffset()
         {
-            Assert.Equal(new[] { "tr-3", "tr-4" }, Search(_s.Store, new[] { _s.Ties }, null, null, null, 8));
-            Assert.Equal(10, Search(_s.Store, new[] { _s.Ties }, null).Count);
+            Assert.Equal(new[] { "tr-3", "tr-4" }, _s.Find(new[] { _s.Ties }, null, null, null, 8));
+            Assert.Equal(10, _s.Find(new[] { _s.Ties }, null).Count);
         }
     }
 }

@@ -10,7 +10,7 @@ using static MlTraces.Tests.Query.QueryTestSupport;
 namespace MlTraces.Tests.Query
 {
     /// <summary>MLflow's store_with_traces fixture (test_sqlalchemy_store.py) and the cases run on it.</summary>
-    public sealed class StoreWithTraces : IDisposable
+    public class StoreWithTraces : IDisposable
     {
         public TestStore Store { get; } = TestStore.CreateEmpty();
         public string Exp1 { get; }
@@ -31,9 +31,13 @@ namespace MlTraces.Tests.Query
         }
 
         public List<int> Ids(string? filter, IReadOnlyList<string>? orderBy = null, long? limit = null, long offset = 0) =>
-            Search(Store, new[] { Exp1, Exp2 }, filter, orderBy, limit, offset).Select(id => int.Parse(id.Substring(3))).ToList();
+            Find(new[] { Exp1, Exp2 }, filter, orderBy, limit, offset).Select(id => int.Parse(id.Substring(3))).ToList();
 
-        public void Dispose() => Store.Dispose();
+        /// <summary>The search under test: the compiled SQL here; Search-Trace in the cmdlet subclass.</summary>
+        public virtual List<string> Find(IEnumerable<string> experimentIds, string? filter, IReadOnlyList<string>? orderBy = null,
+            long? limit = null, long offset = 0) => Search(Store, experimentIds, filter, orderBy, limit, offset);
+
+        public virtual void Dispose() => Store.Dispose();
     }
 
     public class SearchSqlTests : IClassFixture<StoreWithTraces>
@@ -160,6 +164,6 @@ namespace MlTraces.Tests.Query
         }
 
         [Fact]
-        public void NoExperimentsMatchNothing() => Assert.Empty(Search(_s.Store, new string[0], null));
+        public void NoExperimentsMatchNothing() => Assert.Empty(_s.Find(new string[0], null));
     }
 }
