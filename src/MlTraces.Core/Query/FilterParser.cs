@@ -125,6 +125,11 @@ namespace MlTraces.Core.Query
                 string comparator = r.Comparator.ToUpperInvariant();
                 clauses.Add(Check(type, key, comparator, r.Value, r.Text));
             }
+            // MLflow would hand a list to a single-value comparison and fail inside the database driver.
+            foreach (var c in clauses)
+                if (c.Value is IReadOnlyList<string> && c.Comparator != "IN" && c.Comparator != "NOT IN")
+                    throw new InvalidParameterException(
+                        $"Invalid filter clause '{c.Text}': a list of values can only be compared with IN or NOT IN.");
             return clauses;
         }
 
@@ -344,11 +349,6 @@ namespace MlTraces.Core.Query
                 default:
                     throw new InvalidParameterException($"Invalid search expression type '{type}'");
             }
-            // MLflow would hand a list to a single-value comparison and fail inside the database driver.
-            bool inList = comparator == "IN" || comparator == "NOT IN";
-            if (value is IReadOnlyList<string> && !inList)
-                throw new InvalidParameterException(
-                    $"Invalid filter clause '{text}': a list of values can only be compared with IN or NOT IN.");
             return new FilterClause(entity, key, comparator, value, text);
         }
 
