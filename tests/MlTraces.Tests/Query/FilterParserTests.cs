@@ -188,6 +188,8 @@ namespace MlTraces.Tests.Query
             Assert.Equal(new[] { "a'b", "c", "d\ne" }, FilterParser.Parse("status IN ('a\\'b', \"c\", 'd\\ne')")[0].ListValue);
             Assert.Equal(1.5, FilterParser.Parse("trace.execution_time_ms > 1.5")[0].Value);
             Assert.Equal(-3L, FilterParser.Parse("timestamp_ms > -3")[0].Value);
+            var c = FilterParser.Parse("tag.x   IS  NULL and  status NOT   IN ('a') AND timestamp >3");
+            Assert.Equal(new[] { "tag.x   IS  NULL", "status NOT   IN ('a')", "timestamp >3" }, c.Select(x => x.Text));
         }
     }
 }
