@@ -221,7 +221,7 @@ namespace MlTraces.Core.Query
                     }
                     else valueFilter = Compare("a.value", clause);
                 }
-                string filters = $"a.assessment_type = '{type}' AND a.name = {name} AND a.valid = {_dialect.True}"
+                string filters = $"{_dialect.Unindexed("a.assessment_type")} = '{type}' AND a.name = {name} AND a.valid = {_dialect.True}"
                     + (valueFilter == null ? "" : " AND " + valueFilter);
                 string direct = $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND {filters})";
                 string sessionKey = $"'{TraceSearchKeys.SessionMetadata}'";
@@ -235,7 +235,7 @@ namespace MlTraces.Core.Query
             public string Issue(string issueId)
             {
                 if (!NeedAssessments()) return False;
-                return $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND a.assessment_type = 'issue' AND a.name = {_p.Add(issueId)})";
+                return $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND {_dialect.Unindexed("a.assessment_type")} = 'issue' AND a.name = {_p.Add(issueId)})";
             }
         }
     }

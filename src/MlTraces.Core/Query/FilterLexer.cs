@@ -6,10 +6,10 @@ namespace MlTraces.Core.Query
 {
     internal enum TokenKind
     {
-        Whitespace, Comment, Name, Keyword, Builtin, Order, StringSingle, StringSymbol, Integer, Float, Hex,
+        Whitespace, Newline, Comment, Name, Keyword, Builtin, Order, StringSingle, StringSymbol, Integer, Float, Hex,
         ComparisonOp, Punctuation, Operator, Other, Error,
         // Groups built on top of the tokens above.
-        Identifier, Parenthesis, Comparison,
+        Identifier, Parenthesis, Comparison, IdentifierList,
     }
 
     internal sealed class Token
@@ -26,7 +26,7 @@ namespace MlTraces.Core.Query
             Kind = kind; Text = text; Start = start; Parts = parts ?? Array.Empty<Token>();
         }
 
-        public bool IsWhitespace => Kind == TokenKind.Whitespace;
+        public bool IsWhitespace => Kind == TokenKind.Whitespace || Kind == TokenKind.Newline;
         public bool IsKeyword(string upper) => (Kind == TokenKind.Keyword || Kind == TokenKind.Order) && Normalized == upper;
         /// <summary>Keywords compare case-insensitively, with runs of whitespace inside them kept (as sqlparse does).</summary>
         public string Normalized => Kind == TokenKind.Keyword || Kind == TokenKind.Order ? Text.ToUpperInvariant() : Text;
@@ -50,7 +50,8 @@ namespace MlTraces.Core.Query
         {
             (R(@"(--|\# ).*?(\r\n|\r|\n|$)"), TokenKind.Comment),
             (R(@"/\*[\s\S]*?\*/"), TokenKind.Comment),
-            (R(@"\s+"), TokenKind.Whitespace),
+            (R(@"(\r\n|\r|\n)"), TokenKind.Newline),
+            (R(@"[^\S\r\n]+"), TokenKind.Whitespace),
             (R(@":="), TokenKind.Other),
             (R(@"::"), TokenKind.Punctuation),
             (R(@"\*"), TokenKind.Other),
@@ -114,6 +115,11 @@ namespace MlTraces.Core.Query
             "TEXT", "TIME", "TIMESTAMP", "TINYINT", "VARBINARY", "VARCHAR", "VARCHAR2",
         };
 
+        private static readonly HashSet<string> StatementWords = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "REPLACE", "CREATE", "DROP", "ALTER", "TRUNCATE", "WITH",
+        };
+
         public static List<Token> Lex(string text)
         {
             var tokens = new List<Token>();
@@ -148,30 +154,88 @@ namespace MlTraces.Core.Query
             return TokenKind.Name;
         }
 
-        /// <summary>Cuts the tokens into statements at ';' (kept with the statement it ends). A tail of only
-        /// whitespace and comments is not a statement of its own.</summary>
+        /// <summary>Cuts the tokens into statements as sqlparse does: at a ';' outside parentheses, the spaces and
+        /// line comments right after it staying with the statement it ends; a tail of only whitespace is no statement.</summary>
         public static List<List<Token>> SplitStatements(List<Token> tokens)
         {
             var statements = new List<List<Token>>();
             var current = new List<Token>();
+            int level = 0;
+            bool ended = false;
             foreach (var t in tokens)
             {
+                bool lineComment = t.Kind == TokenKind.Comment && !t.Text.StartsWith("/*");
+                if (ended && t.Kind != TokenKind.Whitespace && !lineComment)
+                {
+                    statements.Add(current);
+                    current = new List<Token>();
+                    level = 0;
+                    ended = false;
+                }
+                if (t.IsPunct("(")) level++;
+                else if (t.IsPunct(")") || t.IsKeyword("END")) level--;
                 current.Add(t);
-                if (t.IsPunct(";")) { statements.Add(current); current = new List<Token>(); }
+                if (level <= 0 && t.IsPunct(";")) ended = true;
             }
-            bool substantive = current.Exists(t => t.Kind != TokenKind.Whitespace && t.Kind != TokenKind.Comment);
-            if (substantive || statements.Count == 0) statements.Add(current);
-            else statements[statements.Count - 1].AddRange(current);
+            if (current.Count > 0 && !current.TrueForAll(t => t.IsWhitespace)) statements.Add(current);
+            if (statements.Count == 0) statements.Add(current);
             return statements;
         }
 
         /// <summary>Groups parentheses, dotted names and comparisons, as sqlparse's grouping does for these forms.</summary>
         public static List<Token> Group(List<Token> tokens, string text)
         {
-            var list = GroupParentheses(tokens, text);
+            var list = GroupComments(tokens, text);
+            list = GroupParentheses(list, text);
             list = GroupIdentifiers(list, text);
             list = GroupComparisons(list, text);
-            return GroupAliases(list, text);
+            list = GroupAliases(list, text);
+            return GroupIdentifierLists(list, text);
+        }
+
+        /// <summary>A comment takes the comments and whitespace after it, unless nothing else follows.</summary>
+        private static List<Token> GroupComments(List<Token> tokens, string text)
+        {
+            var result = new List<Token>();
+            for (int i = 0; i < tokens.Count; i++)
+            {
+                if (tokens[i].Kind == TokenKind.Comment)
+                {
+                    int j = i + 1;
+                    while (j < tokens.Count && (tokens[j].Kind == TokenKind.Comment || tokens[j].IsWhitespace)) j++;
+                    if (j < tokens.Count && j - 1 > i)
+                    {
+                        result.Add(Span(TokenKind.Comment, tokens[i], tokens[j - 1], text));
+                        i = j - 1;
+                        continue;
+                    }
+                }
+                result.Add(tokens[i]);
+            }
+            return result;
+        }
+
+        /// <summary>Commas join their neighbours into one list, as in a SELECT list.</summary>
+        private static List<Token> GroupIdentifierLists(List<Token> tokens, string text)
+        {
+            // sqlparse compares exact token types here: SQL type names, ASC/DESC, DML/DDL words and comments do not count.
+            bool Valid(Token t) =>
+                t.Kind == TokenKind.Identifier || t.Kind == TokenKind.Comparison || t.Kind == TokenKind.IdentifierList ||
+                t.Kind == TokenKind.Integer || t.Kind == TokenKind.Float || t.Kind == TokenKind.StringSingle ||
+                t.Kind == TokenKind.StringSymbol || t.Kind == TokenKind.Name || (t.Kind == TokenKind.Other && t.Text == "*") ||
+                (t.Kind == TokenKind.Keyword && !StatementWords.Contains(t.Text));
+            var result = new List<Token>(tokens);
+            for (int i = 0; i < result.Count; i++)
+            {
+                if (!result[i].IsPunct(",")) continue;
+                int prev = PrevNonWhitespace(result, i - 1), next = NextNonWhitespace(result, i + 1);
+                if (prev < 0 || next < 0 || !Valid(result[prev]) || !Valid(result[next])) continue;
+                var group = Span(TokenKind.IdentifierList, result[prev], result[next], text);
+                result.RemoveRange(prev, next - prev + 1);
+                result.Insert(prev, group);
+                i = prev;
+            }
+            return result;
         }
 
         /// <summary>sqlparse reads a name right after a parenthesis, name, comparison or number as an alias and

@@ -110,7 +110,7 @@ namespace MlTraces.Core.Query
                 throw new InvalidParameterException(
                     $"Search filter contained multiple expression {PyRepr.Str(text)}. Provide AND-ed expression list.");
             var tokens = FilterLexer.Group(statements[0], text).Where(t => !t.IsWhitespace).ToList();
-            var joined = JoinClauses(tokens);
+            var joined = JoinClauses(tokens, text);
             var invalid = joined.Where(t => t.Kind != TokenKind.Comparison && !t.IsKeyword("AND")).ToList();
             if (invalid.Count > 0)
                 throw new InvalidParameterException(
@@ -125,13 +125,18 @@ namespace MlTraces.Core.Query
                 string comparator = r.Comparator.ToUpperInvariant();
                 clauses.Add(Check(type, key, comparator, r.Value, r.Text));
             }
+            // MLflow would hand a list to a single-value comparison and fail inside the database driver.
+            foreach (var c in clauses)
+                if (c.Value is IReadOnlyList<string> && c.Comparator != "IN" && c.Comparator != "NOT IN")
+                    throw new InvalidParameterException(
+                        $"Invalid filter clause '{c.Text}': a list of values can only be compared with IN or NOT IN.");
             return clauses;
         }
 
         /// <summary>Forms the clauses sqlparse leaves as loose tokens: <c>x IN (...)</c>, <c>x NOT IN (...)</c>,
         /// <c>x IS [NOT] NULL</c> and the bare built-in <c>timestamp</c> compared with an integer. Tokens are taken
         /// in the same runs MLflow takes them, so what is left over (and reported) is what MLflow reports.</summary>
-        private static List<Token> JoinClauses(List<Token> t)
+        private static List<Token> JoinClauses(List<Token> t, string source)
         {
             var output = new List<Token>();
             int n = t.Count, i = 0;
@@ -146,7 +151,7 @@ namespace MlTraces.Core.Query
                     if (second.Kind == TokenKind.ComparisonOp && TraceSearchKeys.NumericComparators.Contains(second.Text)
                         && third.Kind == TokenKind.Integer)
                     {
-                        output.Add(Clause(first, second, third));
+                        output.Add(Clause(first, second, third, third, source));
                         continue;
                     }
                     // MLflow keeps the three tokens and then also reports the first one again.
@@ -155,20 +160,20 @@ namespace MlTraces.Core.Query
                 }
                 if (first.Kind != TokenKind.Identifier) { output.Add(first); i++; continue; }
                 Token op = t[i + 1], arg = t[i + 2];
-                if (op.IsKeyword("IN") && arg.Kind == TokenKind.Parenthesis) { output.Add(Clause(first, op, arg)); i += 3; continue; }
+                if (op.IsKeyword("IN") && arg.Kind == TokenKind.Parenthesis) { output.Add(Clause(first, op, arg, arg, source)); i += 3; continue; }
                 if (op.IsKeyword("IS") && arg.IsKeyword("NULL"))
                 {
-                    output.Add(Clause(first, new Token(TokenKind.Keyword, "IS NULL", op.Start), null)); i += 3; continue;
+                    output.Add(Clause(first, new Token(TokenKind.Keyword, "IS NULL", op.Start), null, arg, source)); i += 3; continue;
                 }
                 if (op.IsKeyword("IS") && arg.Kind == TokenKind.Keyword && arg.Text.ToUpperInvariant() == "NOT NULL")
                 {
-                    output.Add(Clause(first, new Token(TokenKind.Keyword, "IS NOT NULL", op.Start), null)); i += 3; continue;
+                    output.Add(Clause(first, new Token(TokenKind.Keyword, "IS NOT NULL", op.Start), null, arg, source)); i += 3; continue;
                 }
                 if (i + 3 >= n) { output.Add(first); output.Add(op); output.Add(arg); break; }
                 var fourth = t[i + 3];
                 if (op.IsKeyword("NOT") && arg.IsKeyword("IN") && fourth.Kind == TokenKind.Parenthesis)
                 {
-                    output.Add(Clause(first, new Token(TokenKind.Keyword, "NOT IN", op.Start), fourth)); i += 4; continue;
+                    output.Add(Clause(first, new Token(TokenKind.Keyword, "NOT IN", op.Start), fourth, fourth, source)); i += 4; continue;
                 }
                 output.Add(first); output.Add(op); output.Add(arg); output.Add(fourth);
                 i += 4;
@@ -176,10 +181,10 @@ namespace MlTraces.Core.Query
             return output;
         }
 
-        private static Token Clause(Token left, Token op, Token? right)
+        private static Token Clause(Token left, Token op, Token? right, Token last, string source)
         {
             var parts = right == null ? new List<Token> { left, op } : new List<Token> { left, op, right };
-            string text = left.Text + " " + op.Text + (right == null ? "" : " " + right.Text);
+            string text = source.Substring(left.Start, last.Start + last.Text.Length - left.Start);
             return new Token(TokenKind.Comparison, text, left.Start, parts);
         }
 
@@ -344,11 +349,6 @@ namespace MlTraces.Core.Query
                 default:
                     throw new InvalidParameterException($"Invalid search expression type '{type}'");
             }
-            // MLflow would hand a list to a single-value comparison and fail inside the database driver.
-            bool inList = comparator == "IN" || comparator == "NOT IN";
-            if (value is IReadOnlyList<string> && !inList)
-                throw new InvalidParameterException(
-                    $"Invalid filter clause '{text}': a list of values can only be compared with IN or NOT IN.");
             return new FilterClause(entity, key, comparator, value, text);
         }
 

@@ -18,6 +18,10 @@ namespace MlTraces.Core.Store
         /// <summary>A boolean literal as the database stores MLflow's BOOLEAN columns.</summary>
         public abstract string True { get; }
         public abstract int MaxParameters { get; }
+        /// <summary>The expression, written so the planner does not use an index on it. MLflow's SQLite stores have
+        /// no statistics, and SQLite would otherwise look up assessments through the index on their type (a few
+        /// values) instead of the one on their trace.</summary>
+        public abstract string Unindexed(string expr);
         /// <summary>The paging tail of a SELECT (with a leading space), or "" when both are null; a null limit
         /// means no limit.</summary>
         public abstract string LimitOffset(string? limitParam, string? offsetParam);
@@ -34,6 +38,8 @@ namespace MlTraces.Core.Store
         public override string Regexp(string expr, string param) => $"{expr} REGEXP {param}";
         public override string True => "1";
         public override int MaxParameters => 30000;
+        // Unary + is SQLite's documented way to keep a term from using an index; it leaves the value as it is.
+        public override string Unindexed(string expr) => "+" + expr;
         // SQLite has no OFFSET without LIMIT; LIMIT -1 is its "no limit".
         public override string LimitOffset(string? limitParam, string? offsetParam) =>
             limitParam == null && offsetParam == null ? ""

@@ -46,12 +46,15 @@ namespace MlTraces.Tests.Query
         // and a list compared with LIKE is refused here rather than failing inside the database driver.
         private static readonly HashSet<string> KnownDifferences = new HashSet<string> { "   ", "status LIKE ('a', 'b')" };
 
-        /// <summary>Every case of Data/mlflow-parser-reference.json: the result of MLflow's own parsing code run on
-        /// the real sqlparse (0.5), either the clauses or the exact error message.</summary>
-        [Fact]
-        public void MatchesMlflowReferenceTable()
+        /// <summary>Every case of a table in Data/: the result of MLflow's own parsing code run on the real
+        /// sqlparse (0.5), either the clauses or the exact error message. mlflow-parser-reference.json holds chosen
+        /// cases, mlflow-parser-generated.json random combinations of keys, comparators, values and junk.</summary>
+        [Theory]
+        [InlineData("mlflow-parser-reference.json", 150, 30)]
+        [InlineData("mlflow-parser-generated.json", 600, 100)]
+        public void MatchesMlflowReferenceTable(string file, int minFilters, int minOrders)
         {
-            var cases = (JsonArray)JsonNode.Parse(File.ReadAllText(Path.Combine(QueryTestSupport.DataDir(), "mlflow-parser-reference.json")));
+            var cases = (JsonArray)JsonNode.Parse(File.ReadAllText(Path.Combine(QueryTestSupport.DataDir(), file)));
             var failures = new List<string>();
             int filters = 0, orders = 0;
             foreach (JsonObject c in cases.Items.Cast<JsonObject>())
@@ -89,9 +92,13 @@ namespace MlTraces.Tests.Query
                 {
                     actual = "error: " + e.Message;
                 }
-                if (expected != actual) failures.Add($"{label}\n  expected {expected}\n  actual   {actual}");
+                // MLflow lets a list through with a single-value comparator and then fails in the database driver;
+                // MlTraces refuses it up front.
+                bool listRefused = actual.Contains("a list of values can only be compared with IN or NOT IN")
+                    && !expected.StartsWith("error") && expected.Contains(" ['");
+                if (expected != actual && !listRefused) failures.Add($"{label}\n  expected {expected}\n  actual   {actual}");
             }
-            Assert.True(filters > 150 && orders > 30, "reference table not read");
+            Assert.True(filters > minFilters && orders > minOrders, "reference table not read");
             Assert.True(failures.Count == 0, string.Join("\n", failures));
         }
 
@@ -181,6 +188,8 @@ namespace MlTraces.Tests.Query
             Assert.Equal(new[] { "a'b", "c", "d\ne" }, FilterParser.Parse("status IN ('a\\'b', \"c\", 'd\\ne')")[0].ListValue);
             Assert.Equal(1.5, FilterParser.Parse("trace.execution_time_ms > 1.5")[0].Value);
             Assert.Equal(-3L, FilterParser.Parse("timestamp_ms > -3")[0].Value);
+            var c = FilterParser.Parse("tag.x   IS  NULL and  status NOT   IN ('a') AND timestamp >3");
+            Assert.Equal(new[] { "tag.x   IS  NULL", "status NOT   IN ('a')", "timestamp >3" }, c.Select(x => x.Text));
         }
     }
 }

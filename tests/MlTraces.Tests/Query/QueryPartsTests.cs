@@ -184,6 +184,25 @@ namespace MlTraces.Tests.Query
             Assert.Empty(warnings);
         }
 
+        /// <summary>Every child table is reached through its index on the trace id (never scanned, never looked up
+        /// through the index on assessment type, which SQLite picks by itself without statistics).</summary>
+        [Fact]
+        public void ChildTablesAreReachedThroughTheTraceKey()
+        {
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            string filter = "tag.env = 'prod' AND metadata.k IS NULL AND span.type = 'LLM' AND span.status = 'ERROR' AND " +
+                "feedback.correctness = 'yes' AND expectation.x IS NULL AND issue.id = 'i' AND run_id = 'r' AND prompt = 'a/1' AND trace.text LIKE '%x%'";
+            var c = SearchCompiler.Compile(new SearchSpec { ExperimentIds = new[] { 1L }, Filter = filter, OrderBy = new[] { "name", "run_id" }, Limit = 10 },
+                store.Layout, store.Dialect, "ti.request_id");
+            using var cmd = store.Command("EXPLAIN QUERY PLAN " + c.Sql, c.Parameters);
+            var plan = new List<string>();
+            using (var r = cmd.ExecuteReader()) while (r.Read()) plan.Add(r.GetString(3));
+            Assert.DoesNotContain(plan, p => p.StartsWith("SCAN"));
+            Assert.DoesNotContain(plan, p => p.Contains("index_assessments_assessment_type"));
+            Assert.Contains(plan, p => p.Contains("SEARCH ti USING INDEX index_trace_info_experiment_id_timestamp_ms"));
+        }
+
         /// <summary>A real store written by MLflow (week5-lab-gen-e); expected counts were computed independently
         /// by reading the rows and applying MLflow's rules in plain code.</summary>
         [Theory]
