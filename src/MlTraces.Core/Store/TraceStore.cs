@@ -78,6 +78,9 @@ namespace MlTraces.Core.Store
                 // Pooling keeps files open after Dispose; a long-lived console must not hold the user's store.
                 Pooling = false,
                 ForeignKeys = true,
+                // Microsoft.Data.Sqlite retries a busy database until its own command timeout; keep it in step
+                // with busy_timeout so a locked store fails when MLflow's sessions would (0 would mean "forever").
+                DefaultTimeout = Math.Max(1, (BusyTimeoutMs() + 999) / 1000),
             };
             var connection = new SqliteConnection(builder.ToString());
             try
