@@ -10,7 +10,7 @@ namespace MlTraces.Commands
     /// property name, so Get-ChildItem *.db and trace objects both feed it), resolving it against the current
     /// PowerShell location, and turning core errors into PowerShell errors with stable ids.
     /// </summary>
-    public abstract class StoreCmdlet : PSCmdlet
+    public abstract class StoreCmdlet : PSCmdlet, IDisposable
     {
         /// <summary>The store's tracking URI or path as the command's parameter holds it. Commands that read a
         /// store bind it from the pipeline by property name; commands that write into a store named apart from
@@ -48,6 +48,10 @@ namespace MlTraces.Commands
         protected override void EndProcessing() => CloseStore();
 
         protected override void StopProcessing() => CloseStore();
+
+        /// <summary>PowerShell disposes a command when its pipeline ends, also when Select-Object -First stops it
+        /// early and EndProcessing never runs: the store file must not stay open in a long-lived console.</summary>
+        public void Dispose() => CloseStore();
 
         /// <summary>Runs the work and reports MlTraces errors terminating (the command cannot go on).</summary>
         protected void Terminating(Action work, object? target = null)

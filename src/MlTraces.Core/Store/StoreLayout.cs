@@ -43,14 +43,43 @@ namespace MlTraces.Core.Store
             }
         }
 
-        public static StoreLayout Detect(DbConnection connection, string storeName)
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, StoreLayout> Cache =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, StoreLayout>();
+
+        /// <summary>
+        /// Reads the layout, or reuses the one read before for the same file at the same schema_version (SQLite
+        /// bumps it on every schema change), so a search does not pay for it on every call.
+        /// </summary>
+        public static StoreLayout Detect(DbConnection connection, string storeName, string? cacheKey = null)
+        {
+            string? key = null;
+            if (cacheKey != null)
+            {
+                using var v = connection.CreateCommand();
+                v.CommandText = "PRAGMA schema_version";
+                key = cacheKey + "|" + Convert.ToString(v.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                if (Cache.TryGetValue(key, out var cached)) return cached;
+            }
+            var detected = DetectUncached(connection, storeName);
+            if (key != null) Cache[key] = detected;
+            return detected;
+        }
+
+        private static StoreLayout DetectUncached(DbConnection connection, string storeName)
         {
             var tables = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
             using (var cmd = connection.CreateCommand())
             {
-                cmd.CommandText = "SELECT name FROM sqlite_master WHERE type = 'table'";
+                // One query for the tables and the columns of those whose columns matter.
+                cmd.CommandText = "SELECT m.name, p.name FROM sqlite_master m LEFT JOIN pragma_table_xinfo(m.name) p " +
+                                  "ON m.name IN ('trace_info', 'experiments', 'spans', 'workspaces') WHERE m.type = 'table'";
                 using var r = cmd.ExecuteReader();
-                while (r.Read()) tables[r.GetString(0)] = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                while (r.Read())
+                {
+                    string table = r.GetString(0);
+                    if (!tables.TryGetValue(table, out var columns)) tables[table] = columns = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+                    if (!r.IsDBNull(1)) columns.Add(r.GetString(1));
+                }
             }
             if (!tables.ContainsKey("trace_info") || !tables.ContainsKey("experiments"))
             {
@@ -58,13 +87,6 @@ namespace MlTraces.Core.Store
                     tables.ContainsKey("experiments")
                         ? $"The store '{storeName}' is an MLflow tracking store from before MLflow 2.14 and has no trace tables. Upgrade it with 'mlflow db upgrade <uri>' or name a newer store."
                         : $"The database '{storeName}' is not an MLflow tracking store (it has no trace_info or experiments table). Name the SQLite file an MLflow server uses, e.g. sqlite:///mlflow.db.");
-            }
-            foreach (var table in new List<string>(tables.Keys))
-            {
-                using var cmd = connection.CreateCommand();
-                cmd.CommandText = "SELECT name FROM pragma_table_xinfo('" + table.Replace("'", "''") + "')";
-                using var r = cmd.ExecuteReader();
-                while (r.Read()) tables[table].Add(r.GetString(0));
             }
 
             var layout = new StoreLayout();

@@ -41,7 +41,7 @@ namespace MlTraces.Core.Store
             var connection = OpenConnection(uri, access);
             try
             {
-                var layout = Translate(uri, () => StoreLayout.Detect(connection, uri.Original));
+                var layout = Translate(uri, () => StoreLayout.Detect(connection, uri.Original, uri.FilePath));
                 return new TraceStore(uri, connection, layout, access);
             }
             catch

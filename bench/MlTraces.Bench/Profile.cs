@@ -1,0 +1,83 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Core.Store;
+using MlTraces.Shell;
+
+namespace MlTraces.Bench
+{
+    /// <summary>Where the fixed cost of one Search-Trace call goes (engine, store opening, the search itself).</summary>
+    public static class ProfileBench
+    {
+        public static int Run(Args a)
+        {
+            using var shell = new ShellSession(width: 120);
+            var vars = new Dictionary<string, object?> { ["store"] = a.Store };
+            void T(string label, Action act)
+            {
+                act();
+                var times = Enumerable.Range(0, a.Runs).Select(_ => Stats.Time(act)).ToList();
+                Console.WriteLine($"{label,-60} {Stats.Median(times),8:0.00} ms");
+            }
+            T("engine: $null = 1", () => shell.Invoke("$null = 1"));
+            T("open store + detect layout", () => { using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/")); });
+            T("Search-Trace -First 1 (no filter)", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -First 1", vars));
+            T("Search-Trace status=ERROR -First 100", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -Filter \"status = 'ERROR'\" -First 100", vars));
+            T("core only: status=ERROR first 100", () =>
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
+                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Filter = "status = 'ERROR'", Limit = 100 }).ToList();
+            });
+            T("core: open + active experiments", () =>
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                Experiments.Active(s);
+            });
+            T("core: rows only (merge, no hydration)", () =>
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var reader = new TraceReader(s);
+                var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
+                var clauses = MlTraces.Core.Query.FilterParser.Parse("status = 'ERROR'");
+                var readers = new List<Microsoft.Data.Sqlite.SqliteDataReader>();
+                int n = 0;
+                foreach (var id in ids)
+                {
+                    var p = new SqlParameters();
+                    string? where = MlTraces.Core.Query.FilterCompiler.CompileWhere(clauses, s.Layout, s.Dialect, p, new List<string>());
+                    var cmd = s.Command($"SELECT {reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(long.Parse(id))} AND ({where}) ORDER BY ti.timestamp_ms DESC, ti.request_id ASC", p);
+                    var r = cmd.ExecuteReader();
+                    for (int i = 0; i < 20 && r.Read(); i++) { reader.ReadInfo(r); n++; }
+                    r.Dispose();
+                }
+            });
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var reader = new TraceReader(s);
+                List<string> ids100;
+                using (var cmd = s.Command("SELECT request_id FROM trace_info WHERE experiment_id = 1 ORDER BY timestamp_ms DESC LIMIT 100"))
+                using (var r = cmd.ExecuteReader()) { ids100 = new List<string>(); while (r.Read()) ids100.Add(r.GetString(0)); }
+                T("core: GetInfos(100) on an open store", () => reader.GetInfos(ids100));
+                var infos = reader.GetInfos(ids100);
+                foreach (var table in new[] { "trace_tags", "trace_request_metadata" })
+                    T("raw: " + table + " IN (100 params), read all", () =>
+                    {
+                        var p = new SqlParameters();
+                        using var cmd = s.Command($"SELECT request_id, \"key\", value FROM {table} WHERE request_id IN ({p.AddList(ids100)})", p);
+                        using var r = cmd.ExecuteReader();
+                        while (r.Read()) { r.GetString(0); r.GetString(1); if (!r.IsDBNull(2)) r.GetString(2); }
+                    });
+                T("raw: assessments IN (100 params) ordered, read all", () =>
+                {
+                    var p = new SqlParameters();
+                    using var cmd = s.Command($"SELECT * FROM assessments WHERE trace_id IN ({p.AddList(ids100)}) ORDER BY trace_id, created_timestamp, assessment_id", p);
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) { for (int i = 0; i < r.FieldCount; i++) r.GetValue(i); }
+                });
+                T("core: Hydrate(100) on an open store", () => { foreach (var t in infos) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(infos, false); });
+            }
+            return 0;
+        }
+    }
+}
