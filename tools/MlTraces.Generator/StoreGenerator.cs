@@ -21,6 +21,8 @@ namespace MlTraces.Generator
     /// Speed: one thread builds traces while the other inserts them with reused multi-row statements; journal off,
     /// no fsync, foreign-key checks off, a large page cache, and the secondary indexes with random keys dropped during
     /// the load and created again afterwards from their own stored SQL, so the final schema is exactly what it was.
+    /// Trace ids stay random and rows go in in time order, as in a real store, so the random-key primary-key indexes
+    /// are the main cost; one transaction (the default --batch) writes their pages once instead of at every commit.
     /// </summary>
     internal static class StoreGenerator
     {
