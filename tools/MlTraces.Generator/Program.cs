@@ -13,7 +13,7 @@ namespace MlTraces.Generator
   sample --out samples/traces.jsonl [--count 300] [--seed 42]
       A deterministic JSON Lines file of varied traces in MLflow's trace JSON (Trace.to_dict()).
 
-  store --out bench/data/bench.db [--traces 1000000] [--experiments 5] [--seed 1] [--batch 50000] [--force]
+  store --out bench/data/bench.db [--traces 1000000] [--experiments 5] [--seed 1] [--batch 1000000] [--force]
       A benchmark tracking store in MLflow's newest schema; prints what it wrote and how long it took.";
 
         public static int Main(string[] args)
@@ -28,7 +28,7 @@ namespace MlTraces.Generator
                         return SampleGenerator.Run(Required(options, "out"), Int(options, "count", 300), Int(options, "seed", 42));
                     case "store":
                         return StoreGenerator.Run(Required(options, "out"), Int(options, "traces", 1_000_000), Int(options, "experiments", 5),
-                            Int(options, "seed", 1), Int(options, "batch", 50_000), options.ContainsKey("force"));
+                            Int(options, "seed", 1), Int(options, "batch", 1_000_000), options.ContainsKey("force"));
                     default:
                         Console.Error.WriteLine($"Unknown command '{args[0]}'.\n\n{Usage}");
                         return 2;

@@ -58,11 +58,17 @@ namespace MlTraces.Generator
         public PyJson Field(string key, long value) => Key(key).Num(value);
         public PyJson FieldFloat(string key, double value) => Key(key).Float(value);
 
-        /// <summary>Python's repr(float) for the plain values the generator uses (no exponent forms).</summary>
+        /// <summary>Python's repr(float): .NET's shortest round-trip digits, in Python's layout.</summary>
         public static string FloatRepr(double d)
         {
-            if (d == Math.Floor(d) && Math.Abs(d) < 1e15) return ((long)d).ToString(CultureInfo.InvariantCulture) + ".0";
-            return d.ToString("R", CultureInfo.InvariantCulture);
+            if (d == 0) return BitConverter.DoubleToInt64Bits(d) < 0 ? "-0.0" : "0.0";
+            if (d == Math.Floor(d) && Math.Abs(d) < 1e16) return d.ToString("F0", CultureInfo.InvariantCulture) + ".0";
+            string r = d.ToString("R", CultureInfo.InvariantCulture);
+            int e = r.IndexOf('E');
+            if (e < 0) return r;
+            // Python writes exponents as e-05 / e+16.
+            int exp = int.Parse(r.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            return r.Substring(0, e) + "e" + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
         }
 
         /// <summary>json.dumps of a string: escapes as Python does with ensure_ascii.</summary>

@@ -281,7 +281,7 @@ namespace MlTraces.Core.Export
             else if (info["execution_duration"] is JsonNode d && !(d is JsonNull))
                 trace.ExecutionTimeMs = d is JsonString ds && PyFormat.TryParseDuration(ds.Value, out long dms) ? dms
                     : SpanJson.AsInt64(d) ?? throw Invalid(id, $"info.execution_duration is not a duration ({SpanJson.AsText(d)})");
-            trace.State = ReadState(info["state"], "info.state", id, v2: false);
+            trace.State = ReadState(info["state"], "info.state", id);
             ReadMap(info["trace_metadata"], trace.Metadata, "info.trace_metadata", id);
             ReadMap(info["tags"], trace.Tags, "info.tags", id);
             ReadAssessments(info["assessments"], trace);
@@ -298,7 +298,7 @@ namespace MlTraces.Core.Export
             var duration = info["execution_time_ms"];
             if (duration != null && !(duration is JsonNull))
                 trace.ExecutionTimeMs = SpanJson.AsInt64(duration) ?? throw Invalid(id, $"info.execution_time_ms is not an integer ({SpanJson.AsText(duration)})");
-            trace.State = ReadState(info["status"], "info.status", id, v2: true);
+            trace.State = ReadState(info["status"], "info.status", id);
             trace.ClientRequestId = SpanJson.AsText(info["client_request_id"]);
             trace.RequestPreview = SpanJson.AsText(info["request_preview"]);
             trace.ResponsePreview = SpanJson.AsText(info["response_preview"]);
@@ -331,7 +331,7 @@ namespace MlTraces.Core.Export
         private static readonly string[] StateNames = { "STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS" };
 
         /// <summary>The v3 state name; v2 TraceStatus names map as TraceStatus.to_state does.</summary>
-        private static string ReadState(JsonNode? node, string what, string traceId, bool v2)
+        private static string ReadState(JsonNode? node, string what, string traceId)
         {
             if (node is JsonNumber n && n.IsInteger && int.TryParse(n.Text, NumberStyles.None, CultureInfo.InvariantCulture, out int i) && i < StateNames.Length)
                 return StateNames[i];
