@@ -15,13 +15,9 @@ namespace MlTraces.Core.Export
     /// </summary>
     public static class TraceJson
     {
-        /// <summary>MLflow truncates metadata keys and values to this many characters in TraceInfo.to_proto.</summary>
-        public const int MaxMetadataChars = 250;
-        public const int MaxTagKeyChars = 250;
-        public const int MaxTagValueChars = 8000;
-        /// <summary>AssessmentError.to_proto keeps the last characters of longer stack traces behind this prefix.</summary>
-        private const int MaxStackTraceChars = 10000;
-        private const string StackTraceTruncationPrefix = "[Stack trace is truncated]\n...\n";
+        // MLflow's TraceInfo.to_proto truncates metadata to 250 characters, tags to 8000, stack traces to 10000,
+        // turns a NULL tag value into "None" and every assessment number into a double. An export is a backup, so
+        // it keeps what the store holds instead: the JSON has MLflow's shape and MLflow reads it, and nothing is lost.
         private const string SourceRunIdMetadataKey = "mlflow.assessment.sourceRunId";
 
         // ---------------------------------------------------------------- writing
@@ -49,7 +45,7 @@ namespace MlTraces.Core.Export
             info.Set("request_time", PyFormat.TimestampJson(trace.TimestampMs));
             info.Set("state", trace.State);
             if (trace.Metadata.Count > 0)
-                info.Set("trace_metadata", StringMap(trace.Metadata, MaxMetadataChars, MaxMetadataChars));
+                info.Set("trace_metadata", StringMap(trace.Metadata));
             if (trace.Assessments.Count > 0)
             {
                 var list = new JsonArray();
@@ -57,7 +53,7 @@ namespace MlTraces.Core.Export
                 info.Set("assessments", list);
             }
             if (trace.Tags.Count > 0)
-                info.Set("tags", StringMap(trace.Tags, MaxTagKeyChars, MaxTagValueChars));
+                info.Set("tags", StringMap(trace.Tags));
             if (trace.ExecutionTimeMs.HasValue) info.Set("execution_duration_ms", trace.ExecutionTimeMs.Value);
             return info;
         }
@@ -79,12 +75,10 @@ namespace MlTraces.Core.Export
             return spans;
         }
 
-        // MLflow's _truncate_tags / _truncate_request_metadata: key[:n], str(value)[:m] (a NULL value prints as None).
-        private static JsonObject StringMap(SortedDictionary<string, string?> map, int maxKey, int maxValue)
+        private static JsonObject StringMap(SortedDictionary<string, string?> map)
         {
             var o = new JsonObject();
-            foreach (var kv in map)
-                o.Set(PyFormat.TruncateCodePoints(kv.Key, maxKey), PyFormat.TruncateCodePoints(kv.Value ?? "None", maxValue));
+            foreach (var kv in map) o.Set(kv.Key, kv.Value);
             return o;
         }
 
@@ -168,24 +162,17 @@ namespace MlTraces.Core.Export
             string? stack = SpanJson.AsText(stored["stack_trace"]);
             if (code != null) e.Set("error_code", code);
             if (!string.IsNullOrEmpty(message)) e.Set("error_message", message);
-            if (!string.IsNullOrEmpty(stack))
-            {
-                if (stack!.Length > MaxStackTraceChars)
-                {
-                    int keep = MaxStackTraceChars - StackTraceTruncationPrefix.Length;
-                    stack = StackTraceTruncationPrefix + stack.Substring(stack.Length - keep);
-                }
-                e.Set("stack_trace", stack);
-            }
+            if (!string.IsNullOrEmpty(stack)) e.Set("stack_trace", stack);
             return e;
         }
 
-        /// <summary>A value as google.protobuf.Value carries it: every number becomes a double.</summary>
+        /// <summary>A value in protobuf JSON form; numbers keep their stored text (5 stays 5), so an imported
+        /// assessment still matches feedback.x = "5" as the original did.</summary>
         private static JsonNode AsProtobufValue(JsonNode node)
         {
             switch (node)
             {
-                case JsonNumber n: return PyFormat.AsProtobufDouble(n);
+                case JsonNumber n: return n;
                 case JsonArray arr:
                     var a = new JsonArray();
                     foreach (var item in arr.Items) a.Items.Add(AsProtobufValue(item));

@@ -47,13 +47,14 @@ namespace MlTraces.Tests.Export
         }
 
         // Written by hand from MLflow's rules: protobuf field order, unset fields left out, RFC 3339 times,
-        // execution_duration_ms last, Value numbers as doubles, str() of tag values, 250-character metadata.
+        // execution_duration_ms last; unlike MLflow's to_proto, values are kept whole (numbers as stored,
+        // NULL tag values as null, long metadata untruncated): an export is a backup.
         private static readonly string ExpectedLine =
             "{\"info\": {\"trace_id\": \"" + Id + "\", \"trace_location\": {\"type\": \"MLFLOW_EXPERIMENT\", \"mlflow_experiment\": {\"experiment_id\": \"7\"}}, " +
             "\"request_preview\": \"hi\", \"request_time\": \"2023-11-14T22:13:20.123Z\", \"state\": \"OK\", " +
-            "\"trace_metadata\": {\"long\": \"" + new string('x', 250) + "\", \"mlflow.trace.user\": \"alice\"}, \"assessments\": [" +
+            "\"trace_metadata\": {\"long\": \"" + new string('x', 300) + "\", \"mlflow.trace.user\": \"alice\"}, \"assessments\": [" +
             "{\"assessment_id\": \"a-1\", \"assessment_name\": \"helpfulness\", \"trace_id\": \"" + Id + "\", \"source\": {\"source_type\": \"HUMAN\", \"source_id\": \"bob\"}, " +
-            "\"create_time\": \"2023-11-14T22:13:21Z\", \"last_update_time\": \"2023-11-14T22:13:22.500Z\", \"feedback\": {\"value\": 5.0}, \"valid\": true}, " +
+            "\"create_time\": \"2023-11-14T22:13:21Z\", \"last_update_time\": \"2023-11-14T22:13:22.500Z\", \"feedback\": {\"value\": 5}, \"valid\": true}, " +
             "{\"assessment_id\": \"a-2\", \"assessment_name\": \"facts\", \"trace_id\": \"" + Id + "\", \"source\": {\"source_type\": \"HUMAN\"}, " +
             "\"create_time\": \"2023-11-14T22:13:21Z\", \"last_update_time\": \"2023-11-14T22:13:21Z\", " +
             "\"expectation\": {\"serialized_value\": {\"serialization_format\": \"JSON_FORMAT\", \"value\": \"[\\\"a\\\", 1]\"}}, " +
@@ -61,7 +62,7 @@ namespace MlTraces.Tests.Export
             "{\"assessment_id\": \"a-3\", \"assessment_name\": \"judge\", \"trace_id\": \"" + Id + "\", \"span_id\": \"abcdef0123456789\", " +
             "\"source\": {\"source_type\": \"LLM_JUDGE\", \"source_id\": \"judges/x\"}, \"create_time\": \"2023-11-14T22:13:21Z\", \"last_update_time\": \"2023-11-14T22:13:21Z\", " +
             "\"feedback\": {\"value\": null, \"error\": {\"error_code\": \"E\"}}, \"rationale\": \"\", \"overrides\": \"a-1\", \"valid\": true}], " +
-            "\"tags\": {\"b\": \"None\", \"mlflow.traceName\": \"chat\"}, \"execution_duration_ms\": 1265}, " +
+            "\"tags\": {\"b\": null, \"mlflow.traceName\": \"chat\"}, \"execution_duration_ms\": 1265}, " +
             "\"data\": {\"spans\": [{\"span_id\": \"AAECAwQFBgc=\", \"name\": \"root\"}]}}";
 
         [Fact]
@@ -81,11 +82,11 @@ namespace MlTraces.Tests.Export
             Assert.Equal("OK", t.State);
             Assert.Equal("hi", t.RequestPreview);
             Assert.Null(t.ResponsePreview);
-            Assert.Equal("None", t.Tags["b"]);
-            Assert.Equal(250, t.Metadata["long"]!.Length);
+            Assert.Null(t.Tags["b"]);
+            Assert.Equal(300, t.Metadata["long"]!.Length);
             Assert.Equal(3, t.Assessments.Count);
             var (a1, a2, a3) = (t.Assessments[0], t.Assessments[1], t.Assessments[2]);
-            Assert.Equal(("feedback", "5.0", "HUMAN", "bob", 1700000002500L), (a1.AssessmentType, a1.Value, a1.SourceType, a1.SourceId, a1.LastUpdatedTimestampMs));
+            Assert.Equal(("feedback", "5", "HUMAN", "bob", 1700000002500L), (a1.AssessmentType, a1.Value, a1.SourceType, a1.SourceId, a1.LastUpdatedTimestampMs));
             Assert.Equal(("expectation", "[\"a\", 1]", false, "r1"), (a2.AssessmentType, a2.Value, a2.Valid, a2.RunId));
             Assert.Equal("{\"mlflow.assessment.sourceRunId\": \"r1\", \"n\": \"3\"}", a2.Metadata);
             Assert.Equal("null", a3.Value);
@@ -284,13 +285,13 @@ namespace MlTraces.Tests.Export
         }
 
         [Fact]
-        public void TruncationCountsCodePointsAsPythonDoes()
+        public void LongValuesAreExportedWhole()
         {
             string emoji = "\U0001F600";
             var t = new Trace { TraceId = "tr-1", ExperimentId = "0", State = "OK" };
             t.Metadata["k"] = string.Concat(Enumerable.Repeat(emoji, 300));
             var back = TraceJson.FromJson(TraceJson.ToJsonLine(t));
-            Assert.Equal(string.Concat(Enumerable.Repeat(emoji, 250)), back.Metadata["k"]);
+            Assert.Equal(string.Concat(Enumerable.Repeat(emoji, 300)), back.Metadata["k"]);
             Assert.Contains("\\ud83d\\ude00", TraceJson.ToJsonLine(t));
         }
     }
