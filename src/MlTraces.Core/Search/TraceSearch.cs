@@ -35,13 +35,17 @@ namespace MlTraces.Core.Search
             _reader = new TraceReader(store);
         }
 
-        /// <summary>Parses and compiles everything first, so a bad filter fails before any row is read.</summary>
-        public IEnumerable<Trace> Run(SearchOptions options, CancellationToken cancel = default)
+        public IEnumerable<Trace> Run(SearchOptions options, CancellationToken cancel = default) =>
+            RunBatches(options, cancel).SelectMany(batch => batch);
+
+        /// <summary>The results in batches, each with its children loaded. Parses and compiles everything first,
+        /// so a bad filter fails before any row is read.</summary>
+        public IEnumerable<IReadOnlyList<Trace>> RunBatches(SearchOptions options, CancellationToken cancel = default)
         {
             var clauses = FilterParser.Parse(options.Filter);
             var order = OrderByParser.Parse(options.OrderBy);
             var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
-            if (experimentIds.Count == 0) return Enumerable.Empty<Trace>();
+            if (experimentIds.Count == 0) return Enumerable.Empty<IReadOnlyList<Trace>>();
             bool defaultOrder = OrderByParser.IsDefault(order);
             var rows = defaultOrder && experimentIds.Count > 1
                 ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, cancel)
@@ -149,25 +153,24 @@ namespace MlTraces.Core.Search
             }
         }
 
-        private IEnumerable<Trace> Hydrated(IEnumerable<Trace> rows, bool includeSpans, CancellationToken cancel)
+        private IEnumerable<IReadOnlyList<Trace>> Hydrated(IEnumerable<Trace> rows, bool includeSpans, CancellationToken cancel)
         {
             var batch = new List<Trace>(TraceReader.BatchSize);
             var spanLoader = new SpanLoader(_store);
+            bool firstDone = false;
             foreach (var t in rows)
             {
                 batch.Add(t);
                 // The first batch is small so that the first result shows at once; later ones are full size.
-                if (batch.Count >= (FirstBatchDone ? TraceReader.BatchSize : 100))
+                if (batch.Count >= (firstDone ? TraceReader.BatchSize : 100))
                 {
-                    foreach (var h in Flush(batch, includeSpans, spanLoader)) yield return h;
-                    FirstBatchDone = true;
+                    yield return Flush(batch, includeSpans, spanLoader);
+                    firstDone = true;
                     cancel.ThrowIfCancellationRequested();
                 }
             }
-            foreach (var h in Flush(batch, includeSpans, spanLoader)) yield return h;
+            if (batch.Count > 0) yield return Flush(batch, includeSpans, spanLoader);
         }
-
-        private bool FirstBatchDone { get; set; }
 
         private List<Trace> Flush(List<Trace> batch, bool includeSpans, SpanLoader spanLoader)
         {

@@ -66,21 +66,27 @@ namespace MlTraces.Core.Store
             foreach (var t in traces) byId[t.TraceId] = t;
             foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize))
             {
-                ReadKeyValues("trace_tags", chunk, byId, (t, k, v) => t.Tags[k] = v);
-                ReadKeyValues("trace_request_metadata", chunk, byId, (t, k, v) => t.Metadata[k] = v);
+                ReadTagsAndMetadata(chunk, byId);
                 if (_store.Layout.HasAssessments) ReadAssessments(chunk, byId);
             }
             if (includeSpans) (spanLoader ?? new SpanLoader(_store)).Load(traces);
         }
 
-        private void ReadKeyValues(string table, List<string> ids, Dictionary<string, Trace> byId, Action<Trace, string, string?> set)
+        /// <summary>Tags and metadata of the batch in one statement: one prepare and one bound id list, not two.</summary>
+        private void ReadTagsAndMetadata(List<string> ids, Dictionary<string, Trace> byId)
         {
             var p = new SqlParameters();
-            using var cmd = _store.Command($"SELECT request_id, \"key\", value FROM {table} WHERE request_id IN ({p.AddList(ids)})", p);
+            string list = p.AddList(ids);
+            using var cmd = _store.Command(
+                $"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) " +
+                $"UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})", p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read())
-                if (byId.TryGetValue(r.GetString(0), out var t))
-                    set(t, r.GetString(1), r.IsDBNull(2) ? null : r.GetString(2));
+            {
+                if (!byId.TryGetValue(r.GetString(1), out var t)) continue;
+                var target = r.GetInt64(0) == 0 ? t.Tags : t.Metadata;
+                target[r.GetString(2)] = r.IsDBNull(3) ? null : r.GetString(3);
+            }
         }
 
         private void ReadAssessments(List<string> ids, Dictionary<string, Trace> byId)

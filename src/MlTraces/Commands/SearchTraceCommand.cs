@@ -100,8 +100,8 @@ namespace MlTraces.Commands
                 WriteObject(PagingParameters.NewTotalCount((ulong)total, 1.0));
             }
             long written = 0;
-            IEnumerator<Trace>? results = null;
-            Terminating(() => results = search.Run(options, _cancel.Token).GetEnumerator());
+            IEnumerator<IReadOnlyList<Trace>>? results = null;
+            Terminating(() => results = search.RunBatches(options, _cancel.Token).GetEnumerator());
             try
             {
                 while (true)
@@ -110,8 +110,8 @@ namespace MlTraces.Commands
                     Terminating(() => more = results!.MoveNext());
                     WriteWarnings(search.Warnings);
                     if (!more) break;
-                    WriteObject(results!.Current);
-                    written++;
+                    WriteObject(results!.Current, enumerateCollection: true);
+                    written += results.Current.Count;
                 }
             }
             finally
