@@ -11,6 +11,15 @@ namespace MlTraces.Bench
     {
         public static int Run(Args a)
         {
+            if (Environment.GetEnvironmentVariable("PRINT_SQL") is string f)
+            {
+                using var s0 = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var p = new SqlParameters();
+                var w = new List<string>();
+                Console.WriteLine(MlTraces.Core.Query.FilterCompiler.CompileWhere(MlTraces.Core.Query.FilterParser.Parse(f), s0.Layout, s0.Dialect, p, w));
+                foreach (var kv in p.Values) Console.WriteLine($"{kv.Key} = {kv.Value}");
+                return 0; // PrintSql
+            }
             using var shell = new ShellSession(width: 120);
             var vars = new Dictionary<string, object?> { ["store"] = a.Store };
             void T(string label, Action act)
@@ -22,6 +31,25 @@ namespace MlTraces.Bench
             T("engine: $null = 1", () => shell.Invoke("$null = 1"));
             T("open store + detect layout", () => { using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/")); });
             T("Search-Trace -First 1 (no filter)", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -First 1", vars));
+            T("Search-Trace -First 100 (no filter)", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -First 100", vars));
+            T("core only: no filter first 100", () =>
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
+                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 100 }).ToList();
+            });
+            T("core only: no filter first 1", () =>
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
+                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 1 }).ToList();
+            });
+            var traces = new List<Trace>();
+            using (var s0 = TraceStore.Open(TrackingUri.Parse(a.Store, "/")))
+                traces = new MlTraces.Core.Search.TraceSearch(s0).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = Experiments.Active(s0).Select(e => e.ExperimentId).ToList(), Limit = 100 }).ToList();
+            var tv = new Dictionary<string, object?> { ["traces"] = traces };
+            T("engine: $null = $traces | ForEach-Object { $_ } (100)", () => shell.Invoke("$null = $traces | ForEach-Object { $_ }", tv));
+            T("engine: $null = $traces (100)", () => shell.Invoke("$null = $traces", tv));
             T("Search-Trace status=ERROR -First 100", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -Filter \"status = 'ERROR'\" -First 100", vars));
             T("core only: status=ERROR first 100", () =>
             {
@@ -72,6 +100,28 @@ namespace MlTraces.Bench
                 {
                     var p = new SqlParameters();
                     using var cmd = s.Command($"SELECT * FROM assessments WHERE trace_id IN ({p.AddList(ids100)}) ORDER BY trace_id, created_timestamp, assessment_id", p);
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) { for (int i = 0; i < r.FieldCount; i++) r.GetValue(i); }
+                });
+                T("raw: tags+metadata UNION ALL, read all", () =>
+                {
+                    var p = new SqlParameters();
+                    string list = p.AddList(ids100);
+                    using var cmd = s.Command($"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})", p);
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) { r.GetInt64(0); r.GetString(1); r.GetString(2); if (!r.IsDBNull(3)) r.GetString(3); }
+                });
+                T("raw: tags+metadata UNION ALL, literal ids", () =>
+                {
+                    string list = string.Join(",", ids100.Select(i => "'" + i + "'"));
+                    using var cmd = s.Command($"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})");
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) { r.GetInt64(0); r.GetString(1); r.GetString(2); if (!r.IsDBNull(3)) r.GetString(3); }
+                });
+                T("raw: assessments unordered, read all", () =>
+                {
+                    var p = new SqlParameters();
+                    using var cmd = s.Command($"SELECT * FROM assessments WHERE trace_id IN ({p.AddList(ids100)})", p);
                     using var r = cmd.ExecuteReader();
                     while (r.Read()) { for (int i = 0; i < r.FieldCount; i++) r.GetValue(i); }
                 });

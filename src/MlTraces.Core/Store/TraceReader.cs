@@ -69,6 +69,11 @@ namespace MlTraces.Core.Store
                 ReadTagsAndMetadata(chunk, byId);
                 if (_store.Layout.HasAssessments) ReadAssessments(chunk, byId);
             }
+            // Sorted here rather than by SQLite, which would sort the whole batch in a temporary B-tree.
+            foreach (var t in traces)
+                if (t.Assessments.Count > 1)
+                    t.Assessments.Sort((a, b) => a.CreatedTimestampMs != b.CreatedTimestampMs
+                        ? a.CreatedTimestampMs.CompareTo(b.CreatedTimestampMs) : string.CompareOrdinal(a.AssessmentId, b.AssessmentId));
             if (includeSpans) (spanLoader ?? new SpanLoader(_store)).Load(traces);
         }
 
@@ -95,7 +100,7 @@ namespace MlTraces.Core.Store
             using var cmd = _store.Command(
                 "SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
                 "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
-                $"FROM assessments WHERE trace_id IN ({p.AddList(ids)}) ORDER BY trace_id, created_timestamp, assessment_id", p);
+                $"FROM assessments WHERE trace_id IN ({p.AddList(ids)})", p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read())
             {
