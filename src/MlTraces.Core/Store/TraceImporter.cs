@@ -133,9 +133,22 @@ namespace MlTraces.Core.Store
             foreach (var a in copy.Assessments) a.TraceId = t.TraceId;
             if (experiment.ExperimentId != t.ExperimentId || !copy.Tags.ContainsKey(TraceTagKeys.ArtifactLocation))
                 copy.Tags[TraceTagKeys.ArtifactLocation] = $"{experiment.ArtifactLocation}/traces/{t.TraceId}/artifacts";
-            // Spans written to the spans table are found there by MLflow only when the trace says so.
+            // Spans written to the spans table are found there by MLflow only when the trace says so, and MLflow
+            // reads spans.content in its 3.x form: a span exported from a 2.x traces.json is rewritten to it.
             if (_store.Layout.HasSpans && copy.Spans != null && copy.Spans.Count > 0)
+            {
                 copy.Tags[TraceTagKeys.SpansLocation] = SpansLocations.TrackingStore;
+                copy.Spans = copy.Spans.Select(span =>
+                {
+                    // Cheap test first; ToCurrentContent leaves a 3.x span as it is.
+                    if (span.Content.IndexOf("\"context\"", StringComparison.Ordinal) < 0) return span;
+                    string current = Export.SpanJson.ToCurrentContent(t.TraceId, span.Content);
+                    if (current == span.Content) return span;
+                    var converted = Export.SpanJson.FromContent(t.TraceId, current);
+                    converted.SpanId = span.SpanId; converted.ParentSpanId = span.ParentSpanId;
+                    return converted;
+                }).ToList();
+            }
             return copy;
         }
     }

@@ -1,0 +1,149 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using MlTraces.Core.Store;
+using MlTraces.Tests.Support;
+
+namespace MlTraces.Tests.Commands
+{
+    public class ImportExportTests
+    {
+
+        private static string SampleFile()
+        {
+            // The shipped sample, found from the repository root (where MlTraces.psd1 is).
+            string? dir = System.AppContext.BaseDirectory;
+            while (dir != null && !File.Exists(Path.Combine(dir, "MlTraces.psd1"))) dir = Path.GetDirectoryName(dir);
+            return Path.Combine(dir!, "samples", "traces.jsonl");
+        }
+
+        [Fact]
+        public void ImportsTheSampleAndReportsDuplicatesPerItem()
+        {
+            using var ts = TestStore.CreateEmpty();
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
+            var first = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName samples -PassThru", vars);
+            Assert.Empty(first.Errors);
+            int lines = File.ReadAllLines(SampleFile()).Count(l => l.Trim().Length > 0);
+            Assert.Equal(lines, first.Output.Count);
+            Assert.Equal(lines, ts.Scalar("SELECT count(*) FROM trace_info WHERE experiment_id = (SELECT experiment_id FROM experiments WHERE name = 'samples')"));
+            Assert.True(ts.Scalar("SELECT count(*) FROM spans") > lines);
+            Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_info t WHERE NOT EXISTS (SELECT 1 FROM trace_tags g WHERE g.request_id = t.request_id AND g.key = 'mlflow.trace.spansLocation' AND g.value = 'TRACKING_STORE')"));
+
+            // The second import adds nothing and says so for every trace, without stopping.
+            var again = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName samples -PassThru", vars);
+            Assert.Empty(again.Output);
+            Assert.Equal(lines, again.Errors.Count);
+            Assert.All(again.Errors, e => Assert.Equal("TraceAlreadyExists,MlTraces.Commands.ImportTraceCommand", e.FullyQualifiedErrorId));
+            Assert.Equal(lines, ts.Scalar("SELECT count(*) FROM trace_info"));
+        }
+
+        [Fact]
+        public void WhatIfImportsNothingAndCreatesNoExperiment()
+        {
+            using var ts = TestStore.CreateEmpty();
+            string before = Sha(ts.Path);
+            using var sh = new PsShell(ts.Folder);
+            var r = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName samples -WhatIf", new Dictionary<string, object?> { ["samples"] = SampleFile() });
+            Assert.Empty(r.Errors);
+            Assert.Contains("What if: Performing the operation \"Import trace\" on target \"trace tr-", r.HostText);
+            Assert.Equal(before, Sha(ts.Path));
+        }
+
+        [Fact]
+        public void BadLinesAreReportedWithTheirLineNumberAndTheRestIsImported()
+        {
+            using var ts = TestStore.CreateEmpty();
+            var good = File.ReadLines(SampleFile()).Take(2).ToList();
+            string file = Path.Combine(ts.Folder, "mixed.jsonl");
+            File.WriteAllLines(file, new[] { good[0], "{\"info\": 5}", "not json", good[1] });
+            using var sh = new PsShell(ts.Folder);
+            var r = sh.Run("Import-Trace -Path mixed.jsonl -ExperimentName x");
+            Assert.Equal(2, r.Errors.Count);
+            Assert.Contains("line 2", r.Errors[0].Exception.Message);
+            Assert.Contains("line 3", r.Errors[1].Exception.Message);
+            Assert.Equal(2, ts.Scalar("SELECT count(*) FROM trace_info"));
+        }
+
+        [Fact]
+        public void MissingExperimentsAreNamedAndExperimentIdMustExist()
+        {
+            using var ts = TestStore.CreateEmpty();
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
+            // The sample's own experiment id does not exist in a new store.
+            var r = sh.Run("Import-Trace -LiteralPath $samples", vars);
+            Assert.NotEmpty(r.Errors);
+            Assert.All(r.Errors, e => Assert.Equal("ExperimentNotFound,MlTraces.Commands.ImportTraceCommand", e.FullyQualifiedErrorId));
+            Assert.Contains("-ExperimentName", r.Errors[0].Exception.Message);
+            var byId = sh.Run("Import-Trace -LiteralPath $samples -ExperimentId 42", vars);
+            Assert.Equal("ExperimentNotFound,MlTraces.Commands.ImportTraceCommand", Assert.Single(byId.Errors).FullyQualifiedErrorId);
+            Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_info"));
+            // Into experiment 0 by id.
+            Assert.Empty(sh.Run("Import-Trace -LiteralPath $samples -ExperimentId 0", vars).Errors);
+            Assert.True(ts.Scalar("SELECT count(*) FROM trace_info WHERE experiment_id = 0") > 0);
+        }
+
+        [Fact]
+        public void TracesMoveBetweenStoresThroughThePipelineWithTheirSpans()
+        {
+            using var source = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var target = TestStore.CreateEmpty();
+            using var sh = new PsShell(target.Folder);
+            var vars = new Dictionary<string, object?> { ["src"] = source.Path };
+            var r = sh.Run("Search-Trace -TrackingUri $src | Import-Trace -TrackingUri sqlite:///mlflow.db -ExperimentName moved", vars);
+            Assert.Empty(r.Errors);
+            Assert.Equal(source.Scalar("SELECT count(*) FROM trace_info"), target.Scalar("SELECT count(*) FROM trace_info"));
+            Assert.Equal(source.Scalar("SELECT count(*) FROM spans"), target.Scalar("SELECT count(*) FROM spans"));
+            Assert.Equal(source.Scalar("SELECT count(*) FROM assessments"), target.Scalar("SELECT count(*) FROM assessments"));
+            Assert.Equal(source.Scalar("SELECT count(*) FROM trace_request_metadata"), target.Scalar("SELECT count(*) FROM trace_request_metadata"));
+            // The same searches give the same answers in both stores.
+            foreach (var filter in new[] { "span.status = 'ERROR'", "feedback.relevance IS NOT NULL", "metadata.`mlflow.trace.session` LIKE '%'", "trace.text LIKE '%MLflow%'" })
+            {
+                var a = sh.Ids("Search-Trace -TrackingUri $src -Filter $f", new Dictionary<string, object?> { ["src"] = source.Path, ["f"] = filter });
+                var b = sh.Ids("Search-Trace -Filter $f", new Dictionary<string, object?> { ["f"] = filter });
+                Assert.Equal(a, b);
+            }
+        }
+
+        [Fact]
+        public void AStoreThatCannotHoldSpansRefusesThoseTracesOnly()
+        {
+            using var old = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
+            using var sh = new PsShell(old.Folder);
+            long before = old.Scalar("SELECT count(*) FROM trace_info");
+            var r = sh.Run("Import-Trace -LiteralPath $samples -TrackingUri $uri -ExperimentId 1", new Dictionary<string, object?> { ["samples"] = SampleFile(), ["uri"] = old.Path });
+            Assert.NotEmpty(r.Errors);
+            Assert.All(r.Errors, e => Assert.Equal("StoreCannotHoldTrace,MlTraces.Commands.ImportTraceCommand", e.FullyQualifiedErrorId));
+            Assert.Contains("no spans table", r.Errors[0].Exception.Message);
+            Assert.Equal(before, old.Scalar("SELECT count(*) FROM trace_info"));
+        }
+
+        [Fact]
+        public void ExportRefusesToClobberWhenAskedAndAppends()
+        {
+            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db");
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl", vars).Errors);
+            int n = File.ReadAllLines(Path.Combine(ts.Folder, "out.jsonl")).Length;
+            Assert.Equal(ts.Scalar("SELECT count(*) FROM trace_info"), n);
+            var clobber = sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl -NoClobber", vars);
+            Assert.Equal("FileExists,MlTraces.Commands.ExportTraceCommand", Assert.Single(clobber.Errors).FullyQualifiedErrorId);
+            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl -Append", vars).Errors);
+            Assert.Equal(2 * n, File.ReadAllLines(Path.Combine(ts.Folder, "out.jsonl")).Length);
+            var whatIf = sh.Run("Search-Trace -TrackingUri $uri | Export-Trace new.jsonl -WhatIf", vars);
+            Assert.False(File.Exists(Path.Combine(ts.Folder, "new.jsonl")));
+            Assert.Contains("What if:", whatIf.HostText);
+        }
+
+        private static string Sha(string path)
+        {
+            using var sha = System.Security.Cryptography.SHA256.Create();
+            using var f = File.OpenRead(path);
+            return System.Convert.ToHexString(sha.ComputeHash(f));
+        }
+    }
+}
