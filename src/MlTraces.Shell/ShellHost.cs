@@ -14,9 +14,9 @@ namespace MlTraces.Shell
     public sealed class ShellHost : PSHost
     {
         private readonly ShellUI _ui;
-        public ShellHost(TextWriter output, TextReader input, int width)
+        public ShellHost(TextWriter output, TextReader input, int width, bool plainText = true)
         {
-            _ui = new ShellUI(output, input, width);
+            _ui = new ShellUI(output, input, width, plainText);
         }
 
         public TextWriter Output => _ui.Out;
@@ -41,16 +41,25 @@ namespace MlTraces.Shell
         public TextReader In { get; }
         private readonly ShellRawUI _raw;
 
-        public ShellUI(TextWriter output, TextReader input, int width)
+        private readonly bool _plainText;
+
+        public ShellUI(TextWriter output, TextReader input, int width, bool plainText)
         {
-            Out = output; In = input; _raw = new ShellRawUI(width);
+            Out = output; In = input; _raw = new ShellRawUI(width); _plainText = plainText;
         }
 
         public override PSHostRawUserInterface RawUI => _raw;
-        public override void Write(string value) => Out.Write(value);
-        public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Out.Write(value);
-        public override void WriteLine(string value) => Out.WriteLine(value);
-        public override void WriteErrorLine(string value) => Out.WriteLine(value);
+        public override bool SupportsVirtualTerminal => !_plainText;
+
+        // Table headers carry colour escapes whatever $PSStyle says; a log file or a test wants the text only.
+        private static readonly System.Text.RegularExpressions.Regex Escapes =
+            new System.Text.RegularExpressions.Regex("\u001b\\[[0-9;?]*[ -/]*[@-~]", System.Text.RegularExpressions.RegexOptions.Compiled);
+        private string Text(string value) => _plainText && value.IndexOf('\u001b') >= 0 ? Escapes.Replace(value, "") : value;
+
+        public override void Write(string value) => Out.Write(Text(value));
+        public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Out.Write(Text(value));
+        public override void WriteLine(string value) => Out.WriteLine(Text(value));
+        public override void WriteErrorLine(string value) => Out.WriteLine(Text(value));
         public override void WriteDebugLine(string message) => Out.WriteLine("DEBUG: " + message);
         public override void WriteVerboseLine(string message) => Out.WriteLine("VERBOSE: " + message);
         public override void WriteWarningLine(string message) => Out.WriteLine("WARNING: " + message);

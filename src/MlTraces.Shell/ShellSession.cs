@@ -36,7 +36,7 @@ namespace MlTraces.Shell
             string? workingDirectory = null, bool plainText = true)
         {
             if (output == null) { _capture = new StringWriter(); output = _capture; }
-            Host = new ShellHost(output, input ?? new StringReader(""), width);
+            Host = new ShellHost(output, input ?? new StringReader(""), width, plainText);
             ModulePath = modulePath ?? FindModule();
             var iss = InitialSessionState.CreateDefault2();
             if (OperatingSystem.IsWindows()) iss.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
