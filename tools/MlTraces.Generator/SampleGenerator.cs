@@ -198,29 +198,29 @@ namespace MlTraces.Generator
             switch (s.Type)
             {
                 case "EMBEDDING":
-                    s.InputsJson = "{\"text\": " + PyJson.Dumps(question) + "}";
+                    s.InputsJson = "{\"text\": " + Core.Json.PyJson.DumpString(question) + "}";
                     var emb = new StringBuilder("{\"embedding\": [");
-                    for (int i = 0; i < 5; i++) emb.Append(i > 0 ? ", " : "").Append(PyJson.FloatRepr(Math.Round(rng.NextDouble() * 2 - 1, 6)));
+                    for (int i = 0; i < 5; i++) emb.Append(i > 0 ? ", " : "").Append(Core.Json.PyJson.FloatRepr(Math.Round(rng.NextDouble() * 2 - 1, 6)));
                     s.OutputsJson = emb.Append("], \"dimensions\": 384}").ToString();
                     break;
                 case "RETRIEVER":
                     // Two documents, not passed on to the LLM span: keeps the shipped file small.
-                    s.InputsJson = "{\"query\": " + PyJson.Dumps(question) + ", \"top_k\": 2}";
+                    s.InputsJson = "{\"query\": " + Core.Json.PyJson.DumpString(question) + ", \"top_k\": 2}";
                     s.OutputsJson = Vocabulary.RetrievedDocuments(rng, 2, null, out _);
                     break;
                 case "RERANKER":
-                    s.InputsJson = "{\"query\": " + PyJson.Dumps(question) + ", \"documents\": 3}";
-                    s.OutputsJson = "{\"ranked\": [{\"index\": 0, \"score\": " + PyJson.FloatRepr(Math.Round(0.6 + rng.NextDouble() * 0.39, 2)) + "}, {\"index\": 2, \"score\": 0.41}]}";
+                    s.InputsJson = "{\"query\": " + Core.Json.PyJson.DumpString(question) + ", \"documents\": 3}";
+                    s.OutputsJson = "{\"ranked\": [{\"index\": 0, \"score\": " + Core.Json.PyJson.FloatRepr(Math.Round(0.6 + rng.NextDouble() * 0.39, 2)) + "}, {\"index\": 2, \"score\": 0.41}]}";
                     break;
                 case "TOOL":
-                    s.InputsJson = "{\"tool\": " + PyJson.Dumps(s.Name) + ", \"arguments\": {\"query\": " + PyJson.Dumps(question) + "}}";
+                    s.InputsJson = "{\"tool\": " + Core.Json.PyJson.DumpString(s.Name) + ", \"arguments\": {\"query\": " + Core.Json.PyJson.DumpString(question) + "}}";
                     s.OutputsJson = timeout
                         ? "{\"result\": \"partial results: the upstream search hit a timeout after 30s\"}"
-                        : "{\"result\": " + PyJson.Dumps(Vocabulary.Pick(rng, Vocabulary.DocSnippets)) + "}";
+                        : "{\"result\": " + Core.Json.PyJson.DumpString(Vocabulary.Pick(rng, Vocabulary.DocSnippets)) + "}";
                     break;
                 case "PARSER":
                     s.InputsJson = "{\"path\": \"s3://docs/contracts/" + Vocabulary.Hex(rng, 3) + ".pdf\"}";
-                    s.OutputsJson = "{\"pages\": " + rng.Next(1, 40).ToString(CultureInfo.InvariantCulture) + ", \"text\": " + PyJson.Dumps(Vocabulary.Pick(rng, Vocabulary.DocSnippets)) + "}";
+                    s.OutputsJson = "{\"pages\": " + rng.Next(1, 40).ToString(CultureInfo.InvariantCulture) + ", \"text\": " + Core.Json.PyJson.DumpString(Vocabulary.Pick(rng, Vocabulary.DocSnippets)) + "}";
                     break;
                 case "MEMORY":
                     s.InputsJson = "{\"operation\": \"load\", \"max_turns\": 10}";
@@ -230,17 +230,17 @@ namespace MlTraces.Generator
                 case "CHAT_MODEL":
                     int inTok = 40 + rng.Next(0, 900), outTok = 20 + rng.Next(0, 400);
                     inputTokens += inTok; outputTokens += outTok;
-                    s.InputsJson = "{\"messages\": [{\"role\": \"user\", \"content\": " + PyJson.Dumps(question) + "}], \"model\": " + PyJson.Dumps(model.Model) + "}";
+                    s.InputsJson = "{\"messages\": [{\"role\": \"user\", \"content\": " + Core.Json.PyJson.DumpString(question) + "}], \"model\": " + Core.Json.PyJson.DumpString(model.Model) + "}";
                     s.OutputsJson = Vocabulary.AssistantChoice(answer);
                     s.Extra.Add(new KeyValuePair<string, string>("mlflow.chat.tokenUsage", Vocabulary.TokenUsage(inTok, outTok)));
-                    s.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.model", PyJson.Dumps(model.Model)));
-                    s.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.provider", PyJson.Dumps(model.Provider)));
+                    s.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.model", Core.Json.PyJson.DumpString(model.Model)));
+                    s.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.provider", Core.Json.PyJson.DumpString(model.Provider)));
                     break;
             }
         }
 
-        private static string QueryJson(string question) => "{\"query\": " + PyJson.Dumps(question) + "}";
-        private static string AnswerJson(string answer) => "{\"answer\": " + PyJson.Dumps(answer) + "}";
+        private static string QueryJson(string question) => "{\"query\": " + Core.Json.PyJson.DumpString(question) + "}";
+        private static string AnswerJson(string answer) => "{\"answer\": " + Core.Json.PyJson.DumpString(answer) + "}";
 
         /// <summary>MLflow keeps the first 250 characters of the root inputs and outputs in metadata.</summary>
         private static string Preview(string json) => json.Length <= 250 ? json : json.Substring(0, 247) + "...";
@@ -261,7 +261,7 @@ namespace MlTraces.Generator
                     CreatedTimestampMs = created,
                     LastUpdatedTimestampMs = created,
                 };
-                string judgeRunMetadata = run == null ? null! : "{\"mlflow.assessment.sourceRunId\": " + PyJson.Dumps(run) + "}";
+                string judgeRunMetadata = run == null ? null! : "{\"mlflow.assessment.sourceRunId\": " + Core.Json.PyJson.DumpString(run) + "}";
                 switch (which)
                 {
                     case 0:
@@ -286,17 +286,17 @@ namespace MlTraces.Generator
                         }
                         continue;
                     case 2:
-                        Judge(a, "relevance", PyJson.FloatRepr(Math.Round(rng.NextDouble(), 2)), run, judgeRunMetadata, "Scored by the relevance judge.");
+                        Judge(a, "relevance", Core.Json.PyJson.FloatRepr(Math.Round(rng.NextDouble(), 2)), run, judgeRunMetadata, "Scored by the relevance judge.");
                         break;
                     case 3:
                         Human(rng, a, "feedback", "helpfulness", (1 + rng.Next(5)).ToString(CultureInfo.InvariantCulture));
                         break;
                     case 4:
-                        Human(rng, a, "feedback", "tone", PyJson.Dumps(Vocabulary.Pick(rng, new[] { "friendly", "neutral", "curt" })));
+                        Human(rng, a, "feedback", "tone", Core.Json.PyJson.DumpString(Vocabulary.Pick(rng, new[] { "friendly", "neutral", "curt" })));
                         a.Rationale = "Reviewed in the weekly quality session.";
                         break;
                     case 5:
-                        Human(rng, a, "expectation", "expected_response", PyJson.Dumps(answer));
+                        Human(rng, a, "expectation", "expected_response", Core.Json.PyJson.DumpString(answer));
                         break;
                     case 6:
                         Human(rng, a, "expectation", "expected_facts", "[\"cites a source\", \"answers in under 100 words\"]");

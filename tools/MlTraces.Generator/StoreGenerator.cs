@@ -288,7 +288,7 @@ namespace MlTraces.Generator
             if (rag)
             {
                 step.Name = "retrieve_docs"; step.Type = "RETRIEVER";
-                step.InputsJson = "{\"query\": " + PyJson.Dumps(question) + ", \"top_k\": 3}";
+                step.InputsJson = "{\"query\": " + Core.Json.PyJson.DumpString(question) + ", \"top_k\": 3}";
                 step.OutputsJson = Vocabulary.RetrievedDocuments(rng, 3,
                     timeout ? "Partial results only: the vector index hit a timeout on shard 4, so 1 of 5 shards did not answer." : null, out context);
             }
@@ -296,8 +296,8 @@ namespace MlTraces.Generator
             {
                 string tool = Vocabulary.Pick(rng, Vocabulary.Tools);
                 step.Name = tool; step.Type = "TOOL";
-                step.InputsJson = "{\"tool\": " + PyJson.Dumps(tool) + ", \"arguments\": {\"query\": " + PyJson.Dumps(question) + ", \"limit\": 5}}";
-                step.OutputsJson = "{\"result\": " + PyJson.Dumps(timeout
+                step.InputsJson = "{\"tool\": " + Core.Json.PyJson.DumpString(tool) + ", \"arguments\": {\"query\": " + Core.Json.PyJson.DumpString(question) + ", \"limit\": 5}}";
+                step.OutputsJson = "{\"result\": " + Core.Json.PyJson.DumpString(timeout
                     ? "Partial results: the upstream search hit a timeout after 30s. " + Vocabulary.Pick(rng, Vocabulary.DocSnippets)
                     : Vocabulary.Pick(rng, Vocabulary.DocSnippets) + " " + Vocabulary.Pick(rng, Vocabulary.DocSnippets)) + "}";
             }
@@ -312,8 +312,8 @@ namespace MlTraces.Generator
             llm.InputsJson = Vocabulary.LlmInputs(rng, question, model.Model, context);
             llm.OutputsJson = Vocabulary.LlmOutputs(answer, model.Model, inTok, outTok);
             llm.Extra.Add(new KeyValuePair<string, string>("mlflow.chat.tokenUsage", Vocabulary.TokenUsage(inTok, outTok)));
-            llm.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.model", PyJson.Dumps(model.Model)));
-            llm.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.provider", PyJson.Dumps(model.Provider)));
+            llm.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.model", Core.Json.PyJson.DumpString(model.Model)));
+            llm.Extra.Add(new KeyValuePair<string, string>("mlflow.llm.provider", Core.Json.PyJson.DumpString(model.Provider)));
             llm.LlmModel = model.Model; llm.LlmProvider = model.Provider;
 
             if (llmError)
@@ -346,7 +346,7 @@ namespace MlTraces.Generator
                 s.Content = SpanContent.Build(t.Id, otelB64, s.Span, sb);
                 size += s.Content.Length;
             }
-            t.Spans[2].Dimensions = "{\"mlflow.llm.model\": " + PyJson.Dumps(model.Model) + ", \"mlflow.llm.provider\": " + PyJson.Dumps(model.Provider) + "}";
+            t.Spans[2].Dimensions = "{\"mlflow.llm.model\": " + Core.Json.PyJson.DumpString(model.Model) + ", \"mlflow.llm.provider\": " + Core.Json.PyJson.DumpString(model.Provider) + "}";
 
             t.Tags[0] = root.Name;
             t.Tags[1] = "TRACKING_STORE";
@@ -376,7 +376,7 @@ namespace MlTraces.Generator
                 Judge(t, "correctness", correct ? "true" : "false", run, correct ? "The response is supported by the context." : "The response contradicts the context.");
             }
             else if (a < 0.7)
-                Judge(t, "relevance", PyJson.FloatRepr(Math.Round(rng.NextDouble(), 2)), run, "Scored by the relevance judge.");
+                Judge(t, "relevance", Core.Json.PyJson.FloatRepr(Math.Round(rng.NextDouble(), 2)), run, "Scored by the relevance judge.");
             else if (a < 0.9)
             {
                 t.AssessmentName = "helpfulness"; t.AssessmentType = "feedback";
@@ -386,7 +386,7 @@ namespace MlTraces.Generator
             else
             {
                 t.AssessmentName = "expected_response"; t.AssessmentType = "expectation";
-                t.AssessmentValue = PyJson.Dumps(answer);
+                t.AssessmentValue = Core.Json.PyJson.DumpString(answer);
                 t.SourceType = "HUMAN"; t.SourceId = user;
             }
             return t;

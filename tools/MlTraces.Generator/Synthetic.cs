@@ -32,7 +32,7 @@ namespace MlTraces.Generator
         {
             var sb = reuse ?? new StringBuilder(2048);
             sb.Clear();
-            var w = new PyJson(sb);
+            var w = new JsonAppender(sb);
             w.Obj();
             w.Field("trace_id", otelTraceIdBase64);
             w.Field("span_id", HexToBase64(s.SpanId));
@@ -57,8 +57,8 @@ namespace MlTraces.Generator
             w.EndArr();
             w.Key("status").Obj().Field("code", "STATUS_CODE_" + s.Status).Field("message", s.Status == "ERROR" ? s.ExceptionType + ": " + s.Message : "").EndObj();
             w.Key("attributes").Obj();
-            w.Field("mlflow.traceRequestId", PyJson.Dumps(traceId));
-            w.Field("mlflow.spanType", PyJson.Dumps(s.Type));
+            w.Field("mlflow.traceRequestId", Core.Json.PyJson.DumpString(traceId));
+            w.Field("mlflow.spanType", Core.Json.PyJson.DumpString(s.Type));
             if (s.InputsJson != null) w.Field("mlflow.spanInputs", s.InputsJson);
             foreach (var kv in s.Extra) w.Field(kv.Key, kv.Value);
             if (s.OutputsJson != null) w.Field("mlflow.spanOutputs", s.OutputsJson);
@@ -233,7 +233,7 @@ namespace MlTraces.Generator
         /// <summary>{"messages": [{"role": "user", "content": q}]}</summary>
         public static string UserMessages(string question)
         {
-            var w = new PyJson(new StringBuilder(256));
+            var w = new JsonAppender(new StringBuilder(256));
             w.Obj().Key("messages").Arr().Obj().Field("role", "user").Field("content", question).EndObj().EndArr().EndObj();
             return w.Builder.ToString();
         }
@@ -241,14 +241,14 @@ namespace MlTraces.Generator
         /// <summary>{"choices": [{"message": {"role": "assistant", "content": a}}]}</summary>
         public static string AssistantChoice(string answer)
         {
-            var w = new PyJson(new StringBuilder(256));
+            var w = new JsonAppender(new StringBuilder(256));
             w.Obj().Key("choices").Arr().Obj().Key("message").Obj().Field("role", "assistant").Field("content", answer).EndObj().EndObj().EndArr().EndObj();
             return w.Builder.ToString();
         }
 
         public static string LlmInputs(Random rng, string question, string model, string[]? context)
         {
-            var w = new PyJson(new StringBuilder(1024));
+            var w = new JsonAppender(new StringBuilder(1024));
             w.Obj().Key("messages").Arr();
             w.Obj().Field("role", "system").Field("content", Pick(rng, SystemPrompts)).EndObj();
             w.Obj().Field("role", "user").Field("content", question).EndObj();
@@ -268,7 +268,7 @@ namespace MlTraces.Generator
 
         public static string LlmOutputs(string answer, string model, int inputTokens, int outputTokens)
         {
-            var w = new PyJson(new StringBuilder(512));
+            var w = new JsonAppender(new StringBuilder(512));
             w.Obj().Field("id", "chatcmpl-" + (inputTokens * 7919 + outputTokens).ToString(CultureInfo.InvariantCulture));
             w.Field("model", model);
             w.Key("choices").Arr().Obj().Field("index", 0).Key("message").Obj().Field("role", "assistant").Field("content", answer).EndObj()
@@ -281,7 +281,7 @@ namespace MlTraces.Generator
 
         public static string TokenUsage(int input, int output)
         {
-            var w = new PyJson(new StringBuilder(96));
+            var w = new JsonAppender(new StringBuilder(96));
             w.Obj().Field("input_tokens", input).Field("output_tokens", output).Field("total_tokens", input + output).EndObj();
             return w.Builder.ToString();
         }
@@ -290,7 +290,7 @@ namespace MlTraces.Generator
         public static string RetrievedDocuments(Random rng, int count, string? extraSnippet, out string[] snippets)
         {
             snippets = new string[count];
-            var w = new PyJson(new StringBuilder(1024));
+            var w = new JsonAppender(new StringBuilder(1024));
             w.Arr();
             for (int i = 0; i < count; i++)
             {

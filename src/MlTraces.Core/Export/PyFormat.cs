@@ -12,100 +12,6 @@ namespace MlTraces.Core.Export
     /// </summary>
     internal static class PyFormat
     {
-        /// <summary>Python's repr(float): the shortest digits that round-trip, exponent form below 1e-4 and from 1e16.</summary>
-        public static string FloatRepr(double d)
-        {
-            if (double.IsNaN(d)) return "NaN";
-            if (double.IsPositiveInfinity(d)) return "Infinity";
-            if (double.IsNegativeInfinity(d)) return "-Infinity";
-            bool negative = BitConverter.DoubleToInt64Bits(d) < 0;
-            double abs = Math.Abs(d);
-            if (abs == 0) return negative ? "-0.0" : "0.0";
-
-            ShortestDigits(abs, out string digits, out int decpt);
-            var sb = new StringBuilder();
-            if (negative) sb.Append('-');
-            if (decpt > -4 && decpt <= 16)
-            {
-                if (decpt <= 0) sb.Append("0.").Append('0', -decpt).Append(digits);
-                else if (decpt >= digits.Length) sb.Append(digits).Append('0', decpt - digits.Length).Append(".0");
-                else sb.Append(digits, 0, decpt).Append('.').Append(digits, decpt, digits.Length - decpt);
-            }
-            else
-            {
-                sb.Append(digits[0]);
-                if (digits.Length > 1) sb.Append('.').Append(digits, 1, digits.Length - 1);
-                int exp = decpt - 1;
-                sb.Append('e').Append(exp < 0 ? '-' : '+').Append(Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture));
-            }
-            return sb.ToString();
-        }
-
-        /// <summary>Digits without leading or trailing zeros and the decimal point position (value = 0.digits x 10^decpt).</summary>
-        private static void ShortestDigits(double abs, out string digits, out int decpt)
-        {
-            // "R" round-trips on every runtime; on .NET Framework it may not be the shortest, so try shorter roundings.
-            string r = abs.ToString("R", CultureInfo.InvariantCulture);
-            ParseDecimal(r, out digits, out decpt);
-            for (int p = 1; p < digits.Length; p++)
-            {
-                string candidate = RoundDigits(digits, p, decpt, out int newDecpt);
-                string text = "0." + candidate + "e" + newDecpt.ToString(CultureInfo.InvariantCulture);
-                if (double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) == abs)
-                {
-                    digits = candidate.TrimEnd('0');
-                    decpt = newDecpt;
-                    return;
-                }
-            }
-        }
-
-        private static string RoundDigits(string digits, int p, int decpt, out int newDecpt)
-        {
-            newDecpt = decpt;
-            var chars = digits.Substring(0, p).ToCharArray();
-            if (digits[p] >= '5')
-            {
-                int i = p - 1;
-                while (i >= 0)
-                {
-                    if (chars[i] == '9') { chars[i] = '0'; i--; }
-                    else { chars[i]++; break; }
-                }
-                if (i < 0) { newDecpt++; return "1" + new string(chars, 0, p - 1); }
-            }
-            return new string(chars);
-        }
-
-        private static void ParseDecimal(string s, out string digits, out int decpt)
-        {
-            int e = s.IndexOfAny(new[] { 'E', 'e' });
-            int exp = 0;
-            string mantissa = s;
-            if (e >= 0)
-            {
-                exp = int.Parse(s.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-                mantissa = s.Substring(0, e);
-            }
-            int dot = mantissa.IndexOf('.');
-            string intPart = dot >= 0 ? mantissa.Substring(0, dot) : mantissa;
-            string fracPart = dot >= 0 ? mantissa.Substring(dot + 1) : "";
-            string all = intPart + fracPart;
-            int lead = 0;
-            while (lead < all.Length - 1 && all[lead] == '0') lead++;
-            digits = all.Substring(lead).TrimEnd('0');
-            if (digits.Length == 0) digits = "0";
-            decpt = intPart.Length - lead + exp;
-        }
-
-        /// <summary>A JSON number as protobuf's Value holds it (a double), written as Python writes that float.</summary>
-        public static JsonNumber AsProtobufDouble(JsonNumber n)
-        {
-            if (!double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d))
-                return n;
-            return new JsonNumber(FloatRepr(d));
-        }
-
         /// <summary>Python str() of a JSON-decoded value, as MLflow applies it to metadata and tag values.</summary>
         public static string Str(JsonNode node)
         {
@@ -132,9 +38,9 @@ namespace MlTraces.Core.Export
                 case JsonBool b: sb.Append(b.Value ? "True" : "False"); break;
                 case JsonNumber n:
                     if (n.IsInteger) sb.Append(n.Text);
-                    else sb.Append(double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? FloatRepr(d) : n.Text);
+                    else sb.Append(double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? PyJson.FloatRepr(d) : n.Text);
                     break;
-                case JsonString s: WriteStrRepr(s.Value, sb); break;
+                case JsonString s: sb.Append(PyRepr.Str(s.Value)); break;
                 case JsonArray a:
                     sb.Append('[');
                     for (int i = 0; i < a.Items.Count; i++) { if (i > 0) sb.Append(", "); WriteRepr(a.Items[i], sb); }
@@ -145,29 +51,13 @@ namespace MlTraces.Core.Export
                     for (int i = 0; i < o.Items.Count; i++)
                     {
                         if (i > 0) sb.Append(", ");
-                        WriteStrRepr(o.Items[i].Key, sb);
+                        sb.Append(PyRepr.Str(o.Items[i].Key));
                         sb.Append(": ");
                         WriteRepr(o.Items[i].Value, sb);
                     }
                     sb.Append('}');
                     break;
             }
-        }
-
-        private static void WriteStrRepr(string s, StringBuilder sb)
-        {
-            char quote = s.IndexOf('\'') >= 0 && s.IndexOf('"') < 0 ? '"' : '\'';
-            sb.Append(quote);
-            foreach (char c in s)
-            {
-                if (c == quote || c == '\\') sb.Append('\\').Append(c);
-                else if (c == '\n') sb.Append("\\n");
-                else if (c == '\r') sb.Append("\\r");
-                else if (c == '\t') sb.Append("\\t");
-                else if (c < 0x20 || c == 0x7f) sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-                else sb.Append(c);
-            }
-            sb.Append(quote);
         }
 
         /// <summary>Python's s[:n]: the first n code points (a surrogate pair is one character in Python).</summary>

@@ -228,8 +228,9 @@ namespace MlTraces.Core.Export
             return trace;
         }
 
-        /// <summary>Reads a JSON Lines file of traces; blank lines are skipped and errors name the line.</summary>
-        public static IEnumerable<Trace> ReadJsonLines(TextReader reader, string? sourceName = null)
+        /// <summary>Reads a JSON Lines file of traces line by line; blank lines are skipped. A bad line comes back
+        /// as an error that names the line, and reading goes on, so one bad line does not cost the rest.</summary>
+        public static IEnumerable<JsonLine> ReadJsonLines(TextReader reader, string? sourceName = null)
         {
             string? line;
             int number = 0;
@@ -237,13 +238,14 @@ namespace MlTraces.Core.Export
             {
                 number++;
                 if (line.Trim().Length == 0) continue;
-                Trace trace;
-                try { trace = FromJson(line); }
+                JsonLine result;
+                try { result = new JsonLine(number, FromJson(line), null); }
                 catch (MlTracesException ex)
                 {
-                    throw new MlTracesException(ex.Kind, ex.ErrorId, $"{sourceName ?? "Line"}{(sourceName != null ? ", line " : " ")}{number}: {ex.Message}", ex);
+                    result = new JsonLine(number, null, new MlTracesException(ex.Kind, ex.ErrorId,
+                        $"{sourceName ?? "Line"}{(sourceName != null ? ", line " : " ")}{number}: {ex.Message}", ex));
                 }
-                yield return trace;
+                yield return result;
             }
         }
 
@@ -455,5 +457,14 @@ namespace MlTraces.Core.Export
             return new MlTracesException(ErrorKind.InvalidData, "InvalidTraceJson",
                 $"{subject}: {what}" + (what.EndsWith(".", StringComparison.Ordinal) ? "" : "."), inner);
         }
+    }
+
+    /// <summary>One line of a JSON Lines file: the trace, or what was wrong with the line.</summary>
+    public sealed class JsonLine
+    {
+        public JsonLine(int number, Trace? trace, MlTracesException? error) { Number = number; Trace = trace; Error = error; }
+        public int Number { get; }
+        public Trace? Trace { get; }
+        public MlTracesException? Error { get; }
     }
 }

@@ -128,12 +128,18 @@ namespace MlTraces.Core.Json
         }
 
         /// <summary>Escapes as Python's json.dumps does; with <paramref name="asciiOnly"/> every non-ASCII
-        /// character becomes \uXXXX (ensure_ascii=True, the default).</summary>
+        /// character becomes \uXXXX (ensure_ascii=True, the default). Runs of plain text are copied in one go.</summary>
         public static void WriteString(string s, StringBuilder sb, bool asciiOnly)
         {
             sb.Append('"');
-            foreach (char c in s)
+            int start = 0;
+            for (int i = 0; i < s.Length; i++)
             {
+                char c = s[i];
+                // Python escapes quotes, backslashes and controls; with ensure_ascii also everything past '~'.
+                if (c >= 0x20 && c != '"' && c != '\\' && (!asciiOnly || c < 0x7f)) continue;
+                if (i > start) sb.Append(s, start, i - start);
+                start = i + 1;
                 switch (c)
                 {
                     case '"': sb.Append("\\\""); break;
@@ -143,13 +149,10 @@ namespace MlTraces.Core.Json
                     case '\t': sb.Append("\\t"); break;
                     case '\b': sb.Append("\\b"); break;
                     case '\f': sb.Append("\\f"); break;
-                    default:
-                        if (c < 0x20 || (asciiOnly && c > 0x7e))
-                            sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                        else sb.Append(c);
-                        break;
+                    default: sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
                 }
             }
+            if (start < s.Length) sb.Append(s, start, s.Length - start);
             sb.Append('"');
         }
     }
@@ -278,9 +281,99 @@ namespace MlTraces.Core.Json
     {
         public static string DumpString(string value)
         {
-            var sb = new StringBuilder();
+            var sb = new StringBuilder(value.Length + 8);
             JsonWriter.WriteString(value, sb, asciiOnly: true);
             return sb.ToString();
         }
+
+        /// <summary>Appends json.dumps of a string (ensure_ascii), for writers that build JSON text directly.</summary>
+        public static void AppendString(StringBuilder sb, string value) => JsonWriter.WriteString(value, sb, asciiOnly: true);
+
+        /// <summary>Python's repr(float): the shortest digits that round-trip, exponent form below 1e-4 and from 1e16.</summary>
+        public static string FloatRepr(double d)
+        {
+            if (double.IsNaN(d)) return "NaN";
+            if (double.IsPositiveInfinity(d)) return "Infinity";
+            if (double.IsNegativeInfinity(d)) return "-Infinity";
+            bool negative = BitConverter.DoubleToInt64Bits(d) < 0;
+            double abs = Math.Abs(d);
+            if (abs == 0) return negative ? "-0.0" : "0.0";
+
+            ShortestDigits(abs, out string digits, out int decpt);
+            var sb = new StringBuilder();
+            if (negative) sb.Append('-');
+            if (decpt > -4 && decpt <= 16)
+            {
+                if (decpt <= 0) sb.Append("0.").Append('0', -decpt).Append(digits);
+                else if (decpt >= digits.Length) sb.Append(digits).Append('0', decpt - digits.Length).Append(".0");
+                else sb.Append(digits, 0, decpt).Append('.').Append(digits, decpt, digits.Length - decpt);
+            }
+            else
+            {
+                sb.Append(digits[0]);
+                if (digits.Length > 1) sb.Append('.').Append(digits, 1, digits.Length - 1);
+                int exp = decpt - 1;
+                sb.Append('e').Append(exp < 0 ? '-' : '+').Append(Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture));
+            }
+            return sb.ToString();
+        }
+
+        /// <summary>Digits without leading or trailing zeros and the decimal point position (value = 0.digits x 10^decpt).</summary>
+        private static void ShortestDigits(double abs, out string digits, out int decpt)
+        {
+            // "R" round-trips on every runtime; on .NET Framework it may not be the shortest, so try shorter roundings.
+            string r = abs.ToString("R", CultureInfo.InvariantCulture);
+            ParseDecimal(r, out digits, out decpt);
+            for (int p = 1; p < digits.Length; p++)
+            {
+                string candidate = RoundDigits(digits, p, decpt, out int newDecpt);
+                string text = "0." + candidate + "e" + newDecpt.ToString(CultureInfo.InvariantCulture);
+                if (double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) == abs)
+                {
+                    digits = candidate.TrimEnd('0');
+                    decpt = newDecpt;
+                    return;
+                }
+            }
+        }
+
+        private static string RoundDigits(string digits, int p, int decpt, out int newDecpt)
+        {
+            newDecpt = decpt;
+            var chars = digits.Substring(0, p).ToCharArray();
+            if (digits[p] >= '5')
+            {
+                int i = p - 1;
+                while (i >= 0)
+                {
+                    if (chars[i] == '9') { chars[i] = '0'; i--; }
+                    else { chars[i]++; break; }
+                }
+                if (i < 0) { newDecpt++; return "1" + new string(chars, 0, p - 1); }
+            }
+            return new string(chars);
+        }
+
+        private static void ParseDecimal(string s, out string digits, out int decpt)
+        {
+            int e = s.IndexOfAny(new[] { 'E', 'e' });
+            int exp = 0;
+            string mantissa = s;
+            if (e >= 0)
+            {
+                exp = int.Parse(s.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+                mantissa = s.Substring(0, e);
+            }
+            int dot = mantissa.IndexOf('.');
+            string intPart = dot >= 0 ? mantissa.Substring(0, dot) : mantissa;
+            string fracPart = dot >= 0 ? mantissa.Substring(dot + 1) : "";
+            string all = intPart + fracPart;
+            int lead = 0;
+            while (lead < all.Length - 1 && all[lead] == '0') lead++;
+            digits = all.Substring(lead).TrimEnd('0');
+            if (digits.Length == 0) digits = "0";
+            decpt = intPart.Length - lead + exp;
+        }
+
     }
 }

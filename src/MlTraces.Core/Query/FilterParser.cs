@@ -1,3 +1,4 @@
+using MlTraces.Core.Json;
 using System;
 using System.Collections.Generic;
 using System.Globalization;

@@ -111,24 +111,12 @@ namespace MlTraces.Commands
                 return;
             }
             using var reader = new StreamReader(file);
-            string? line;
-            int number = 0;
-            while ((line = reader.ReadLine()) != null)
+            foreach (var line in TraceJson.ReadJsonLines(reader, file))
             {
-                number++;
-                if (line.Trim().Length == 0) continue;
-                Trace trace;
-                try
-                {
-                    trace = TraceJson.FromJson(line);
-                }
-                catch (MlTracesException ex)
-                {
-                    WriteError(new ErrorRecord(new MlTracesException(ex.Kind, ex.ErrorId, $"{file}, line {number}: {ex.Message}", ex),
-                        ex.ErrorId, ErrorCategory.InvalidData, $"{file}:{number}"));
-                    continue;
-                }
-                Add(trace);
+                if (line.Error != null)
+                    WriteError(new ErrorRecord(line.Error, line.Error.ErrorId, ErrorCategory.InvalidData, $"{file}:{line.Number}"));
+                else
+                    Add(line.Trace!);
             }
         }
 

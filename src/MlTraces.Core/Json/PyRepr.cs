@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using MlTraces.Core.Json;
 
-namespace MlTraces.Core.Query
+namespace MlTraces.Core.Json
 {
     /// <summary>
     /// Python's repr() of the few value kinds MLflow interpolates into its error messages, so our messages
