@@ -37,11 +37,13 @@ namespace MlTraces.Commands
         /// <summary>Puts every trace in this experiment, which must exist.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentIdCompleter))]
         public string? ExperimentId { get; set; }
 
         /// <summary>Puts every trace in the experiment with this name, created if it is missing.</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentNameCompleter))]
         public string? ExperimentName { get; set; }
 
         /// <summary>Writes each imported trace to the pipeline.</summary>

@@ -18,19 +18,23 @@ namespace MlTraces.Commands
         /// <summary>An MLflow filter string, e.g. "status = 'ERROR' AND tag.env = 'prod'".</summary>
         [Parameter(Position = 0)]
         [AllowEmptyString]
+        [ArgumentCompleter(typeof(FilterCompleter))]
         public string? Filter { get; set; }
 
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentIdCompleter))]
         public string[]? ExperimentId { get; set; }
 
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentNameCompleter))]
         public string[]? ExperimentName { get; set; }
 
         /// <summary>MLflow order_by clauses, e.g. "timestamp_ms DESC", "tag.priority".</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(OrderByCompleter))]
         public string[]? OrderBy { get; set; }
 
         /// <summary>Only traces of this run: metadata mlflow.sourceRun or a trace-to-run link, as MLflow's run_id.</summary>
