@@ -42,6 +42,7 @@ namespace MlTraces.Commands
         private string _fullPath = "";
         private readonly List<Trace> _pending = new List<Trace>();
         private long _count;
+        private ProgressReporter? _progress;
 
         protected override void BeginProcessing()
         {
@@ -78,6 +79,7 @@ namespace MlTraces.Commands
         {
             if (_writer == null) return;
             Flush();
+            _progress?.Complete();
             _writer.Dispose();
             _writer = null;
             WriteVerbose($"Exported {_count} trace(s) to '{_fullPath}'.");
@@ -104,11 +106,13 @@ namespace MlTraces.Commands
                     WriteError(ErrorRecords.From(ex, group.Key));
                 }
             }
+            _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
             foreach (var t in _pending)
             {
                 _writer!.WriteLine(TraceJson.ToJsonLine(t));
                 _count++;
             }
+            _progress.Report(_count, 0, "traces");
             _pending.Clear();
         }
     }

@@ -51,6 +51,7 @@ namespace MlTraces.Commands
         public SwitchParameter PassThru { get; set; }
 
         private TraceImporter? _importer;
+        private ProgressReporter? _progress;
         private string? _targetExperimentId;
         private readonly List<Trace> _pending = new List<Trace>();
         private long _imported;
@@ -113,8 +114,12 @@ namespace MlTraces.Commands
                 return;
             }
             using var reader = new StreamReader(file);
+            _progress ??= new ProgressReporter(this, "Importing traces into " + ResolveUri().Original);
+            long size = new FileInfo(file).Length;
             foreach (var line in TraceJson.ReadJsonLines(reader, file))
             {
+                // Progress by bytes read: a file's trace count is not known before it is read.
+                _progress.Report(reader.BaseStream.Position, size, $"bytes of {System.IO.Path.GetFileName(file)} ({_imported + _pending.Count:N0} traces)");
                 if (line.Error != null)
                     WriteError(new ErrorRecord(line.Error, line.Error.ErrorId, ErrorCategory.InvalidData, $"{file}:{line.Number}"));
                 else
@@ -133,6 +138,7 @@ namespace MlTraces.Commands
         protected override void EndProcessing()
         {
             Flush();
+            _progress?.Complete();
             WriteVerbose($"Imported {_imported} trace(s) into '{ResolveUri().Original}'.");
             base.EndProcessing();
         }

@@ -139,6 +139,21 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("What if:", whatIf.HostText);
         }
 
+        [Fact]
+        public void LongWorkShowsProgressThatCompletesAndStaysSilentWhenAsked()
+        {
+            using var ts = TestStore.CreateEmpty();
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
+            var r = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName a", vars);
+            Assert.NotEmpty(r.Progress);
+            Assert.Equal(ProgressRecordType.Completed, r.Progress[^1].RecordType);
+            Assert.Contains("bytes of traces.jsonl", r.Progress[0].StatusDescription);
+            var quiet = sh.Run("$ProgressPreference = 'SilentlyContinue'; Search-Trace | Export-Trace all.jsonl; $ProgressPreference = 'Continue'");
+            Assert.Empty(quiet.Errors);
+            Assert.DoesNotContain(quiet.Progress, p => p.Activity.StartsWith("Exporting"));
+        }
+
         private static string Sha(string path)
         {
             using var sha = System.Security.Cryptography.SHA256.Create();

@@ -1,0 +1,57 @@
+using System;
+using System.Diagnostics;
+using System.Management.Automation;
+
+namespace MlTraces.Commands
+{
+    /// <summary>
+    /// Write-Progress for long work: throttled (a record at most every quarter second), with counts and, when the
+    /// total is known, a percentage and an estimate of the time left; always completed, so no stale bar remains.
+    /// $ProgressPreference decides whether anything shows, as for every command.
+    /// </summary>
+    internal sealed class ProgressReporter
+    {
+        private static int _nextId = 1000;
+        private readonly Cmdlet _cmdlet;
+        private readonly ProgressRecord _record;
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private long _lastWrite = -1000;
+        private bool _written;
+
+        public ProgressReporter(Cmdlet cmdlet, string activity)
+        {
+            _cmdlet = cmdlet;
+            _record = new ProgressRecord(System.Threading.Interlocked.Increment(ref _nextId), activity, "Starting");
+        }
+
+        /// <summary>Reports <paramref name="done"/> of <paramref name="total"/> (total &lt;= 0: unknown).</summary>
+        public void Report(long done, long total, string unit)
+        {
+            long now = _clock.ElapsedMilliseconds;
+            if (now - _lastWrite < 250) return;
+            _lastWrite = now;
+            if (total > 0)
+            {
+                double fraction = Math.Min(1.0, (double)done / total);
+                _record.PercentComplete = (int)(fraction * 100);
+                _record.SecondsRemaining = fraction > 0.01 ? (int)(now / 1000.0 * (1 - fraction) / fraction) : -1;
+                _record.StatusDescription = $"{done:N0} of {total:N0} {unit}";
+            }
+            else
+            {
+                _record.StatusDescription = $"{done:N0} {unit}";
+            }
+            _cmdlet.WriteProgress(_record);
+            _written = true;
+        }
+
+        public void Complete()
+        {
+            if (!_written) return;
+            _record.RecordType = ProgressRecordType.Completed;
+            _record.PercentComplete = 100;
+            _cmdlet.WriteProgress(_record);
+            _written = false;
+        }
+    }
+}
