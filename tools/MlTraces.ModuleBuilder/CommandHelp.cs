@@ -107,6 +107,9 @@ namespace MlTraces.ModuleBuilder
             if (!doc.FrontMatter.TryGetValue("external help file", out string? helpFile) || helpFile.Length == 0)
                 throw doc.Error(1, "The front matter names no 'external help file'.");
             help.HelpFile = helpFile;
+            // As platyPS does: the online version comes first, where Get-Help -Online looks for it.
+            if (doc.FrontMatter.TryGetValue("online version", out string? online) && online.Length > 0)
+                help.Links.Add(("Online Version:", online));
 
             var sections = SplitSections(doc, blocks.Skip(1).ToList(), 2);
             var names = sections.Select(s => s.Heading.Text).ToList();
@@ -287,7 +290,7 @@ namespace MlTraces.ModuleBuilder
                 {
                     var links = Inline.Links(line);
                     if (links.Count == 0) throw doc.Error(block.Line, $"Not a link: '{line}'.");
-                    // Get-Help -Online opens the first absolute address; links to other help files are by name.
+                    // Links to other help files are by name; only absolute addresses keep their URI.
                     foreach (var (text, url) in links)
                         Links.Add((text, url.StartsWith("http", StringComparison.OrdinalIgnoreCase) ? url : ""));
                 }
