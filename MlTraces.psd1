@@ -21,7 +21,7 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('MLflow', 'Tracing', 'GenAI', 'LLM', 'Observability', 'SQLite')
+            Tags         = @('MLflow', 'Tracing', 'GenAI', 'LLM', 'Observability', 'SQLite', 'Windows', 'Linux', 'MacOS')
             ProjectUri   = 'https://github.com/mltraces/MlTraces'
             LicenseUri   = 'https://github.com/mltraces/MlTraces/blob/main/LICENSE'
             ReleaseNotes = 'First release: Get-Trace, Search-Trace, New-TraceStore, Export-Trace, Import-Trace.'
