@@ -15,6 +15,8 @@
         'New-TraceStore'
         'Export-Trace'
         'Import-Trace'
+        'Get-ExperimentRetention'
+        'Set-ExperimentRetention'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

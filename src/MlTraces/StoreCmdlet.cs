@@ -62,6 +62,34 @@ namespace MlTraces.Commands
             catch (NotSupportedException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
         }
 
+        /// <summary>
+        /// Experiments by id and by name (each unknown one is a non-terminating ExperimentNotFound error), or every
+        /// active experiment when neither is given, as MLflow scopes a trace search.
+        /// </summary>
+        protected System.Collections.Generic.List<Experiment> ResolveExperiments(TraceStore store, string[]? ids, string[]? names)
+        {
+            var all = Experiments.All(store);
+            if (ids == null && names == null) return all.FindAll(e => e.LifecycleStage == "active");
+            var found = new System.Collections.Generic.List<Experiment>();
+            foreach (var id in ids ?? new string[0])
+            {
+                string normalized = Experiments.NormalizeId(id);
+                var match = all.Find(e => e.ExperimentId == normalized);
+                if (match != null) found.Add(match);
+                else WriteError(ErrorRecords.NotFound($"Could not find experiment with ID {id} in the store '{store.Uri.Original}'.", "ExperimentNotFound", id));
+            }
+            foreach (var name in names ?? new string[0])
+            {
+                var matches = all.FindAll(e => e.Name == name);
+                if (matches.Count == 0)
+                    WriteError(ErrorRecords.NotFound($"Could not find experiment with name '{name}' in the store '{store.Uri.Original}'.", "ExperimentNotFound", name));
+                found.AddRange(matches);
+            }
+            var distinct = new System.Collections.Generic.List<Experiment>();
+            foreach (var e in found) if (!distinct.Exists(d => d.ExperimentId == e.ExperimentId)) distinct.Add(e);
+            return distinct;
+        }
+
         protected void WriteWarnings(System.Collections.Generic.IList<string> warnings)
         {
             foreach (var w in warnings) WriteWarning(w);

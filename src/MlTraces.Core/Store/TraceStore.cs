@@ -166,9 +166,16 @@ namespace MlTraces.Core.Store
             }
         }
 
+        private SqliteTransaction? _transaction;
+
+        /// <summary>Begins a transaction that every command from <see cref="Command"/> joins until it ends
+        /// (Microsoft.Data.Sqlite refuses commands outside the connection's pending transaction).</summary>
+        public SqliteTransaction BeginTransaction() => _transaction = Connection.BeginTransaction();
+
         public SqliteCommand Command(string sql, SqlParameters? parameters = null)
         {
             var cmd = Connection.CreateCommand();
+            if (_transaction?.Connection != null) cmd.Transaction = _transaction;
             cmd.CommandText = sql;
             if (parameters != null)
                 foreach (var p in parameters.Values)

@@ -1,0 +1,48 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Text.RegularExpressions;
+
+namespace MlTraces.Core.Retention
+{
+    /// <summary>MLflow's checks of a trace archival location (_validate_trace_archival_location and
+    /// _validate_trace_archival_repository_support), with its messages.</summary>
+    public static class ArchivalLocation
+    {
+        private static readonly Regex Scheme = new Regex("^([A-Za-z][A-Za-z0-9+.-]*):", RegexOptions.CultureInvariant);
+
+        /// <summary>The artifact repository schemes MLflow registers (besides the Databricks ones it rejects).</summary>
+        public static readonly IReadOnlyList<string> RegisteredSchemes = new[]
+        {
+            "", "file", "s3", "r2", "gs", "wasbs", "abfss", "ftp", "sftp", "viewfs", "hdfs", "runs", "models", "dbfs", "uc-volume", "oci",
+        };
+
+        /// <summary>The schemes MlTraces can write archives to today; object stores plug in later.</summary>
+        public static readonly IReadOnlyList<string> WritableSchemes = new[] { "file" };
+
+        public static string Validate(object? value, string parameterName)
+        {
+            if (!(value is string s) || Scheme.Match(s.Trim()) is var m && !m.Success)
+                throw new InvalidParameterException($"Invalid value for '{parameterName}'. Expected a URI string.", "InvalidArchivalLocation");
+            string location = s.Trim();
+            string scheme = m.Groups[1].Value.ToLowerInvariant();
+            if (scheme == "mlflow-artifacts")
+                throw new InvalidParameterException(
+                    $"Invalid value for '{parameterName}'. Trace archival location cannot use the proxy-only `mlflow-artifacts:` scheme.",
+                    "InvalidArchivalLocation");
+            if (!RegisteredSchemes.Contains(scheme))
+                throw new InvalidParameterException(
+                    $"Could not find a registered artifact repository for: {location}. Currently registered schemes are: " +
+                    "[" + string.Join(", ", RegisteredSchemes.Select(x => "'" + x + "'")) + "]", "InvalidArchivalLocation");
+            if (scheme == "dbfs" || scheme == "uc-volume")
+                throw new InvalidParameterException(
+                    $"Invalid value for '{parameterName}'. Trace archival location '{location}' uses an artifact repository that does not support deleting archived payloads.",
+                    "InvalidArchivalLocation");
+            return location;
+        }
+
+        /// <summary>The archive folder of a trace: root[/workspaces/ws]/experiment/traces/trace/artifacts.</summary>
+        public static string TraceFolderUri(string root, string? workspacePrefix, string experimentId, string traceId) =>
+            string.Join("/", new[] { root.TrimEnd('/'), workspacePrefix, experimentId, "traces", traceId, "artifacts" }.Where(p => !string.IsNullOrEmpty(p)));
+    }
+}

@@ -1,0 +1,103 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Core.Retention
+{
+    /// <summary>
+    /// Resolves each experiment's effective retention as MLflow does (_resolve_effective_trace_archival_retention):
+    /// the broader retention is the workspace's, else the server's; an experiment override applies when it is no
+    /// longer than that, or when the experiment is on the long-retention allowlist. The location never comes from
+    /// the experiment.
+    /// </summary>
+    public static class RetentionPolicy
+    {
+        public const string WorkspacesVariable = "MLFLOW_ENABLE_WORKSPACES";
+
+        /// <summary>Workspace settings apply only on servers with workspaces enabled, as in MLflow.</summary>
+        public static bool WorkspacesEnabled()
+        {
+            string? v = Environment.GetEnvironmentVariable(WorkspacesVariable);
+            return v != null && (v.Trim().Equals("true", StringComparison.OrdinalIgnoreCase) || v.Trim() == "1");
+        }
+
+        public sealed class WorkspaceSettings
+        {
+            public string? Location { get; set; }
+            public RetentionDuration? Retention { get; set; }
+        }
+
+        public static Dictionary<string, WorkspaceSettings> ReadWorkspaces(TraceStore store)
+        {
+            var result = new Dictionary<string, WorkspaceSettings>(StringComparer.Ordinal);
+            if (!store.Layout.HasWorkspaceArchivalColumns) return result;
+            using var cmd = store.Command("SELECT name, trace_archival_location, trace_archival_retention FROM workspaces");
+            using var r = store.Translate(() => cmd.ExecuteReader());
+            while (r.Read())
+            {
+                var ws = new WorkspaceSettings { Location = r.IsDBNull(1) || r.GetString(1).Length == 0 ? null : r.GetString(1) };
+                if (!r.IsDBNull(2) && RetentionDuration.TryParse(r.GetString(2), out var d)) ws.Retention = d;
+                result[r.GetString(0)] = ws;
+            }
+            return result;
+        }
+
+        public static List<ExperimentRetention> Resolve(TraceStore store, IReadOnlyList<Experiment> experiments, ArchivalServerConfig? config)
+        {
+            bool workspaces = WorkspacesEnabled();
+            var workspaceSettings = workspaces ? ReadWorkspaces(store) : new Dictionary<string, WorkspaceSettings>();
+            var tags = ExperimentArchivalTags.Read(store, experiments.Select(e => e.ExperimentId));
+            var result = new List<ExperimentRetention>();
+            foreach (var e in experiments)
+            {
+                var r = new ExperimentRetention
+                {
+                    ExperimentId = e.ExperimentId, Name = e.Name, Workspace = e.Workspace, LifecycleStage = e.LifecycleStage,
+                    ArchivalConfigured = config != null, ArchivalEnabled = config?.Enabled == true, ConfigPath = config?.Path,
+                    ServerRetention = config?.Retention.Text, TrackingUri = store.Uri.Original,
+                    InLongRetentionAllowlist = config?.LongRetentionAllowlist.Contains(e.ExperimentId) == true,
+                };
+                WorkspaceSettings? ws = null;
+                if (workspaces && e.Workspace != null) workspaceSettings.TryGetValue(e.Workspace, out ws);
+                r.WorkspaceRetention = ws?.Retention?.Text;
+
+                tags.TryGetValue(e.ExperimentId, out var own);
+                string? rawRetention = null, rawArchiveNow = null;
+                own?.TryGetValue(ExperimentArchivalTags.RetentionKey, out rawRetention);
+                own?.TryGetValue(ExperimentArchivalTags.ArchiveNowKey, out rawArchiveNow);
+                var overrideDuration = ExperimentArchivalTags.ParseRetention(rawRetention, out string? problem);
+                r.ExperimentOverride = overrideDuration?.Text ?? rawRetention;
+                if (problem != null) r.Note = $"The experiment's retention tag is ignored: {problem}";
+                r.ArchiveNowRequested = ExperimentArchivalTags.ParseArchiveNow(rawArchiveNow, out var olderThan, out string? archiveNowProblem);
+                r.ArchiveNowOlderThan = olderThan?.Text;
+                if (archiveNowProblem != null) r.Note = (r.Note == null ? "" : r.Note + " ") + $"The archive-now request is malformed and is ignored: {archiveNowProblem}";
+
+                if (config != null)
+                {
+                    var broader = ws?.Retention ?? config.Retention;
+                    string broaderSource = ws?.Retention != null ? "Workspace" : "Server";
+                    RetentionDuration effective = broader;
+                    r.RetentionSource = broaderSource;
+                    if (overrideDuration != null)
+                    {
+                        if (overrideDuration.CompareTo(broader) <= 0) { effective = overrideDuration; r.RetentionSource = "Experiment"; }
+                        else if (r.InLongRetentionAllowlist) { effective = overrideDuration; r.RetentionSource = "Allowlist"; }
+                        else r.Note = $"The experiment's override {overrideDuration.Text} is longer than the {broaderSource.ToLowerInvariant()} retention {broader.Text} and the experiment is not on the server's long_retention_allowlist, so {broader.Text} applies.";
+                    }
+                    if (config.Enabled)
+                    {
+                        r.ArchiveAfter = effective.Text;
+                        r.ArchiveAfterTimeSpan = effective.TimeSpan;
+                        r.ArchiveAfterDisplay = effective.Display;
+                    }
+                    string root = ws?.Location ?? config.Location;
+                    string? prefix = workspaces && ws?.Location == null && e.Workspace != null ? "workspaces/" + e.Workspace : null;
+                    r.ArchiveLocation = string.Join("/", new[] { root.TrimEnd('/'), prefix, e.ExperimentId }.Where(p => !string.IsNullOrEmpty(p)));
+                }
+                result.Add(r);
+            }
+            return result;
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using MlTraces.Core;
+using MlTraces.Core.Retention;
+using MlTraces.Tests.Support;
+
+namespace MlTraces.Tests.Retention
+{
+    public class RetentionDurationTests
+    {
+        [Theory]
+        [InlineData("30d", 30L * 86_400_000)]
+        [InlineData(" 12h ", 12L * 3_600_000)]
+        [InlineData("90m", 90L * 60_000)]
+        [InlineData("9999999999999999999999999999999d", long.MaxValue)] // 32 characters: valid in Python, saturates here
+        public void ParsesMlflowsGrammar(string text, long ms) => Assert.Equal(ms, RetentionDuration.Parse(text).Milliseconds);
+
+        [Theory]
+        [InlineData("0d")]
+        [InlineData("01d")]
+        [InlineData("30s")]
+        [InlineData("1d2h")]
+        [InlineData("1.5d")]
+        [InlineData("30D")]
+        [InlineData("")]
+        public void RejectsOtherFormsWithMlflowsMessage(string text)
+        {
+            var ex = Assert.Throws<InvalidParameterException>(() => RetentionDuration.Parse(text));
+            Assert.Equal("Trace archival retention must be in the form `<int><unit>`, where unit is one of 'm', 'h', or 'd'.", ex.Message);
+            var named = Assert.Throws<InvalidParameterException>(() => RetentionDuration.Parse(text, "trace_archival.retention"));
+            Assert.StartsWith("Invalid value for 'trace_archival.retention'. Expected a duration in the form `<int><unit>`", named.Message);
+        }
+
+        [Fact]
+        public void TooLongAndFormatting()
+        {
+            Assert.Equal("Trace archival duration must be at most 32 characters.",
+                Assert.Throws<InvalidParameterException>(() => RetentionDuration.Parse(new string('9', 32) + "d")).Message);
+            Assert.Equal("1d", RetentionDuration.Format(86_400_000));
+            Assert.Equal("90m", RetentionDuration.Format(5_400_000));
+            Assert.Equal("30 days", RetentionDuration.Parse("30d").Display);
+            Assert.Equal("1 hour", RetentionDuration.Parse("1h").Display);
+        }
+    }
+
+    public class ArchivalServerConfigTests
+    {
+        private static string Write(string yaml)
+        {
+            string path = Path.Combine(TestStore.NewFolder(), "archival.yaml");
+            File.WriteAllText(path, yaml);
+            return path;
+        }
+
+        [Fact]
+        public void ReadsEveryKeyWithPyYamlTyping()
+        {
+            var c = ArchivalServerConfig.Load(Write("trace_archival:\n  enabled: yes\n  location: file:///srv/archive\n  retention: 30d\n  long_retention_allowlist: [12345, \"7\", \" \", 12345, abc-1]\n  interval_seconds: 0x3C\n  max_traces_per_pass: 1_000\n"));
+            Assert.True(c.Enabled);
+            Assert.Equal("file:///srv/archive", c.Location);
+            Assert.Equal("30d", c.Retention.Text);
+            Assert.Equal(new[] { "12345", "7", "abc-1" }, c.LongRetentionAllowlist);
+            Assert.Equal(60, c.IntervalSeconds);
+            Assert.Equal(1000, c.MaxTracesPerPass);
+        }
+
+        [Theory]
+        [InlineData("- a\n", "Top-level YAML value must be a mapping containing 'trace_archival'.")]
+        [InlineData("other: 1\n", "Missing required 'trace_archival' mapping.")]
+        [InlineData("trace_archival:\n  location: file:///a\n  retention: 1d\n", "Missing required 'trace_archival.enabled' value.")]
+        [InlineData("trace_archival:\n  enabled: 'true'\n  location: file:///a\n  retention: 1d\n", "'trace_archival.enabled' must be a boolean.")]
+        [InlineData("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: 1d\n  interval_seconds: true\n", "'trace_archival.interval_seconds' must be a positive integer.")]
+        [InlineData("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: 1d\n  interval_seconds: 86401\n", "'trace_archival.interval_seconds' must be <= 86400.")]
+        [InlineData("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: 1d\n  max_traces_per_pass: 0\n", "'trace_archival.max_traces_per_pass' must be a positive integer.")]
+        [InlineData("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: 1d\n  long_retention_allowlist: '12'\n", "'trace_archival.long_retention_allowlist' must be a list.")]
+        [InlineData("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: 1d\n  long_retention_allowlist: [[1]]\n", "'trace_archival.long_retention_allowlist[0]' must be a scalar experiment ID.")]
+        [InlineData("trace_archival: [unclosed\n", "Failed to parse YAML: ")]
+        public void WrapsMlflowsMessages(string yaml, string message)
+        {
+            string path = Write(yaml);
+            var ex = Assert.Throws<InvalidParameterException>(() => ArchivalServerConfig.Load(path));
+            Assert.StartsWith($"Invalid trace archival config file '{path}': {message}", ex.Message);
+        }
+
+        [Theory]
+        [InlineData("mlflow-artifacts:/archive", "Invalid value for 'trace_archival.location'. Trace archival location cannot use the proxy-only `mlflow-artifacts:` scheme.")]
+        [InlineData("archive/local", "Invalid value for 'trace_archival.location'. Expected a URI string.")]
+        [InlineData("30", "Invalid value for 'trace_archival.location'. Expected a URI string.")]
+        public void LocationAndRetentionErrorsComeUnwrapped(string location, string message)
+        {
+            var ex = Assert.Throws<InvalidParameterException>(() =>
+                ArchivalServerConfig.Load(Write($"trace_archival:\n  enabled: true\n  location: {location}\n  retention: 1d\n")));
+            Assert.Equal(message, ex.Message);
+            var retention = Assert.Throws<InvalidParameterException>(() =>
+                ArchivalServerConfig.Load(Write("trace_archival:\n  enabled: true\n  location: s3://b/p\n  retention: 5w\n")));
+            Assert.StartsWith("Invalid value for 'trace_archival.retention'.", retention.Message);
+        }
+    }
+
+    public class ExperimentRetentionCommandTests
+    {
+        private static (TestStore ts, string config) Setup(string retention = "30d", string allow = "[]")
+        {
+            var ts = TestStore.CreateEmpty();
+            ts.AddExperiment("short");   // 1
+            ts.AddExperiment("long");    // 2
+            ts.AddExperiment("allowed"); // 3
+            string config = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: file://{ts.Folder}/archive\n  retention: {retention}\n  long_retention_allowlist: {allow}\n");
+            return (ts, config);
+        }
+
+        [Fact]
+        public void SetWritesMlflowsTagsAndGetResolvesTheEffectiveRetention()
+        {
+            var (ts, config) = Setup(allow: "['3']");
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                var vars = new Dictionary<string, object?> { ["config"] = config };
+                var set = sh.Run("Set-ExperimentRetention -ExperimentName short -Retention 7d; Set-ExperimentRetention -ExperimentId 2, 3 -Retention 90d; Set-ExperimentRetention 1 -ArchiveNow -OlderThan 1d -Verbose");
+                Assert.Empty(set.Errors);
+                Assert.Contains(set.Verbose, v => v.Message == "Updated experiment 1: requested archive-now for traces older than 1d on the next scheduler pass.");
+                using (var store = ts.Open(Core.Store.StoreAccess.ReadOnly))
+                using (var cmd = store.Command("SELECT experiment_id || '|' || key || '|' || value FROM experiment_tags ORDER BY experiment_id, key"))
+                using (var r = cmd.ExecuteReader())
+                {
+                    var rows = new List<string>();
+                    while (r.Read()) rows.Add(r.GetString(0));
+                    Assert.Equal(new[]
+                    {
+                        "1|mlflow.trace.archivalRetention|{\"type\": \"duration\", \"value\": \"7d\"}",
+                        "1|mlflow.trace.archiveNow|{\"older_than\": \"1d\"}",
+                        "2|mlflow.trace.archivalRetention|{\"type\": \"duration\", \"value\": \"90d\"}",
+                        "3|mlflow.trace.archivalRetention|{\"type\": \"duration\", \"value\": \"90d\"}",
+                    }, rows);
+                }
+                var got = sh.Objects<ExperimentRetention>("Get-ExperimentRetention -ConfigPath $config", vars).ToDictionary(x => x.Name);
+                Assert.Equal(("30d", "Server"), (got["Default"].ArchiveAfter, got["Default"].RetentionSource));
+                Assert.Equal(("7d", "Experiment", true, "1d"), (got["short"].ArchiveAfter, got["short"].RetentionSource, got["short"].ArchiveNowRequested, got["short"].ArchiveNowOlderThan));
+                Assert.Equal(("30d", "Server"), (got["long"].ArchiveAfter, got["long"].RetentionSource));
+                Assert.Contains("long_retention_allowlist", got["long"].Note);
+                Assert.Equal(("90d", "Allowlist"), (got["allowed"].ArchiveAfter, got["allowed"].RetentionSource));
+                Assert.Equal("90 days", got["allowed"].ArchiveAfterDisplay);
+                Assert.Equal($"file://{ts.Folder}/archive/3", got["allowed"].ArchiveLocation);
+                // Without a configuration nothing is in effect, and MLflow's variable names one.
+                var none = sh.Objects<ExperimentRetention>("$env:MLFLOW_TRACE_ARCHIVAL_CONFIG = $null; Get-ExperimentRetention -ExperimentName short").Single();
+                Assert.Null(none.ArchiveAfter);
+                Assert.Equal("7d", none.ExperimentOverride);
+                var viaEnv = sh.Objects<ExperimentRetention>("$env:MLFLOW_TRACE_ARCHIVAL_CONFIG = $config; try { Get-ExperimentRetention -ExperimentName short } finally { $env:MLFLOW_TRACE_ARCHIVAL_CONFIG = $null }", vars).Single();
+                Assert.Equal("7d", viaEnv.ArchiveAfter);
+            }
+        }
+
+        [Fact]
+        public void ClearingWhatIfAndMlflowsRules()
+        {
+            var (ts, config) = Setup();
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                Assert.Empty(sh.Run("Set-ExperimentRetention 1 -Retention 7d -ArchiveNow").Errors);
+                long before = ts.Scalar("SELECT count(*) FROM experiment_tags");
+                var whatIf = sh.Run("Set-ExperimentRetention 1 -ClearRetention -ClearArchiveNow -WhatIf");
+                Assert.Contains("cleared trace archival retention override; cleared pending archive-now request", whatIf.HostText);
+                Assert.Equal(before, ts.Scalar("SELECT count(*) FROM experiment_tags"));
+                Assert.Empty(sh.Run("Set-ExperimentRetention 1 -ClearRetention -ClearArchiveNow").Errors);
+                Assert.Equal(0, ts.Scalar("SELECT count(*) FROM experiment_tags WHERE experiment_id = 1"));
+                var again = sh.Run("Set-ExperimentRetention 1 -ClearRetention -Verbose");
+                Assert.Contains(again.Verbose, v => v.Message.Contains("was already unset"));
+
+                foreach (var (args, message) in new[]
+                {
+                    ("-Retention 7d -ClearRetention", "Cannot specify both -Retention and -ClearRetention."),
+                    ("-ArchiveNow -ClearArchiveNow", "Cannot specify -ClearArchiveNow together with archive-now request flags."),
+                    ("-OlderThan 1d", "-OlderThan goes with -ArchiveNow"),
+                    ("", "Must specify at least one update option"),
+                    ("-Retention 30D", "Invalid value for 'Retention'. Expected a duration in the form `<int><unit>`"),
+                })
+                {
+                    var r = sh.Run("Set-ExperimentRetention 1 " + args);
+                    Assert.Contains(message, Assert.Single(r.Errors).Exception.Message);
+                }
+                Assert.Equal(0, ts.Scalar("SELECT count(*) FROM experiment_tags WHERE experiment_id = 1"));
+            }
+        }
+
+        [Fact]
+        public void AnInvalidConfigurationIsATerminatingErrorWithMlflowsMessage()
+        {
+            var (ts, _) = Setup();
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                File.WriteAllText(Path.Combine(ts.Folder, "bad.yaml"), "trace_archival:\n  enabled: maybe\n  location: file:///a\n  retention: 1d\n");
+                var r = sh.Run("Get-ExperimentRetention -ConfigPath bad.yaml");
+                var e = Assert.Single(r.Errors);
+                Assert.Equal("InvalidArchivalConfig,MlTraces.Commands.GetExperimentRetentionCommand", e.FullyQualifiedErrorId);
+                Assert.Contains("'trace_archival.enabled' must be a boolean.", e.Exception.Message);
+            }
+        }
+    }
+}
