@@ -46,11 +46,31 @@ namespace MlTraces.Core.Search
             var order = OrderByParser.Parse(options.OrderBy);
             var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
             if (experimentIds.Count == 0) return Enumerable.Empty<IReadOnlyList<Trace>>();
+            WarnAboutArchivedPayloads(clauses, experimentIds);
             bool defaultOrder = OrderByParser.IsDefault(order);
             var rows = defaultOrder && experimentIds.Count > 1
                 ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, cancel)
                 : SingleQuery(options, experimentIds, cancel);
             return Hydrated(rows, options.IncludeSpans, cancel);
+        }
+
+        /// <summary>
+        /// Archived traces keep their span rows but not the span content, so a filter on span payloads
+        /// (span.content, span.attributes.*, trace.text) cannot match them. MLflow misses them silently; we say so.
+        /// </summary>
+        private void WarnAboutArchivedPayloads(IReadOnlyList<FilterClause> clauses, List<long> experimentIds)
+        {
+            var payload = clauses.FirstOrDefault(c => c.Entity == FilterEntity.Span
+                && (c.Key == "content" || c.Key.StartsWith("attributes.", StringComparison.Ordinal)));
+            if (payload == null || !_store.Layout.HasSpans) return;
+            var p = new SqlParameters();
+            string sql = $"SELECT count(*) FROM trace_tags t WHERE t.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND t.value = {p.Add(SpansLocations.ArchiveRepo)} " +
+                         $"AND EXISTS (SELECT 1 FROM trace_info ti WHERE ti.request_id = t.request_id AND ti.experiment_id IN ({p.AddList(experimentIds.Cast<object?>())}))";
+            using var cmd = _store.Command(sql, p);
+            long archived = _store.Translate(() => Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
+            if (archived > 0)
+                Warnings.Add($"{archived:N0} archived trace(s) are in scope. Their span payloads are in the archive, so '{payload.Text}' cannot match them " +
+                             "(MLflow misses them silently too). Restore-Trace brings payloads back into the store; filters on trace fields, tags, metadata, assessments and span name, type and status still see archived traces.");
         }
 
         public long Count(SearchOptions options)

@@ -1,0 +1,24 @@
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Tests.Support;
+
+namespace MlTraces.Tests.Commands
+{
+    public class ArchivedSearchTests
+    {
+        [Fact]
+        public void PayloadFiltersWarnWhenArchivedTracesAreInScope()
+        {
+            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db");
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri -Filter \"trace.text LIKE '%a%'\"", vars).Warnings);
+            // Archive one trace the way MLflow's finalize step leaves it: content emptied, tags set.
+            Query.QueryTestSupport.Execute(ts, "UPDATE spans SET content = '' WHERE trace_id = (SELECT min(request_id) FROM trace_info)");
+            Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE key = 'mlflow.trace.spansLocation' AND request_id = (SELECT min(request_id) FROM trace_info)", "ARCHIVE_REPO");
+            var r = sh.Run("Search-Trace -TrackingUri $uri -Filter \"span.attributes.model LIKE '%gpt%'\"", vars);
+            Assert.Contains("1 archived trace(s) are in scope", Assert.Single(r.Warnings).Message);
+            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri -Filter \"span.status = 'ERROR'\"", vars).Warnings);
+        }
+    }
+}
