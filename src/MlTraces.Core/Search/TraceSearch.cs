@@ -64,8 +64,11 @@ namespace MlTraces.Core.Search
                 && (c.Key == "content" || c.Key.StartsWith("attributes.", StringComparison.Ordinal)));
             if (payload == null || !_store.Layout.HasSpans) return;
             var p = new SqlParameters();
-            string sql = $"SELECT count(*) FROM trace_tags t WHERE t.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND t.value = {p.Add(SpansLocations.ArchiveRepo)} " +
-                         $"AND EXISTS (SELECT 1 FROM trace_info ti WHERE ti.request_id = t.request_id AND ti.experiment_id IN ({p.AddList(experimentIds.Cast<object?>())}))";
+            // Driven from the archiveLocation key (an index seek that finds nothing on a store never archived),
+            // not from spansLocation's value, which no index covers.
+            string sql = $"SELECT count(*) FROM trace_tags a WHERE a.\"key\" = {p.Add(TraceTagKeys.ArchiveLocation)} " +
+                         $"AND EXISTS (SELECT 1 FROM trace_tags s WHERE s.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND s.request_id = a.request_id AND s.value = {p.Add(SpansLocations.ArchiveRepo)}) " +
+                         $"AND EXISTS (SELECT 1 FROM trace_info ti WHERE ti.request_id = a.request_id AND ti.experiment_id IN ({p.AddList(experimentIds.Cast<object?>())}))";
             using var cmd = _store.Command(sql, p);
             long archived = _store.Translate(() => Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
             if (archived > 0)

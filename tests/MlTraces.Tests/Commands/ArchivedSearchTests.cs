@@ -16,6 +16,7 @@ namespace MlTraces.Tests.Commands
             // Archive one trace the way MLflow's finalize step leaves it: content emptied, tags set.
             Query.QueryTestSupport.Execute(ts, "UPDATE spans SET content = '' WHERE trace_id = (SELECT min(request_id) FROM trace_info)");
             Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE key = 'mlflow.trace.spansLocation' AND request_id = (SELECT min(request_id) FROM trace_info)", "ARCHIVE_REPO");
+            Query.QueryTestSupport.Execute(ts, "INSERT INTO trace_tags (key, value, request_id) SELECT 'mlflow.trace.archiveLocation', {0}, min(request_id) FROM trace_info", "file:///archive/1/traces/x/artifacts");
             var r = sh.Run("Search-Trace -TrackingUri $uri -Filter \"span.attributes.model LIKE '%gpt%'\"", vars);
             Assert.Contains("1 archived trace(s) are in scope", Assert.Single(r.Warnings).Message);
             Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri -Filter \"span.status = 'ERROR'\"", vars).Warnings);
