@@ -62,6 +62,16 @@ namespace MlTraces.Commands
             catch (NotSupportedException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
         }
 
+        /// <summary>The experiments named by -ExperimentId/-ExperimentName (default: the active ones, or all with
+        /// <paramref name="allByDefault"/>) within -Workspace; each one not there is a non-terminating error.</summary>
+        protected ExperimentScope ResolveExperiments(TraceStore store, string[]? ids, string[]? names, string? workspace, bool allByDefault = false)
+        {
+            var scope = Experiments.Resolve(store, ids, names, workspace, allByDefault);
+            foreach (var missing in scope.NotFound)
+                WriteError(ErrorRecords.NotFound(missing.Value, "ExperimentNotFound", missing.Key));
+            return scope;
+        }
+
         protected void WriteWarnings(System.Collections.Generic.IList<string> warnings)
         {
             foreach (var w in warnings) WriteWarning(w);

@@ -28,6 +28,11 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string[]? ExperimentName { get; set; }
 
+        /// <summary>Only experiments of this MLflow workspace; one outside it is treated as one that does not exist.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Workspace { get; set; }
+
         /// <summary>MLflow order_by clauses, e.g. "timestamp_ms DESC", "tag.priority".</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -84,7 +89,7 @@ namespace MlTraces.Commands
 
             List<string> ids = new List<string>();
             TraceStore? store = null;
-            Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store); });
+            Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Ids; });
             if (store == null) return;
             WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "." : $" for: {filter}"));
 
@@ -125,28 +130,6 @@ namespace MlTraces.Commands
                 if (next != null) WriteVerbose($"Next page token: {next}");
                 if (NextPageTokenVariable != null) SessionState.PSVariable.Set(NextPageTokenVariable, next);
             }
-        }
-
-        private List<string> ResolveExperiments(TraceStore store)
-        {
-            if (ExperimentId == null && ExperimentName == null)
-                return Experiments.Active(store).Select(e => e.ExperimentId).ToList();
-            var all = Experiments.All(store);
-            var ids = new List<string>();
-            foreach (var id in ExperimentId ?? new string[0])
-            {
-                string normalized = Experiments.NormalizeId(id);
-                if (all.Any(e => e.ExperimentId == normalized)) ids.Add(normalized);
-                else WriteError(ErrorRecords.NotFound($"Could not find experiment with ID {id} in the store '{store.Uri.Original}'.", "ExperimentNotFound", id));
-            }
-            foreach (var name in ExperimentName ?? new string[0])
-            {
-                var matches = all.Where(e => e.Name == name).ToList();
-                if (matches.Count == 0)
-                    WriteError(ErrorRecords.NotFound($"Could not find experiment with name '{name}' in the store '{store.Uri.Original}'.", "ExperimentNotFound", name));
-                ids.AddRange(matches.Select(e => e.ExperimentId));
-            }
-            return ids.Distinct().ToList();
         }
 
         /// <summary>As MLflow's client: run_id becomes an AND-ed attribute.run_id clause.</summary>
