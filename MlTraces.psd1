@@ -15,6 +15,7 @@
         'New-TraceStore'
         'Export-Trace'
         'Import-Trace'
+        'Remove-Trace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
