@@ -17,6 +17,7 @@
         'Import-Trace'
         'Get-ExperimentRetention'
         'Set-ExperimentRetention'
+        'Remove-Trace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

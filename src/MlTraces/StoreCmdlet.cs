@@ -62,32 +62,14 @@ namespace MlTraces.Commands
             catch (NotSupportedException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
         }
 
-        /// <summary>
-        /// Experiments by id and by name (each unknown one is a non-terminating ExperimentNotFound error), or every
-        /// active experiment when neither is given, as MLflow scopes a trace search.
-        /// </summary>
-        protected System.Collections.Generic.List<Experiment> ResolveExperiments(TraceStore store, string[]? ids, string[]? names)
+        /// <summary>The experiments named by -ExperimentId/-ExperimentName (default: the active ones, or all with
+        /// <paramref name="allByDefault"/>) within -Workspace; each one not there is a non-terminating error.</summary>
+        protected ExperimentScope ResolveExperiments(TraceStore store, string[]? ids, string[]? names, string? workspace, bool allByDefault = false)
         {
-            var all = Experiments.All(store);
-            if (ids == null && names == null) return all.FindAll(e => e.LifecycleStage == "active");
-            var found = new System.Collections.Generic.List<Experiment>();
-            foreach (var id in ids ?? new string[0])
-            {
-                string normalized = Experiments.NormalizeId(id);
-                var match = all.Find(e => e.ExperimentId == normalized);
-                if (match != null) found.Add(match);
-                else WriteError(ErrorRecords.NotFound($"Could not find experiment with ID {id} in the store '{store.Uri.Original}'.", "ExperimentNotFound", id));
-            }
-            foreach (var name in names ?? new string[0])
-            {
-                var matches = all.FindAll(e => e.Name == name);
-                if (matches.Count == 0)
-                    WriteError(ErrorRecords.NotFound($"Could not find experiment with name '{name}' in the store '{store.Uri.Original}'.", "ExperimentNotFound", name));
-                found.AddRange(matches);
-            }
-            var distinct = new System.Collections.Generic.List<Experiment>();
-            foreach (var e in found) if (!distinct.Exists(d => d.ExperimentId == e.ExperimentId)) distinct.Add(e);
-            return distinct;
+            var scope = Experiments.Resolve(store, ids, names, workspace, allByDefault);
+            foreach (var missing in scope.NotFound)
+                WriteError(ErrorRecords.NotFound(missing.Value, "ExperimentNotFound", missing.Key));
+            return scope;
         }
 
         protected void WriteWarnings(System.Collections.Generic.IList<string> warnings)

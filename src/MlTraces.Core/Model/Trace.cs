@@ -49,6 +49,8 @@ namespace MlTraces
         public const string SpansLocation = "mlflow.trace.spansLocation";
         public const string ArchiveLocation = "mlflow.trace.archiveLocation";
         public const string LinkedPrompts = "mlflow.linkedPrompts";
+        /// <summary>MlTraces' own tag: a trace under legal hold is never deleted (or archived).</summary>
+        public const string LegalHold = "mltraces.legalHold";
     }
 
     public static class TraceMetadataKeys

@@ -10,6 +10,8 @@ namespace MlTraces.Core.Query
     {
         public IReadOnlyList<long> ExperimentIds { get; set; } = Array.Empty<long>();
         public string? Filter { get; set; }
+        /// <summary>Only traces that started at or before this time (MLflow's inclusive max_timestamp_millis).</summary>
+        public long? MaxTimestampMs { get; set; }
         public IReadOnlyList<string>? OrderBy { get; set; }
         /// <summary>Rows to skip (a decoded page token).</summary>
         public long Offset { get; set; }
@@ -54,6 +56,8 @@ namespace MlTraces.Core.Query
                 ? "1 = 0"
                 : $"ti.experiment_id IN ({parameters.AddList(spec.ExperimentIds.Select(e => (object?)e))})";
             string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings);
+            if (spec.MaxTimestampMs.HasValue)
+                where = (where == null ? "" : where + " AND ") + $"ti.timestamp_ms <= {parameters.Add(spec.MaxTimestampMs.Value)}";
             string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;
             // A negative offset (possible in an MLflow token) reads as 0, as SQLite treats it.
             string? offset = spec.Offset > 0 ? parameters.Add(spec.Offset) : null;

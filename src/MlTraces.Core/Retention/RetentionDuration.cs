@@ -79,6 +79,14 @@ namespace MlTraces.Core.Retention
             }
         }
 
+        /// <summary>The instant <paramref name="age"/> before <paramref name="now"/>, in Unix milliseconds
+        /// (TimeSpan's range keeps it far inside a long, so a saturated duration cannot overflow here).</summary>
+        public static long CutoffMs(DateTimeOffset now, TimeSpan age)
+        {
+            if (age < TimeSpan.Zero) throw new InvalidParameterException($"A duration cannot be negative: {age}.", "InvalidRetention");
+            return now.ToUnixTimeMilliseconds() - age.Ticks / TimeSpan.TicksPerMillisecond;
+        }
+
         public int CompareTo(RetentionDuration? other) => other == null ? 1 : Milliseconds.CompareTo(other.Milliseconds);
 
         public override string ToString() => Text;

@@ -41,5 +41,61 @@ namespace MlTraces.Core.Store
 
         /// <summary>The default scope of a search: every active experiment.</summary>
         public static List<Experiment> Active(TraceStore store) => All(store).FindAll(e => e.LifecycleStage == "active");
+
+        /// <summary>MLflow's workspace for resources from before workspaces (the column's default).</summary>
+        public const string DefaultWorkspace = "default";
+
+        /// <summary>Whether the experiment belongs to the workspace; a store without workspaces holds everything
+        /// in the default one, as MLflow's migration puts it there.</summary>
+        public static bool InWorkspace(Experiment e, string? workspace) =>
+            workspace == null || (e.Workspace ?? DefaultWorkspace) == workspace;
+
+        /// <summary>
+        /// The experiments a command works on, by id and name as Search-Trace takes them. With none named: the
+        /// active ones (a search's default scope), or with <paramref name="allByDefault"/> every one. With a
+        /// workspace, an experiment outside it is reported exactly like one that does not exist, so nothing
+        /// about other tenants shows.
+        /// </summary>
+        public static ExperimentScope Resolve(TraceStore store, IReadOnlyList<string>? ids, IReadOnlyList<string>? names,
+            string? workspace, bool allByDefault = false)
+        {
+            var visible = All(store).FindAll(e => InWorkspace(e, workspace));
+            var scope = new ExperimentScope { Experiments = visible };
+            if (ids == null && names == null)
+            {
+                scope.Ids.AddRange(visible.FindAll(e => allByDefault || e.LifecycleStage == "active").ConvertAll(e => e.ExperimentId));
+                return scope;
+            }
+            string where = workspace == null ? $"the store '{store.Uri.Original}'" : $"the workspace '{workspace}' of the store '{store.Uri.Original}'";
+            foreach (var id in ids ?? Array.Empty<string>())
+            {
+                string normalized = NormalizeId(id);
+                if (visible.Exists(e => e.ExperimentId == normalized)) scope.Ids.Add(normalized);
+                else scope.NotFound.Add(new KeyValuePair<string, string>(id, $"Could not find experiment with ID {id} in {where}."));
+            }
+            foreach (var name in names ?? Array.Empty<string>())
+            {
+                var matches = visible.FindAll(e => e.Name == name);
+                if (matches.Count == 0) scope.NotFound.Add(new KeyValuePair<string, string>(name, $"Could not find experiment with name '{name}' in {where}."));
+                scope.Ids.AddRange(matches.ConvertAll(e => e.ExperimentId));
+            }
+            var distinct = new List<string>();
+            foreach (var id in scope.Ids) if (!distinct.Contains(id)) distinct.Add(id);
+            scope.Ids.Clear();
+            scope.Ids.AddRange(distinct);
+            return scope;
+        }
+    }
+
+    /// <summary>The experiments a command covers, and the ones asked for that are not there (name or id, message).</summary>
+    public sealed class ExperimentScope
+    {
+        public List<string> Ids { get; } = new List<string>();
+        public List<KeyValuePair<string, string>> NotFound { get; } = new List<KeyValuePair<string, string>>();
+        /// <summary>Every experiment the command may see (those of the workspace, when one is given).</summary>
+        public List<Experiment> Experiments { get; set; } = new List<Experiment>();
+
+        /// <summary>The resolved experiments themselves, in the order of <see cref="Ids"/>.</summary>
+        public List<Experiment> Selected => Ids.ConvertAll(id => Experiments.Find(e => e.ExperimentId == id)!);
     }
 }

@@ -25,6 +25,11 @@ namespace MlTraces.Core.Store
         /// <summary>The paging tail of a SELECT (with a leading space), or "" when both are null; a null limit
         /// means no limit.</summary>
         public abstract string LimitOffset(string? limitParam, string? offsetParam);
+        /// <summary>Every foreign key of the database, one row per column: child table, child column, parent
+        /// table, parent column (NULL when it names the parent's primary key), ON DELETE action.</summary>
+        public abstract string ForeignKeysQuery { get; }
+        /// <summary>A statement that gives this connection (only) a page cache of about this size, or null.</summary>
+        public abstract string? ConnectionCacheSize(int megabytes);
     }
 
     public sealed class SqliteDialect : SqlDialect
@@ -44,6 +49,11 @@ namespace MlTraces.Core.Store
         public override string LimitOffset(string? limitParam, string? offsetParam) =>
             limitParam == null && offsetParam == null ? ""
             : " LIMIT " + (limitParam ?? "-1") + (offsetParam == null ? "" : " OFFSET " + offsetParam);
+        public override string ForeignKeysQuery =>
+            "SELECT m.name, p.\"from\", p.\"table\", p.\"to\", p.on_delete FROM sqlite_master m " +
+            "JOIN pragma_foreign_key_list(m.name) p WHERE m.type = 'table'";
+        // cache_size is per connection and ends with it: nothing persistent about the user's store changes.
+        public override string? ConnectionCacheSize(int megabytes) => $"PRAGMA cache_size = -{megabytes * 1024}";
     }
 
     /// <summary>Collects the values of a statement; SQL text only ever holds their placeholders.</summary>

@@ -39,7 +39,7 @@ namespace MlTraces.Commands
                 if (config == null)
                     WriteVerbose($"No trace archival configuration: neither -ConfigPath nor ${ArchivalServerConfig.EnvironmentVariable} names one, so no retention is in effect.");
                 var store = OpenStore();
-                var experiments = ResolveExperiments(store, ExperimentId, ExperimentName);
+                var experiments = ResolveExperiments(store, ExperimentId, ExperimentName, null).Selected;
                 foreach (var r in RetentionPolicy.Resolve(store, experiments, config)) WriteObject(r);
             });
         }

@@ -31,6 +31,11 @@ namespace MlTraces.Commands
         [ArgumentCompleter(typeof(ExperimentNameCompleter))]
         public string[]? ExperimentName { get; set; }
 
+        /// <summary>Only experiments of this MLflow workspace; one outside it is treated as one that does not exist.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Workspace { get; set; }
+
         /// <summary>MLflow order_by clauses, e.g. "timestamp_ms DESC", "tag.priority".</summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
@@ -88,7 +93,7 @@ namespace MlTraces.Commands
 
             List<string> ids = new List<string>();
             TraceStore? store = null;
-            Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store, ExperimentId, ExperimentName).Select(e => e.ExperimentId).ToList(); });
+            Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Ids; });
             if (store == null) return;
             WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "." : $" for: {filter}"));
 

@@ -88,7 +88,7 @@ namespace MlTraces.Commands
             {
                 var store = OpenStore(StoreAccess.ReadWrite);
                 var experiments = ResolveExperiments(store,
-                    ParameterSetName == "ById" ? ExperimentId : null, ParameterSetName == "ByName" ? ExperimentName : null);
+                    ParameterSetName == "ById" ? ExperimentId : null, ParameterSetName == "ByName" ? ExperimentName : null, null).Selected;
                 var current = ExperimentArchivalTags.Read(store, experiments.ConvertAll(e => e.ExperimentId));
                 foreach (var e in experiments)
                 {

@@ -1,0 +1,128 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Core.Delete
+{
+    /// <summary>How a deletion reports back while it runs; the cmdlet turns these into output, progress and errors.</summary>
+    public interface IDeletionListener
+    {
+        /// <summary>After each committed batch (its local files already removed), with the running count.</summary>
+        void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total);
+        /// <summary>A deleted trace's local file or folder could not be removed.</summary>
+        void CleanupFailed(TraceDeletion receipt, string path, Exception error);
+    }
+
+    /// <summary>
+    /// Executes a plan: the accepted traces in transactions of at most <see cref="BatchSize"/> traces, so a
+    /// server logging traces meanwhile waits for one batch, never for the whole deletion. Each transaction takes
+    /// the write lock up front, deletes the trace_info rows (foreign keys cascade to the child tables; tables
+    /// whose keys do not cascade are deleted first, explicitly) and the trace's entity_associations rows, and
+    /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Local files go after
+    /// the commit, so a crash can leave a stray folder but never a trace without its payload. Batches are cut
+    /// from the traces sorted by id: MLflow's ids are random, and a batch that is a slice of the id order touches
+    /// a slice of every id-keyed index instead of pages all over each of them at every commit.
+    /// </summary>
+    public sealed class DeletionExecutor
+    {
+        public const int DefaultBatchSize = 2000;
+        /// <summary>Page cache of the deleting connection: the indexes of a big store are rewritten in place, and
+        /// pages kept between batches are not read again.</summary>
+        public const int CacheMegabytes = 256;
+
+        private readonly TraceStore _store;
+
+        public DeletionExecutor(TraceStore store)
+        {
+            _store = store;
+            string? env = Environment.GetEnvironmentVariable("MLTRACES_DELETE_BATCH_SIZE");
+            BatchSize = int.TryParse(env, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : DefaultBatchSize;
+        }
+
+        /// <summary>Traces per transaction; MLTRACES_DELETE_BATCH_SIZE overrides the default (tests use it).</summary>
+        public int BatchSize { get; set; }
+
+        /// <summary>Deletes the accepted traces of the plan; a cancelled token stops it between batches.</summary>
+        public void Execute(DeletionPlan plan, IReadOnlyList<PlannedTrace> accepted, IDeletionListener listener, CancellationToken cancel)
+        {
+            if (accepted.Count == 0) return;
+            var family = TraceFamily.Read(_store);
+            Prepare();
+            var ordered = accepted.OrderBy(t => t.TraceId, StringComparer.Ordinal).ToList();
+            int done = 0;
+            foreach (var batch in TraceReader.Chunks(ordered, BatchSize))
+            {
+                cancel.ThrowIfCancellationRequested();
+                var receipts = DeleteBatch(plan, batch, family);
+                foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
+                    if (receipt.Deleted)
+                        receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
+                done += batch.Count;
+                listener.BatchDone(receipts, done, ordered.Count);
+            }
+        }
+
+        private void Prepare()
+        {
+            _store.Translate(() =>
+            {
+                using var fk = _store.Command("PRAGMA foreign_keys");
+                // Without it the cascades silently do nothing; every connection sets it, so this is a guard.
+                if (Convert.ToInt64(fk.ExecuteScalar(), CultureInfo.InvariantCulture) != 1)
+                    throw new MlTracesException(ErrorKind.InvalidData, "ForeignKeysOff",
+                        $"Foreign keys are off on the connection to '{_store.Uri.Original}', so deleting traces would leave their rows behind.");
+                string? cache = _store.Dialect.ConnectionCacheSize(CacheMegabytes);
+                if (cache != null) using (var c = _store.Command(cache)) c.ExecuteNonQuery();
+                return 0;
+            });
+        }
+
+        private List<TraceDeletion> DeleteBatch(DeletionPlan plan, List<PlannedTrace> batch, TraceFamily family)
+        {
+            return _store.Translate(() =>
+            {
+                var present = new Dictionary<string, bool>(StringComparer.Ordinal);
+                // BEGIN IMMEDIATE: the write lock first, then the checks, so nothing changes between them.
+                using (var tx = _store.Connection.BeginTransaction(deferred: false))
+                {
+                    var ids = batch.Select(t => t.TraceId).ToList();
+                    var p = new SqlParameters();
+                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(ids)})", p))
+                    {
+                        check.Transaction = tx;
+                        using var r = check.ExecuteReader();
+                        while (r.Read()) present[r.GetString(0)] = r.GetBoolean(1);
+                    }
+                    // A hold set since the plan wins; a trace someone else deleted meanwhile is simply not there.
+                    var deletable = ids.Where(id => present.TryGetValue(id, out bool held) && !held).ToList();
+                    if (deletable.Count > 0)
+                    {
+                        foreach (var member in family.Explicit)
+                            Execute(tx, $"DELETE FROM {member.Table} WHERE {member.TraceColumn} IN ({{0}})", deletable);
+                        if (_store.Layout.HasEntityAssociations)
+                        {
+                            Execute(tx, "DELETE FROM entity_associations WHERE source_type = 'trace' AND source_id IN ({0})", deletable);
+                            Execute(tx, "DELETE FROM entity_associations WHERE destination_type = 'trace' AND destination_id IN ({0})", deletable);
+                        }
+                        Execute(tx, "DELETE FROM trace_info WHERE request_id IN ({0})", deletable);
+                    }
+                    tx.Commit();
+                }
+                return batch.Select(t => t.Receipt(
+                    !present.TryGetValue(t.TraceId, out bool held) ? TraceDeletionStatus.NotFound
+                    : held ? TraceDeletionStatus.Held : TraceDeletionStatus.Deleted, plan.TrackingUri)).ToList();
+            });
+        }
+
+        private void Execute(Microsoft.Data.Sqlite.SqliteTransaction tx, string sqlWithList, List<string> ids)
+        {
+            var p = new SqlParameters();
+            using var cmd = _store.Command(string.Format(CultureInfo.InvariantCulture, sqlWithList, p.AddList(ids)), p);
+            cmd.Transaction = tx;
+            cmd.ExecuteNonQuery();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+
+namespace MlTraces.Core.Delete
+{
+    /// <summary>One trace as the plan found it: where it is, when it ran, and what hangs on it.</summary>
+    public sealed class PlannedTrace
+    {
+        public string TraceId { get; set; } = "";
+        public string ExperimentId { get; set; } = "";
+        public string? ExperimentName { get; set; }
+        public long TimestampMs { get; set; }
+        public string State { get; set; } = "";
+        public bool Held { get; set; }
+        public int Spans { get; set; }
+        public int Assessments { get; set; }
+        public int Tags { get; set; }
+        public int Metadata { get; set; }
+        public int Metrics { get; set; }
+        public int Associations { get; set; }
+        public TraceFiles Files { get; set; } = new TraceFiles();
+
+        public DateTimeOffset RequestTime => DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs);
+
+        /// <summary>What a person needs to judge the trace at a prompt or in a -WhatIf line.</summary>
+        public string Describe()
+        {
+            var parts = new List<string>
+            {
+                ExperimentName == null ? $"experiment {ExperimentId}" : $"experiment {ExperimentId} '{ExperimentName}'",
+                RequestTime.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                State,
+                Count(Spans, "span"),
+            };
+            if (Assessments > 0) parts.Add(Count(Assessments, "assessment"));
+            if (Associations > 0) parts.Add(Count(Associations, "link"));
+            if (Files.Folders.Count + Files.Files.Count > 0) parts.Add("local files");
+            return $"{TraceId} ({string.Join(", ", parts)})";
+        }
+
+        public TraceDeletion Receipt(TraceDeletionStatus status, string trackingUri) => new TraceDeletion
+        {
+            TraceId = TraceId, Status = status, ExperimentId = ExperimentId, RequestTime = RequestTime, State = State,
+            Spans = Spans, Assessments = Assessments, Tags = Tags, Metadata = Metadata, Metrics = Metrics,
+            Associations = Associations, LeftBehind = new List<string>(Files.LeftBehind), TrackingUri = trackingUri,
+        };
+
+        internal static string Count(long n, string noun) =>
+            n.ToString("N0", CultureInfo.InvariantCulture) + " " + noun + (n == 1 ? "" : "s");
+    }
+
+    /// <summary>
+    /// What a deletion will do, computed once: the traces to delete (in the order they were asked for, or oldest
+    /// first), the held ones it leaves, and the asked-for ids that are not there. -WhatIf prints it and the real
+    /// run executes it, so the two cannot disagree.
+    /// </summary>
+    public sealed class DeletionPlan
+    {
+        public DeletionPlan(string trackingUri) { TrackingUri = trackingUri; }
+
+        public string TrackingUri { get; }
+        public List<PlannedTrace> Traces { get; } = new List<PlannedTrace>();
+        public List<PlannedTrace> Held { get; } = new List<PlannedTrace>();
+        /// <summary>Ids asked for that the store does not have (or that lie outside the workspace).</summary>
+        public List<string> NotFound { get; } = new List<string>();
+        /// <summary>What the filter compiler says this store's layout cannot fully answer.</summary>
+        public List<string> Warnings { get; } = new List<string>();
+
+        /// <summary>One sentence on the whole plan, for -WhatIf and verbose output.</summary>
+        public string Summary()
+        {
+            var traces = Traces;
+            string text = $"Remove {PlannedTrace.Count(traces.Count, "trace")} from the store '{TrackingUri}'";
+            if (traces.Count > 0)
+                text += $" with {PlannedTrace.Count(traces.Sum(t => (long)t.Spans), "span")}, {PlannedTrace.Count(traces.Sum(t => (long)t.Assessments), "assessment")}, "
+                      + $"{PlannedTrace.Count(traces.Sum(t => (long)t.Tags + t.Metadata), "tag and metadata row")}, {PlannedTrace.Count(traces.Sum(t => (long)t.Metrics), "metric")} "
+                      + $"and {PlannedTrace.Count(traces.Sum(t => (long)t.Associations), "link")}";
+            var left = new List<string>();
+            if (Held.Count > 0) left.Add($"{PlannedTrace.Count(Held.Count, "trace")} under legal hold");
+            if (NotFound.Count > 0) left.Add($"{PlannedTrace.Count(NotFound.Count, "id")} not found");
+            return text + (left.Count > 0 ? "; leave " + string.Join(" and ", left) : "") + ".";
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using System;
+using System.Collections.Generic;
+
+namespace MlTraces
+{
+    public enum TraceDeletionStatus
+    {
+        /// <summary>The trace and everything on it are gone.</summary>
+        Deleted,
+        /// <summary>No such trace (or not in the workspace, which reads the same); as in MLflow, not an error.</summary>
+        NotFound,
+        /// <summary>Tagged mltraces.legalHold; left as it is.</summary>
+        Held,
+    }
+
+    /// <summary>Remove-Trace's receipt for one requested trace: whether it went, and what went with it.</summary>
+    public sealed class TraceDeletion
+    {
+        public string TraceId { get; set; } = "";
+        public bool Deleted => Status == TraceDeletionStatus.Deleted;
+        public TraceDeletionStatus Status { get; set; }
+        public string? ExperimentId { get; set; }
+        public DateTimeOffset? RequestTime { get; set; }
+        public string? State { get; set; }
+        /// <summary>Rows that went with the trace (counted when the deletion was planned).</summary>
+        public int Spans { get; set; }
+        public int Assessments { get; set; }
+        public int Tags { get; set; }
+        public int Metadata { get; set; }
+        /// <summary>trace_metrics and span_metrics rows.</summary>
+        public int Metrics { get; set; }
+        /// <summary>entity_associations rows that named the trace (links to runs, prompts, datasets).</summary>
+        public int Associations { get; set; }
+        /// <summary>Local files and folders removed: the trace's artifact folder, its archived payload.</summary>
+        public List<string> RemovedFiles { get; set; } = new List<string>();
+        /// <summary>What belongs to the trace but was not removed: remote artifact folders and archived payloads.</summary>
+        public List<string> LeftBehind { get; set; } = new List<string>();
+        public string? TrackingUri { get; set; }
+
+        public override string ToString() => $"{TraceId}: {Status}";
+    }
+}

@@ -1,0 +1,325 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using MlTraces.Core;
+using MlTraces.Core.Delete;
+using MlTraces.Core.Query;
+using MlTraces.Core.Retention;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>
+    /// Deletes traces and everything that hangs on them: by id, from trace objects, by age (MLflow's
+    /// delete_traces) or by filter (Search-Trace's language). Plans first, asks per trace, then deletes in bounded
+    /// transactions.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Remove, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByAgeSet)]
+    [OutputType(typeof(TraceDeletion))]
+    public sealed class RemoveTraceCommand : StoreCmdlet, IDeletionListener
+    {
+        private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByAgeSet = "ByAge", ByFilterSet = "ByFilter";
+        private const int ProgressActivityId = 0x4d4c5254;
+
+        /// <summary>Trace ids to remove (as Get-Trace takes them).</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("RequestId")]
+        [AllowEmptyString]
+        public string[] TraceId { get; set; } = new string[0];
+
+        /// <summary>Traces from Get-Trace or Search-Trace.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByInputObjectSet, ValueFromPipeline = true)]
+        public Trace[] InputObject { get; set; } = new Trace[0];
+
+        /// <summary>An MLflow filter string: removes exactly what Search-Trace returns for it.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByFilterSet)]
+        public string Filter { get; set; } = "";
+
+        /// <summary>Experiments to remove from. Default: every active experiment (by age or filter), any experiment (by id).</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentId { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentName { get; set; }
+
+        /// <summary>Traces that started at or before this time (inclusive, as MLflow's max_timestamp_millis).</summary>
+        [Parameter]
+        public DateTime? Before { get; set; }
+
+        /// <summary>Traces that started at least this long ago: 30d, 12h, 90m, or a TimeSpan.</summary>
+        [Parameter]
+        [DurationTransformation("OlderThan")]
+        public TimeSpan? OlderThan { get; set; }
+
+        /// <summary>At most this many traces, oldest first (MLflow's max_traces).</summary>
+        [Parameter]
+        public int? MaxTraces { get; set; }
+
+        /// <summary>Only traces of experiments in this MLflow workspace; others read as not there.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Workspace { get; set; }
+
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        /// <summary>Writes a receipt per requested trace: TraceId, Deleted, Status and what went with it.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+        // Ids from the pipeline, per store, in the order they came. They are deleted in EndProcessing: an upstream
+        // Search-Trace still reading the same SQLite file would block every commit until it is done.
+        private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
+        private readonly List<string> _storeOrder = new List<string>();
+        private bool _progressShown;
+
+        private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet;
+
+        /// <summary>MLflow's parameter rules, checked at the first record: only then is the parameter set known
+        /// (pipeline input decides it), and still before any store is opened.</summary>
+        private void Validate()
+        {
+            if (_validated) return;
+            _validated = true;
+            Terminating(() =>
+            {
+                // MLflow's delete_traces rules, in MLflow's order and with its messages.
+                bool bound = Before.HasValue || OlderThan.HasValue;
+                if (ParameterSetName == ByAgeSet && !bound)
+                    throw new InvalidParameterException(
+                        "Either `max_timestamp_millis` or `trace_ids` must be specified. Give -Before or -OlderThan, -Filter, or trace ids.", "MissingSelection");
+                if (ByIds && bound)
+                    throw new InvalidParameterException(
+                        "Only one of `max_timestamp_millis` and `trace_ids` can be specified. Remove -Before/-OlderThan, or select by age instead of by id.", "BoundWithTraceIds");
+                if (ByIds && MaxTraces.HasValue)
+                    throw new InvalidParameterException(
+                        "`max_traces` can't be specified if `trace_ids` is specified. -MaxTraces limits a selection by age or filter.", "MaxTracesWithTraceIds");
+                if (MaxTraces.HasValue && MaxTraces.Value <= 0)
+                    throw new InvalidParameterException($"`max_traces` must be a positive integer, received {MaxTraces.Value}.", "InvalidMaxTraces");
+                if (Before.HasValue && OlderThan.HasValue)
+                    throw new InvalidParameterException("Give -Before or -OlderThan, not both: they are two ways to say the same bound.", "BothBounds");
+                if (OlderThan.HasValue && OlderThan.Value < TimeSpan.Zero)
+                    throw new InvalidParameterException($"Invalid value for 'OlderThan'. A duration cannot be negative: {OlderThan.Value}.", "InvalidRetention");
+                // A bad filter is the user's to fix whatever the store: say so before touching it.
+                if (ParameterSetName == ByFilterSet) FilterParser.Parse(Filter);
+            }, Filter);
+        }
+
+        private bool _validated;
+
+        protected override void ProcessRecord()
+        {
+            Validate();
+            switch (ParameterSetName)
+            {
+                case ByIdSet:
+                    foreach (var id in TraceId) Collect(id);
+                    break;
+                case ByInputObjectSet:
+                    foreach (var trace in InputObject) if (trace != null) Collect(trace.TraceId);
+                    break;
+                default:
+                    RemoveByQuery();
+                    break;
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            try
+            {
+                foreach (var key in _storeOrder)
+                {
+                    TrackingUri = key.Length == 0 ? null : key;
+                    RemoveByIds(_pending[key]);
+                }
+            }
+            finally
+            {
+                base.EndProcessing();
+            }
+        }
+
+        /// <summary>Ctrl+C: stop between batches. The store stays open until the running batch has committed.</summary>
+        protected override void StopProcessing() => _cancel.Cancel();
+
+        private void Collect(string? id)
+        {
+            string? problem = TraceIds.Problem(id);
+            if (problem != null)
+            {
+                WriteError(new ErrorRecord(new ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, id));
+                return;
+            }
+            string key = TrackingUri ?? "";
+            if (!_pending.TryGetValue(key, out var ids))
+            {
+                _pending[key] = ids = new List<string>();
+                _storeOrder.Add(key);
+            }
+            ids.Add(id!);
+        }
+
+        private bool WhatIfMode =>
+            MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
+                ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
+                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
+        private TraceStore? Open() 
+        {
+            TraceStore? store = null;
+            // A dry run reads only: it cannot change the file, not even by accident.
+            Terminating(() => store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite));
+            return store;
+        }
+
+        private void RemoveByIds(List<string> ids)
+        {
+            var store = Open();
+            if (store == null) return;
+            DeletionPlan? plan = null;
+            Terminating(() =>
+            {
+                bool named = ExperimentId != null || ExperimentName != null;
+                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
+                plan = new DeletionPlanner(store, scope.Experiments).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
+            });
+            if (plan != null) Act(store, plan);
+        }
+
+        private void RemoveByQuery()
+        {
+            var store = Open();
+            if (store == null) return;
+            DeletionPlan? plan = null;
+            Terminating(() =>
+            {
+                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace);
+                long? cutoff = Before.HasValue ? ToUnixMs(Before.Value)
+                    : OlderThan.HasValue ? RetentionDuration.CutoffMs(DateTimeOffset.UtcNow, OlderThan.Value) : (long?)null;
+                if (cutoff.HasValue) WriteVerbose($"Traces that started at or before {DateTimeOffset.FromUnixTimeMilliseconds(cutoff.Value):u} ({cutoff.Value} ms).");
+                plan = new DeletionPlanner(store, scope.Experiments).ForQuery(new DeletionQuery
+                {
+                    ExperimentIds = scope.Ids,
+                    Filter = ParameterSetName == ByFilterSet ? Filter : null,
+                    MaxTimestampMs = cutoff,
+                    MaxTraces = MaxTraces,
+                }, _cancel.Token);
+            });
+            if (plan != null) Act(store, plan);
+        }
+
+        /// <summary>A DateTime as PowerShell users write it: UTC when it says so, local time otherwise.</summary>
+        private static long ToUnixMs(DateTime time)
+        {
+            var utc = time.Kind == DateTimeKind.Utc ? time : DateTime.SpecifyKind(time.ToUniversalTime(), DateTimeKind.Utc);
+            return new DateTimeOffset(utc).ToUnixTimeMilliseconds();
+        }
+
+        /// <summary>Reports the plan, asks per trace, and deletes what was agreed to.</summary>
+        private void Act(TraceStore store, DeletionPlan plan)
+        {
+            WriteWarnings(plan.Warnings);
+            foreach (var id in plan.NotFound)
+            {
+                WriteWarning($"Trace '{id}' was not found in the store '{plan.TrackingUri}'; there is nothing to remove.");
+                if (PassThru) WriteObject(new TraceDeletion { TraceId = id, Status = TraceDeletionStatus.NotFound, TrackingUri = plan.TrackingUri });
+            }
+            if (plan.Held.Count > 0)
+            {
+                WriteWarning(HeldMessage(plan.Held.Select(t => t.TraceId).ToList()));
+                if (PassThru) foreach (var t in plan.Held) WriteObject(t.Receipt(TraceDeletionStatus.Held, plan.TrackingUri));
+            }
+
+            var accepted = new List<PlannedTrace>(plan.Traces.Count);
+            foreach (var t in plan.Traces)
+                if (ShouldProcess(t.Describe(), "Remove trace")) accepted.Add(t);
+            if (WhatIfMode)
+            {
+                // The dry run ends with the whole plan in one line ("What if: Remove 3 traces ...").
+                ShouldProcess(plan.Summary(), null, null);
+                return;
+            }
+            WriteVerbose(plan.Summary());
+            if (accepted.Count == 0) return;
+
+            _leftBehind.Clear();
+            try
+            {
+                Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped between batches: every batch either committed or never began.
+            }
+            finally
+            {
+                CompleteProgress();
+            }
+            if (_leftBehind.Count > 0)
+                WriteWarning($"{_leftBehind.Count:N0} removed trace(s) keep files that MlTraces cannot remove from here, such as {_leftBehind[0]}. " +
+                             "Remove them with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
+        }
+
+        private readonly List<string> _leftBehind = new List<string>();
+
+        private static string HeldMessage(List<string> ids)
+        {
+            string shown = string.Join(", ", ids.Take(10)) + (ids.Count > 10 ? $" and {ids.Count - 10:N0} more" : "");
+            return $"{ids.Count:N0} trace(s) are under legal hold (tag {TraceTagKeys.LegalHold}) and are not removed: {shown}.";
+        }
+
+        void IDeletionListener.BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total)
+        {
+            foreach (var r in receipts)
+            {
+                if (r.Deleted && r.LeftBehind.Count > 0) _leftBehind.Add(r.LeftBehind[0]);
+                if (r.Status == TraceDeletionStatus.Held) WriteWarning(HeldMessage(new List<string> { r.TraceId }));
+            }
+            WriteVerbose($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in one transaction ({done:N0} of {total:N0} done).");
+            _progressShown = true;
+            WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", $"{done:N0} of {total:N0} traces")
+            {
+                PercentComplete = (int)(100L * done / Math.Max(1, total)),
+            });
+            if (PassThru) WriteObject(receipts, enumerateCollection: true);
+        }
+
+        void IDeletionListener.CleanupFailed(TraceDeletion receipt, string path, Exception error)
+        {
+            var record = new ErrorRecord(error, "TraceFilesNotRemoved", ErrorCategory.WriteError, receipt.TraceId)
+            {
+                ErrorDetails = new ErrorDetails($"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {error.Message}")
+                {
+                    RecommendedAction = "Remove the file or folder by hand.",
+                },
+            };
+            receipt.LeftBehind.Add(path);
+            WriteError(record);
+        }
+
+        /// <summary>Closes the progress bar, also when the run stops half-way.</summary>
+        private void CompleteProgress()
+        {
+            if (!_progressShown) return;
+            _progressShown = false;
+            try
+            {
+                WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", "Done") { RecordType = ProgressRecordType.Completed });
+            }
+            catch (PipelineStoppedException)
+            {
+                // Ctrl+C: the host clears the bar itself when the pipeline ends.
+            }
+        }
+    }
+}
