@@ -117,63 +117,17 @@ namespace MlTraces.Core.Search
         private IEnumerable<Trace> MergedPerExperiment(IReadOnlyList<FilterClause> clauses, List<long> experimentIds,
             long offset, long? limit, CancellationToken cancel)
         {
-            var commands = new List<SqliteCommand>();
-            var readers = new List<SqliteDataReader>();
-            try
+            bool first = true;
+            var rows = PerExperimentWalk.Run(_store, experimentIds, (id, p) =>
             {
-                foreach (long id in experimentIds)
-                {
-                    var p = new SqlParameters();
-                    var warnings = readers.Count == 0 ? Warnings : new List<string>();
-                    string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, warnings);
-                    string sql = $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
-                        + (where != null ? $" AND ({where})" : "")
-                        + " ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
-                    var cmd = _store.Command(sql, p);
-                    commands.Add(cmd);
-                    readers.Add(_store.Translate(() => cmd.ExecuteReader()));
-                }
-                var heads = new Trace?[readers.Count];
-                for (int i = 0; i < readers.Count; i++) heads[i] = Next(readers[i]);
-                long skipped = 0, taken = 0;
-                while (true)
-                {
-                    cancel.ThrowIfCancellationRequested();
-                    int best = -1;
-                    for (int i = 0; i < heads.Length; i++)
-                        if (heads[i] != null && (best < 0 || DefaultOrderComparer.Compare(heads[i]!, heads[best]!) < 0)) best = i;
-                    if (best < 0) yield break;
-                    var next = heads[best]!;
-                    heads[best] = Next(readers[best]);
-                    if (skipped < offset) { skipped++; continue; }
-                    if (limit.HasValue && taken >= limit.Value) yield break;
-                    taken++;
-                    yield return next;
-                }
-            }
-            finally
-            {
-                foreach (var r in readers) r.Dispose();
-                foreach (var c in commands) c.Dispose();
-            }
-        }
-
-        private Trace? Next(SqliteDataReader reader) => _store.Translate(() => reader.Read()) ? _reader.ReadInfo(reader) : null;
-
-        /// <summary>timestamp_ms DESC, then request_id ASC in SQLite's binary collation.</summary>
-        private static class DefaultOrderComparer
-        {
-            public static int Compare(Trace a, Trace b)
-            {
-                int c = b.TimestampMs.CompareTo(a.TimestampMs);
-                return c != 0 ? c : Utf8Compare(a.TraceId, b.TraceId);
-            }
-
-            private static int Utf8Compare(string a, string b)
-            {
-                // Ordinal UTF-16 order equals UTF-8 byte order except around surrogates; ids are ASCII in practice.
-                return string.CompareOrdinal(a, b) switch { < 0 => -1, > 0 => 1, _ => 0 };
-            }
+                // The filter's warnings are the same for every experiment: keep one copy.
+                string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, first ? Warnings : new List<string>());
+                first = false;
+                return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
+                    + (where != null ? $" AND ({where})" : "")
+                    + " ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
+            }, PerExperimentWalk.NewestFirst, cancel).Skip((int)Math.Min(offset, int.MaxValue));
+            return limit.HasValue ? rows.Take((int)Math.Min(limit.Value, int.MaxValue)) : rows;
         }
 
         private IEnumerable<IReadOnlyList<Trace>> Hydrated(IEnumerable<Trace> rows, bool includeSpans, CancellationToken cancel)
