@@ -51,6 +51,8 @@ namespace MlTraces
         public const string LinkedPrompts = "mlflow.linkedPrompts";
         /// <summary>MlTraces' own tag: a trace under legal hold is never deleted (or archived).</summary>
         public const string LegalHold = "mltraces.legalHold";
+        /// <summary>Set by the archival pass on a trace it can never archive (MALFORMED_TRACE, UNSUPPORTED_ARCHIVE_REPOSITORY).</summary>
+        public const string ArchivalFailure = "mlflow.trace.archivalFailure";
     }
 
     public static class TraceMetadataKeys
