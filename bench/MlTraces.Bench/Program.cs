@@ -14,6 +14,7 @@ switch (options.Command)
     case "startup": return StartupBench.Run(options);
     case "startup-child": return StartupBench.Child(options);
     case "profile": return ProfileBench.Run(options);
+    case "archive-plan": return ArchivePlanBench.Run(options);
     default:
         Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup --store <path.db> [--runs N] [--out results.md]");
         return 2;

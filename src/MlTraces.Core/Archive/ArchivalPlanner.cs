@@ -109,11 +109,12 @@ namespace MlTraces.Core.Archive
             $"AND NOT EXISTS (SELECT 1 FROM trace_tags f WHERE f.request_id = ti.request_id AND f.\"key\" = {p.Add(TraceTagKeys.ArchivalFailure)}) " +
             $"AND NOT EXISTS (SELECT 1 FROM trace_tags l WHERE l.request_id = ti.request_id AND l.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND l.value <> {p.Add(SpansLocations.TrackingStore)}) " +
             $"AND NOT {LegalHold.Condition("ti")} " +
-            "AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND s.content <> '')";
+            // octet_length reads the length from the record header, not the (overflow) pages of the payload.
+            "AND EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND octet_length(s.content) > 0)";
 
         private static IEnumerable<Trace> Walk(TraceStore store, Dictionary<long, long?> cutoffs, CancellationToken cancel) =>
             PerExperimentWalk.Run(store, cutoffs.Keys, (id, p) =>
-                $"SELECT {new TraceReader(store).InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}" +
+                $"SELECT {TraceReader.BaseColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}" +
                 (cutoffs[id] is long cutoff ? $" AND ti.timestamp_ms <= {p.Add(cutoff)}" : "") +
                 $" AND {CandidateCondition(p)} ORDER BY ti.timestamp_ms ASC, ti.request_id ASC",
                 PerExperimentWalk.OldestFirst, cancel);
@@ -125,7 +126,7 @@ namespace MlTraces.Core.Archive
             {
                 var p = new SqlParameters();
                 using var cmd = store.Command(
-                    $"SELECT trace_id, sum(length(CAST(content AS BLOB))) FROM spans WHERE trace_id IN ({p.AddList(chunk)}) GROUP BY trace_id", p);
+                    $"SELECT trace_id, sum(octet_length(content)) FROM spans WHERE trace_id IN ({p.AddList(chunk)}) GROUP BY trace_id", p);
                 using var r = store.Translate(() => cmd.ExecuteReader());
                 while (r.Read()) byId[r.GetString(0)].PayloadBytes = r.IsDBNull(1) ? 0 : r.GetInt64(1);
             }

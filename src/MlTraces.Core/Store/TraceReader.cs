@@ -22,6 +22,10 @@ namespace MlTraces.Core.Store
             "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status"
             + (_store.Layout.HasTraceInfoV3Columns ? ", ti.client_request_id, ti.request_preview, ti.response_preview" : "");
 
+        /// <summary>The columns that identify and order a trace, for questions that need no previews.</summary>
+        public const string BaseColumns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status";
+
+        /// <summary>Reads a row of <see cref="InfoColumns"/> or of <see cref="BaseColumns"/>.</summary>
         public Trace ReadInfo(SqliteDataReader r)
         {
             var t = new Trace
@@ -33,7 +37,7 @@ namespace MlTraces.Core.Store
                 State = r.GetString(4),
                 TrackingUri = _store.Uri.Original,
             };
-            if (_store.Layout.HasTraceInfoV3Columns)
+            if (_store.Layout.HasTraceInfoV3Columns && r.FieldCount >= 8)
             {
                 t.ClientRequestId = r.IsDBNull(5) ? null : r.GetString(5);
                 t.RequestPreview = r.IsDBNull(6) ? null : r.GetString(6);
