@@ -16,6 +16,9 @@ namespace MlTraces.Core.Json
         public static JsonNode Parse(string text) => new JsonParser(text).ParseDocument();
 
         public string ToPythonJson() { var sb = new StringBuilder(); JsonWriter.Write(this, sb, python: true); return sb.ToString(); }
+        /// <summary>json.dumps with ensure_ascii=False when <paramref name="ensureAscii"/> is false (as MLflow dumps
+        /// span attribute values): non-ASCII characters are written as they are.</summary>
+        public string ToPythonJson(bool ensureAscii) { var sb = new StringBuilder(); JsonWriter.Write(this, sb, python: true, asciiOnly: ensureAscii); return sb.ToString(); }
         public string ToCompactJson() { var sb = new StringBuilder(); JsonWriter.Write(this, sb, python: false); return sb.ToString(); }
         public override string ToString() => ToPythonJson();
 
@@ -96,7 +99,9 @@ namespace MlTraces.Core.Json
 
     internal static class JsonWriter
     {
-        public static void Write(JsonNode node, StringBuilder sb, bool python)
+        public static void Write(JsonNode node, StringBuilder sb, bool python) => Write(node, sb, python, python);
+
+        public static void Write(JsonNode node, StringBuilder sb, bool python, bool asciiOnly)
         {
             switch (node)
             {
@@ -105,9 +110,9 @@ namespace MlTraces.Core.Json
                     for (int i = 0; i < o.Items.Count; i++)
                     {
                         if (i > 0) sb.Append(python ? ", " : ",");
-                        WriteString(o.Items[i].Key, sb, python);
+                        WriteString(o.Items[i].Key, sb, asciiOnly);
                         sb.Append(python ? ": " : ":");
-                        Write(o.Items[i].Value, sb, python);
+                        Write(o.Items[i].Value, sb, python, asciiOnly);
                     }
                     sb.Append('}');
                     break;
@@ -116,11 +121,11 @@ namespace MlTraces.Core.Json
                     for (int i = 0; i < a.Items.Count; i++)
                     {
                         if (i > 0) sb.Append(python ? ", " : ",");
-                        Write(a.Items[i], sb, python);
+                        Write(a.Items[i], sb, python, asciiOnly);
                     }
                     sb.Append(']');
                     break;
-                case JsonString s: WriteString(s.Value, sb, python); break;
+                case JsonString s: WriteString(s.Value, sb, asciiOnly); break;
                 case JsonNumber n: sb.Append(n.Text); break;
                 case JsonBool b: sb.Append(b.Value ? "true" : "false"); break;
                 default: sb.Append("null"); break;

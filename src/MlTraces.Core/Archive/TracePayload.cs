@@ -1,0 +1,412 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Text;
+using Google.Protobuf;
+using MlTraces.Core.Archive.Otlp;
+using MlTraces.Core.Export;
+using MlTraces.Core.Json;
+
+namespace MlTraces.Core.Archive
+{
+    /// <summary>A traces.pb payload MLflow would refuse to write or read. The message is MLflow's own text.</summary>
+    public sealed class ArchivedTraceException : MlTracesException
+    {
+        public const string WriteErrorId = "ArchivedTraceMalformed";
+        public const string ReadErrorId = "ArchivedTracePayloadInvalid";
+
+        public string TraceId { get; }
+
+        public ArchivedTraceException(string traceId, string errorId, string message, Exception? inner = null)
+            : base(ErrorKind.InvalidData, errorId, message, inner)
+        {
+            TraceId = traceId;
+        }
+    }
+
+    /// <summary>
+    /// MLflow's archive format traces.pb (mlflow/tracing/otel/otel_archival.py): binary OTLP TracesData with exactly
+    /// one ResourceSpans (the first span's resource; spans from stored JSON have the empty resource) and exactly one
+    /// ScopeSpans (no scope), the spans root-first as Span.to_otel_proto() writes them. No compression.
+    /// </summary>
+    public static class TracePayload
+    {
+        public const string FileName = "traces.pb";
+        private const string TraceIdPrefix = "tr-";
+
+        // ---------------------------------------------------------------- write
+
+        /// <summary>spans_to_traces_data_pb: the payload for spans whose Content is MLflow's stored span JSON.</summary>
+        public static byte[] Write(string traceId, IReadOnlyList<Span> spans)
+        {
+            if (spans == null || spans.Count == 0)
+                throw WriteError(traceId, "Archived trace payload must include at least one span.");
+
+            var parsed = new List<ParsedSpan>(spans.Count);
+            foreach (var span in spans) parsed.Add(ParsedSpan.From(traceId, span));
+
+            var otelTraceIds = new SortedSet<string>(parsed.Select(p => p.OtelTraceIdHex), StringComparer.Ordinal);
+            if (otelTraceIds.Count > 1)
+                throw WriteError(traceId, "Archived spans must belong to a single OTLP trace, but got distinct trace IDs: "
+                    + PyRepr.List(otelTraceIds));
+            // "Archived spans must share the same OTLP resource." cannot happen here: MLflow gives every span read
+            // from its JSON the empty resource, and so do we.
+
+            var scopeSpans = new ScopeSpans();
+            foreach (var p in SortRootFirst(parsed, x => x.ParentIdHex, x => x.StartTimeNs, x => x.SpanIdHex))
+                scopeSpans.Spans.Add(p.ToOtelProto(traceId));
+            // resource.CopyFrom(empty) marks the resource present, so it is written (as an empty message); the scope
+            // is never touched, so it is absent. Same bytes as MLflow.
+            var resourceSpans = new ResourceSpans { Resource = new Otlp.Resource() };
+            resourceSpans.ScopeSpans.Add(scopeSpans);
+            var data = new TracesData();
+            data.ResourceSpans.Add(resourceSpans);
+            return data.ToByteArray();
+        }
+
+        /// <summary>MLflow's canonical order: roots first, then by start time, then by span id (a stable sort).</summary>
+        private static IEnumerable<T> SortRootFirst<T>(IEnumerable<T> items, Func<T, string?> parent, Func<T, long> start, Func<T, string> spanId) =>
+            items.OrderBy(x => parent(x) == null ? 0 : 1).ThenBy(start).ThenBy(spanId, StringComparer.Ordinal);
+
+        /// <summary>A span dict as MLflow's Span.from_dict reads it, ready for to_otel_proto.</summary>
+        private sealed class ParsedSpan
+        {
+            public string OtelTraceIdHex = "";
+            public string SpanIdHex = "";
+            public string? ParentIdHex;
+            public string? Name;
+            public long StartTimeNs;
+            public long? EndTimeNs;
+            public string StatusCode = "UNSET";
+            public string StatusMessage = "";
+            public JsonObject Attributes = new JsonObject();
+            public JsonArray Events = new JsonArray();
+            public JsonArray Links = new JsonArray();
+            public string SpanIdForErrors = "";
+
+            public static ParsedSpan From(string traceId, Span span)
+            {
+                JsonNode node;
+                try { node = JsonNode.Parse(SpanJson.ToCurrentContent(traceId, span.Content)); }
+                catch (MlTracesException ex) { throw WriteError(traceId, ex.Message, ex); }
+                catch (JsonException ex) { throw WriteError(traceId, $"Span '{span.SpanId}' is not valid JSON: {ex.Message}", ex); }
+                if (!(node is JsonObject o)) throw WriteError(traceId, $"Span '{span.SpanId}' is not a JSON object.");
+
+                var p = new ParsedSpan { SpanIdForErrors = span.SpanId };
+                p.OtelTraceIdHex = Id(traceId, span, o["trace_id"], 16, "trace_id")!;
+                p.SpanIdHex = Id(traceId, span, o["span_id"], 8, "span_id")!;
+                // Proto JSON keeps an empty parent id for roots; MLflow treats "" and null alike.
+                p.ParentIdHex = Truthy(o["parent_span_id"]) ? Id(traceId, span, o["parent_span_id"], 8, "parent_span_id") : null;
+                p.Name = o["name"] is JsonString n ? n.Value : null;
+                if (p.Name == null)
+                    throw WriteError(traceId, $"Span '{span.SpanId}' has no name; an OTLP span needs one.");
+                p.StartTimeNs = SpanJson.AsInt64(o["start_time_unix_nano"])
+                    ?? throw WriteError(traceId, $"Span '{span.SpanId}' has no valid start_time_unix_nano.");
+                p.EndTimeNs = Truthy(o["end_time_unix_nano"]) ? SpanJson.AsInt64(o["end_time_unix_nano"]) : null;
+
+                JsonNode? status = o["status"];
+                p.StatusCode = SpanJson.NormalizeStatusCode(status is JsonObject so ? so["code"] : status);
+                // OpenTelemetry's Status keeps a description only for ERROR; MLflow's span status goes through it.
+                p.StatusMessage = p.StatusCode == "ERROR" && status is JsonObject sm ? SpanJson.AsText(sm["message"]) ?? "" : "";
+
+                if (o["attributes"] is JsonObject attributes) p.Attributes = attributes;
+                if (o["events"] is JsonArray events) p.Events = events;
+                if (o["links"] is JsonArray links) p.Links = links;
+                return p;
+            }
+
+            private static string? Id(string traceId, Span span, JsonNode? node, int bytes, string field)
+            {
+                string? text = SpanJson.AsText(node);
+                string? hex = SpanJson.DecodeId(text, bytes);
+                if (hex == null || hex.Length != bytes * 2 || !IsHex(hex))
+                    throw WriteError(traceId, $"Span '{span.SpanId}' has no valid {field} ({text ?? "null"}).");
+                return hex;
+            }
+
+            public Otlp.Span ToOtelProto(string traceId)
+            {
+                var s = new Otlp.Span
+                {
+                    TraceId = ByteString.CopyFrom(FromHex(OtelTraceIdHex)),
+                    SpanId = ByteString.CopyFrom(FromHex(SpanIdHex)),
+                    Name = Name,
+                    StartTimeUnixNano = unchecked((ulong)StartTimeNs),
+                    Status = new Status { Code = StatusCode == "OK" ? Status.Types.StatusCode.Ok : StatusCode == "ERROR" ? Status.Types.StatusCode.Error : Status.Types.StatusCode.Unset, Message = StatusMessage },
+                };
+                if (EndTimeNs.HasValue && EndTimeNs.Value != 0) s.EndTimeUnixNano = unchecked((ulong)EndTimeNs.Value);
+                if (ParentIdHex != null) s.ParentSpanId = ByteString.CopyFrom(FromHex(ParentIdHex));
+
+                foreach (var kv in Attributes.Items)
+                    s.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, StoredAttributeValue(kv.Value)) });
+
+                foreach (var e in Events.Items)
+                {
+                    var ev = new Otlp.Span.Types.Event
+                    {
+                        Name = SpanJson.AsText(e["name"]) ?? "",
+                        TimeUnixNano = unchecked((ulong)(SpanJson.AsInt64(e["time_unix_nano"]) ?? 0)),
+                    };
+                    if (e["attributes"] is JsonObject ea)
+                        foreach (var kv in ea.Items)
+                            ev.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, kv.Value) });
+                    s.Events.Add(ev);
+                }
+
+                foreach (var l in Links.Items)
+                {
+                    // Link.to_dict(): {"trace_id": "tr-<hex>", "span_id": "<hex>", "attributes": {...} | null}.
+                    string linkTrace = SpanJson.AsText(l["trace_id"]) ?? "";
+                    int slash = linkTrace.LastIndexOf('/');
+                    if (slash >= 0) linkTrace = linkTrace.Substring(slash + 1); // v4 ids: trace:/<location>/<hex>
+                    if (linkTrace.StartsWith(TraceIdPrefix, StringComparison.Ordinal)) linkTrace = linkTrace.Substring(TraceIdPrefix.Length);
+                    string linkSpan = SpanJson.AsText(l["span_id"]) ?? "";
+                    if (!IsHex(linkTrace) || !IsHex(linkSpan))
+                        throw WriteError(traceId, $"Span '{SpanIdForErrors}' has a link with an invalid trace or span id ({l.ToPythonJson()}).");
+                    var link = new Otlp.Span.Types.Link
+                    {
+                        TraceId = ByteString.CopyFrom(FromHex(linkTrace)),
+                        SpanId = ByteString.CopyFrom(FromHex(linkSpan)),
+                    };
+                    if (l["attributes"] is JsonObject la)
+                        foreach (var kv in la.Items)
+                            link.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, kv.Value) });
+                    s.Links.Add(link);
+                }
+                return s;
+            }
+        }
+
+        /// <summary>
+        /// The Python value MLflow's attribute registry gives for a stored attribute: a non-empty string is json.loads'd
+        /// (kept as the string if that fails); an empty string or any other falsy value is None; other raw JSON values
+        /// (written by OTel exporters) are used as they are.
+        /// </summary>
+        private static JsonNode StoredAttributeValue(JsonNode stored)
+        {
+            if (!Truthy(stored)) return JsonNull.Instance;
+            if (!(stored is JsonString s)) return stored;
+            try { return JsonNode.Parse(s.Value); }
+            catch (JsonException) { return s; }
+        }
+
+        /// <summary>Python truthiness of a JSON value (None, False, 0, 0.0, "", [], {} are false).</summary>
+        private static bool Truthy(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null: return false;
+                case JsonNull _: return false;
+                case JsonBool b: return b.Value;
+                case JsonString s: return s.Value.Length > 0;
+                case JsonNumber n: return !(double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d == 0);
+                case JsonArray a: return a.Items.Count > 0;
+                case JsonObject o: return o.Count > 0;
+                default: return true;
+            }
+        }
+
+        /// <summary>_set_otel_proto_anyvalue for a JSON value: None stays unset, lists and dicts are always set (even empty).</summary>
+        private static AnyValue ToAnyValue(string traceId, string spanId, JsonNode value)
+        {
+            var v = new AnyValue();
+            switch (value)
+            {
+                case JsonNull _: break;
+                case JsonBool b: v.BoolValue = b.Value; break;
+                case JsonString s: v.StringValue = s.Value; break;
+                case JsonNumber n when n.IsInteger:
+                    // Python ints are unbounded; protobuf's int64 setter refuses the rest, and so does MLflow's archival.
+                    if (!long.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l))
+                        throw WriteError(traceId, $"Span '{spanId}' has an integer attribute value out of the OTLP int64 range: {n.Text}.");
+                    v.IntValue = l;
+                    break;
+                case JsonNumber n:
+                    v.DoubleValue = ParseDouble(n.Text);
+                    break;
+                case JsonArray a:
+                    var array = new ArrayValue();
+                    foreach (var item in a.Items) array.Values.Add(ToAnyValue(traceId, spanId, item));
+                    v.ArrayValue = array;
+                    break;
+                case JsonObject o:
+                    var kvlist = new KeyValueList();
+                    foreach (var kv in o.Items) kvlist.Values.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, spanId, kv.Value) });
+                    v.KvlistValue = kvlist;
+                    break;
+            }
+            return v;
+        }
+
+        private static double ParseDouble(string text)
+        {
+            switch (text)
+            {
+                case "NaN": return double.NaN;
+                case "Infinity": return double.PositiveInfinity;
+                case "-Infinity": return double.NegativeInfinity;
+                default: return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+            }
+        }
+
+        // ----------------------------------------------------------------- read
+
+        /// <summary>traces_data_pb_to_spans: the spans of a payload, root-first, each with Content as MLflow's
+        /// Span.to_dict() gives it after Span.from_otel_proto.</summary>
+        public static List<Span> Read(string traceId, byte[] payload)
+        {
+            if (payload == null || payload.Length == 0)
+                throw ReadError(traceId, "Archived trace payload must be a non-empty OTLP TracesData protobuf.");
+            TracesData data;
+            try { data = TracesData.Parser.ParseFrom(payload); }
+            catch (InvalidProtocolBufferException ex)
+            {
+                throw ReadError(traceId, "Archived trace payload must be a valid OTLP TracesData protobuf.", ex);
+            }
+            if (data.ResourceSpans.Count != 1)
+                throw ReadError(traceId, "Archived trace payload must contain exactly one ResourceSpans group.");
+            if (data.ResourceSpans[0].ScopeSpans.Count != 1)
+                throw ReadError(traceId, "Archived trace payload must contain exactly one ScopeSpans group.");
+
+            var read = new List<(string Hex, Span Span)>();
+            foreach (var otel in data.ResourceSpans[0].ScopeSpans[0].Spans)
+            {
+                string otelTraceHex = IdHex(traceId, otel.TraceId, 16);
+                var dict = ToSpanDict(traceId, otel, otelTraceHex);
+                read.Add((otelTraceHex, SpanJson.FromNode(traceId, dict, dict.ToPythonJson())));
+            }
+            if (read.Count == 0)
+                throw ReadError(traceId, "Archived trace payload must contain at least one span.");
+            var otelTraceIds = new SortedSet<string>(read.Select(r => r.Hex), StringComparer.Ordinal);
+            if (otelTraceIds.Count > 1)
+                throw ReadError(traceId, "Archived trace payload must contain spans for a single OTLP trace, "
+                    + "but got distinct trace IDs: " + PyRepr.List(otelTraceIds));
+            return SortRootFirst(read.Select(r => r.Span), s => s.ParentSpanId, s => s.StartTimeUnixNano, s => s.SpanId).ToList();
+        }
+
+        /// <summary>Span.from_otel_proto(preserve_request_id=True) then Span.to_dict(). Kind, flags, trace_state,
+        /// dropped counts, schema URLs and the resource are not part of MLflow's span dict and are not kept.</summary>
+        private static JsonObject ToSpanDict(string traceId, Otlp.Span otel, string otelTraceHex)
+        {
+            string spanHex = IdHex(traceId, otel.SpanId, 8);
+            string? parentHex = otel.ParentSpanId.IsEmpty ? null : IdHex(traceId, otel.ParentSpanId, 8);
+            var statusCode = otel.Status?.Code ?? Status.Types.StatusCode.Unset;
+            string code = statusCode == Status.Types.StatusCode.Ok ? "OK" : statusCode == Status.Types.StatusCode.Error ? "ERROR" : "UNSET";
+
+            var d = new JsonObject();
+            d.Set("trace_id", SpanJson.HexToBase64(otelTraceHex));
+            d.Set("span_id", SpanJson.HexToBase64(spanHex));
+            d.Set("parent_span_id", parentHex == null ? null : SpanJson.HexToBase64(parentHex));
+            d.Set("name", otel.Name);
+            d.Set("start_time_unix_nano", JsonNumber.From(unchecked((long)otel.StartTimeUnixNano)));
+            // An unset end (0) is written as null, as MLflow stores a span that has not ended.
+            d.Set("end_time_unix_nano", otel.EndTimeUnixNano == 0 ? (JsonNode)JsonNull.Instance : JsonNumber.From(unchecked((long)otel.EndTimeUnixNano)));
+
+            var events = new JsonArray();
+            foreach (var e in otel.Events)
+            {
+                var ev = new JsonObject();
+                ev.Set("name", e.Name);
+                ev.Set("time_unix_nano", JsonNumber.From(unchecked((long)e.TimeUnixNano)));
+                var attrs = new JsonObject();
+                foreach (var kv in e.Attributes) attrs.Set(kv.Key, FromAnyValue(kv.Value, bytesAsBase64: false));
+                ev.Set("attributes", attrs);
+                events.Items.Add(ev);
+            }
+            d.Set("events", events);
+
+            var status = new JsonObject();
+            status.Set("code", "STATUS_CODE_" + code);
+            // OpenTelemetry's Status drops a description unless the code is ERROR.
+            status.Set("message", code == "ERROR" ? otel.Status?.Message ?? "" : "");
+            d.Set("status", status);
+
+            // Each value is dumped to JSON on its own (json.dumps, ensure_ascii=False), as MLflow stores attributes.
+            var attributes = new JsonObject();
+            foreach (var kv in otel.Attributes)
+                attributes.Set(kv.Key, FromAnyValue(kv.Value, bytesAsBase64: false).ToPythonJson(ensureAscii: false));
+            if (attributes.Get(SpanJson.TraceRequestIdAttribute) == null)
+                attributes.Set(SpanJson.TraceRequestIdAttribute, new JsonString(TraceIdPrefix + otelTraceHex).ToPythonJson(ensureAscii: false));
+            d.Set("attributes", attributes);
+
+            var links = new JsonArray();
+            foreach (var l in otel.Links)
+            {
+                var link = new JsonObject();
+                link.Set("trace_id", TraceIdPrefix + IdHex(traceId, l.TraceId, 16));
+                link.Set("span_id", IdHex(traceId, l.SpanId, 8));
+                var attrs = new JsonObject();
+                foreach (var kv in l.Attributes) attrs.Set(kv.Key, FromAnyValue(kv.Value, bytesAsBase64: true));
+                link.Set("attributes", attrs.Count == 0 ? (JsonNode)JsonNull.Instance : attrs);
+                links.Items.Add(link);
+            }
+            d.Set("links", links);
+            return d;
+        }
+
+        /// <summary>_decode_otel_proto_anyvalue as a JSON value. Bytes become Python's repr (what MLflow's JSON encoder
+        /// falls back to) or, in links, base64 (Link.from_otel_proto).</summary>
+        private static JsonNode FromAnyValue(AnyValue? v, bool bytesAsBase64)
+        {
+            if (v == null) return JsonNull.Instance;
+            switch (v.ValueCase)
+            {
+                case AnyValue.ValueOneofCase.StringValue: return new JsonString(v.StringValue);
+                case AnyValue.ValueOneofCase.BoolValue: return JsonBool.From(v.BoolValue);
+                case AnyValue.ValueOneofCase.IntValue: return JsonNumber.From(v.IntValue);
+                case AnyValue.ValueOneofCase.DoubleValue: return new JsonNumber(PyJson.FloatRepr(v.DoubleValue));
+                case AnyValue.ValueOneofCase.BytesValue:
+                    byte[] raw = v.BytesValue.ToByteArray();
+                    return new JsonString(bytesAsBase64 ? Convert.ToBase64String(raw) : PyRepr.Bytes(raw));
+                case AnyValue.ValueOneofCase.ArrayValue:
+                    return new JsonArray(v.ArrayValue.Values.Select(x => FromAnyValue(x, bytesAsBase64)));
+                case AnyValue.ValueOneofCase.KvlistValue:
+                    var o = new JsonObject();
+                    foreach (var kv in v.KvlistValue.Values) o.Set(kv.Key, FromAnyValue(kv.Value, bytesAsBase64));
+                    return o;
+                default: return JsonNull.Instance;
+            }
+        }
+
+        /// <summary>An id as fixed-width lowercase hex: MLflow reads the bytes as a big-endian integer and writes it
+        /// back at 16 (trace) or 8 (span) bytes, so short ids are zero-padded and empty ones are zero.</summary>
+        private static string IdHex(string traceId, ByteString id, int width)
+        {
+            var bytes = id.ToByteArray();
+            int skip = 0;
+            while (bytes.Length - skip > width && bytes[skip] == 0) skip++;
+            if (bytes.Length - skip > width)
+                throw ReadError(traceId, "Archived trace payload must be a valid OTLP TracesData protobuf.");
+            var sb = new StringBuilder(width * 2);
+            for (int i = bytes.Length - skip; i < width; i++) sb.Append("00");
+            for (int i = skip; i < bytes.Length; i++) sb.Append(bytes[i].ToString("x2", CultureInfo.InvariantCulture));
+            return sb.ToString();
+        }
+
+        // -------------------------------------------------------------- helpers
+
+        private static byte[] FromHex(string hex)
+        {
+            if (hex.Length % 2 != 0) hex = "0" + hex;
+            var bytes = new byte[hex.Length / 2];
+            for (int i = 0; i < bytes.Length; i++)
+                bytes[i] = byte.Parse(hex.Substring(i * 2, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            return bytes;
+        }
+
+        private static bool IsHex(string s)
+        {
+            if (s.Length == 0) return false;
+            foreach (char c in s)
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+            return true;
+        }
+
+        private static ArchivedTraceException WriteError(string traceId, string message, Exception? inner = null) =>
+            new ArchivedTraceException(traceId, ArchivedTraceException.WriteErrorId, message, inner);
+
+        private static ArchivedTraceException ReadError(string traceId, string message, Exception? inner = null) =>
+            new ArchivedTraceException(traceId, ArchivedTraceException.ReadErrorId, message, inner);
+    }
+}
