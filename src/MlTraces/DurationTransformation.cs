@@ -7,7 +7,8 @@ namespace MlTraces.Commands
 {
     /// <summary>
     /// Lets a TimeSpan parameter take MLflow's durations ("30d", "12h", "90m") as well as TimeSpan objects.
-    /// A bare number is refused: PowerShell would read it as ticks.
+    /// PowerShell reads an unquoted 30d as the decimal number 30 ("d" is its decimal suffix), so a decimal is
+    /// taken as days; any other bare number is refused, as PowerShell would read it as ticks.
     /// </summary>
     internal sealed class DurationTransformationAttribute : ArgumentTransformationAttribute
     {
@@ -23,7 +24,10 @@ namespace MlTraces.Commands
                 switch (value)
                 {
                     case string s: return RetentionDuration.Parse(s, _parameterName).TimeSpan;
-                    case int _: case long _: case double _: case decimal _:
+                    case decimal days: return RetentionDuration.Parse(days.ToString(System.Globalization.CultureInfo.InvariantCulture) + "d", _parameterName).TimeSpan;
+                    case byte _: case sbyte _: case short _: case ushort _: case int _: case uint _: case long _: case ulong _:
+                    case float _: case double _: case System.Numerics.BigInteger _:
+                        // A number without a unit (30, or 30s read as a short): say which units there are.
                         return RetentionDuration.Parse(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture), _parameterName).TimeSpan;
                     default: return inputData;
                 }

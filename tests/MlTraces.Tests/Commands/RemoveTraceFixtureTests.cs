@@ -1,0 +1,59 @@
+using System.Collections.Generic;
+using System.Linq;
+using MlTraces.Core.Store;
+using MlTraces.Tests.Support;
+using static MlTraces.Tests.Delete.DeleteTestSupport;
+
+namespace MlTraces.Tests.Commands
+{
+    /// <summary>Remove-Trace on a copy of every real MLflow store: the dry run is exact and changes no byte, and
+    /// the real run leaves no row of a deleted trace anywhere.</summary>
+    public class RemoveTraceFixtureTests
+    {
+        public static IEnumerable<object[]> Fixtures() => FixtureStoreTests.Fixtures();
+
+        private static List<string> SqlIds(TestStore ts, string where)
+        {
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            using var cmd = store.Command($"SELECT request_id FROM trace_info WHERE {where} ORDER BY request_id");
+            using var r = cmd.ExecuteReader();
+            var ids = new List<string>();
+            while (r.Read()) ids.Add(r.GetString(0));
+            return ids;
+        }
+
+        [Theory]
+        [MemberData(nameof(Fixtures))]
+        public void DeletesByFilterThenByAgeAndLeavesNothingBehind(string fixture)
+        {
+            using var ts = TestStore.CopyOfFixture(fixture);
+            using var sh = new PsShell(ts.Folder);
+            List<string> experiments;
+            using (var store = ts.Open(StoreAccess.ReadOnly)) experiments = Experiments.All(store).Select(e => e.ExperimentId).ToList();
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = experiments.ToArray() };
+            var before = Snapshot(ts);
+            string hash = Sha(ts.Path);
+
+            foreach (var (command, where) in new[]
+            {
+                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Filter \"status = 'OK'\"", "status = 'OK'"),
+                // Every experiment, deleted ones too, up to the far future: the rest.
+                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Before ([DateTime]::MaxValue)", "1 = 1"),
+            })
+            {
+                var expected = SqlIds(ts, where);
+                var dry = sh.Run(command + " -WhatIf -WarningAction SilentlyContinue", vars);
+                Assert.True(dry.Errors.Count == 0, string.Join("\n", dry.Errors));
+                Assert.Equal(expected, WhatIfIds(dry.HostText).OrderBy(id => id, System.StringComparer.Ordinal));
+                Assert.Equal(hash, Sha(ts.Path));
+
+                var real = sh.Run(command + " -Confirm:$false -WarningAction SilentlyContinue", vars);
+                Assert.True(real.Errors.Count == 0, string.Join("\n", real.Errors));
+                Assert.Empty(expected.Intersect(SqlIds(ts, "1 = 1")));
+                AssertConsistent(ts, before);
+                hash = Sha(ts.Path);
+            }
+            Assert.Empty(SqlIds(ts, "1 = 1"));
+        }
+    }
+}
