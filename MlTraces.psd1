@@ -17,6 +17,7 @@
         'Import-Trace'
         'Get-ExperimentRetention'
         'Set-ExperimentRetention'
+        'Invoke-TraceArchive'
         'Remove-Trace'
     )
     FunctionsToExport    = @()

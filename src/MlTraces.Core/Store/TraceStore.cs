@@ -170,7 +170,9 @@ namespace MlTraces.Core.Store
 
         /// <summary>Begins a transaction that every command from <see cref="Command"/> joins until it ends
         /// (Microsoft.Data.Sqlite refuses commands outside the connection's pending transaction).</summary>
-        public SqliteTransaction BeginTransaction() => _transaction = Connection.BeginTransaction();
+        /// <param name="deferred">False takes the write lock at once (BEGIN IMMEDIATE), so a check made inside the
+        /// transaction still holds when its writes commit.</param>
+        public SqliteTransaction BeginTransaction(bool deferred = false) => _transaction = Connection.BeginTransaction(deferred);
 
         public SqliteCommand Command(string sql, SqlParameters? parameters = null)
         {

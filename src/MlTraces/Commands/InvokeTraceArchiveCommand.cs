@@ -1,0 +1,149 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using MlTraces.Core;
+using MlTraces.Core.Archive;
+using MlTraces.Core.Retention;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(TraceArchiveSummary), typeof(TraceArchiveResult))]
+    public sealed class InvokeTraceArchiveCommand : StoreCmdlet
+    {
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentIdCompleter))]
+        public string[]? ExperimentId { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(ExperimentNameCompleter))]
+        public string[]? ExperimentName { get; set; }
+
+        /// <summary>Only experiments of this MLflow workspace.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? Workspace { get; set; }
+
+        /// <summary>At most this many traces in this pass (default: the configuration's max_traces_per_pass, else all).</summary>
+        [Parameter]
+        [ValidateRange(1, long.MaxValue)]
+        public long? MaxTraces { get; set; }
+
+        /// <summary>The MLflow server's trace archival YAML. Default: $env:MLFLOW_TRACE_ARCHIVAL_CONFIG.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ConfigPath { get; set; }
+
+        /// <summary>Writes a result per trace instead of one summary.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        protected override void ProcessRecord()
+        {
+            var clock = Stopwatch.StartNew();
+            bool whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf") && ((SwitchParameter)MyInvocation.BoundParameters["WhatIf"]).IsPresent
+                          || (SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter w && w.IsPresent)
+                          || (SessionState.PSVariable.GetValue("WhatIfPreference") is bool b && b);
+            ArchivalServerConfig? config = null;
+            TraceStore? store = null;
+            ArchivalPlan? plan = null;
+            List<Experiment> experiments = new List<Experiment>();
+            Terminating(() =>
+            {
+                config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
+                    $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
+                store = OpenStore(whatIf ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                experiments = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Selected;
+                WriteVerbose($"Planning an archival pass over {experiments.Count} experiment(s) of '{store.Name}' with '{config.Path}' (retention {config.Retention.Text}, location {config.Location}).");
+                plan = ArchivalPlanner.Plan(store, config, experiments, MaxTraces, DateTimeOffset.UtcNow, _cancel.Token);
+            });
+            if (store == null || plan == null || config == null) return;
+            foreach (var warning in plan.Warnings) WriteWarning(warning);
+            WriteVerbose($"Plan: {plan.Candidates.Count:N0} trace(s), {plan.PayloadBytes:N0} bytes of span content.");
+
+            var summary = new TraceArchiveSummary { TrackingUri = store.Uri.Original, Planned = plan.Candidates.Count, WhatIf = whatIf };
+            var pass = new ArchivalPass(store);
+            var retryable = new HashSet<string>();
+            var progress = new ProgressReporter(this, "Archiving traces of " + store.Name);
+            int done = 0;
+            try
+            {
+                foreach (var c in plan.Candidates)
+                {
+                    progress.Report(done++, plan.Candidates.Count, "traces");
+                    string target = $"trace {c.TraceId} (experiment {c.ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(c.TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {c.Reason}, {c.PayloadBytes:N0} bytes) to {c.ArchiveFolder}";
+                    if (!ShouldProcess(target, "Archive trace"))
+                    {
+                        if (whatIf && PassThru) WriteObject(new TraceArchiveResult { TraceId = c.TraceId, ExperimentId = c.ExperimentId, Outcome = TraceArchiveOutcome.Planned, Reason = c.Reason.ToString(), PayloadBytes = c.PayloadBytes, ArchiveLocation = c.ArchiveFolder, TrackingUri = store.Uri.Original });
+                        if (whatIf) summary.ArchivedBytes += c.PayloadBytes;
+                        continue;
+                    }
+                    TraceArchiveResult result = null!;
+                    Terminating(() => result = pass.Archive(c, _cancel.Token), c.TraceId);
+                    Report(result, summary, retryable);
+                    if (PassThru) WriteObject(result);
+                }
+                if (!whatIf)
+                {
+                    Terminating(() =>
+                    {
+                        summary.ArchiveNowRequestsCleared = pass.ClearServedArchiveNowRequests(plan, retryable);
+                        var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
+                        summary.OrphanedPayloadsRemoved = pass.RemoveOrphanedPayloads(locations, DateTimeOffset.UtcNow);
+                    });
+                }
+            }
+            finally
+            {
+                progress.Complete();
+                foreach (var warning in pass.Warnings) WriteWarning(warning);
+            }
+            summary.Duration = clock.Elapsed;
+            if (whatIf) Host.UI.WriteLine($"What if: Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
+            WriteVerbose("Archival pass: " + summary);
+            if (!PassThru) WriteObject(summary);
+        }
+
+        private void Report(TraceArchiveResult r, TraceArchiveSummary summary, HashSet<string> retryable)
+        {
+            switch (r.Outcome)
+            {
+                case TraceArchiveOutcome.Archived: summary.Archived++; summary.ArchivedBytes += r.PayloadBytes; break;
+                case TraceArchiveOutcome.Skipped: summary.Skipped++; WriteVerbose($"Skipped {r.TraceId}: {r.Message}"); break;
+                case TraceArchiveOutcome.LeftForNextPass:
+                    summary.LeftForNextPass++;
+                    retryable.Add(r.ExperimentId);
+                    WriteWarning($"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}");
+                    break;
+                case TraceArchiveOutcome.Malformed:
+                    summary.Malformed++;
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "MalformedTrace",
+                        $"Trace {r.TraceId} cannot be archived and is tagged mlflow.trace.archivalFailure = MALFORMED_TRACE: {r.Message}"),
+                        "MalformedTrace", ErrorCategory.InvalidData, r.TraceId));
+                    break;
+            }
+        }
+
+        protected override void StopProcessing()
+        {
+            _cancel.Cancel();
+            base.StopProcessing();
+        }
+    }
+}

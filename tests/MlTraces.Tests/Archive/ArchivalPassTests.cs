@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+using MlTraces.Core.Archive;
+using MlTraces.Core.Retention;
+using MlTraces.Core.Store;
+using MlTraces.Tests.Support;
+
+namespace MlTraces.Tests.Archive
+{
+    public class ArchivalPassTests
+    {
+        private static (TestStore ts, string config) Setup()
+        {
+            var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            string config = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
+            return (ts, config);
+        }
+
+        private static Dictionary<string, string> Contents(TestStore ts)
+        {
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            using var cmd = store.Command("SELECT trace_id || '/' || span_id, content FROM spans");
+            using var r = cmd.ExecuteReader();
+            var d = new Dictionary<string, string>();
+            while (r.Read()) d[r.GetString(0)] = r.GetString(1);
+            return d;
+        }
+
+        private static string Sha(string path)
+        {
+            using var sha = System.Security.Cryptography.SHA256.Create();
+            using var f = File.OpenRead(path);
+            return Convert.ToHexString(sha.ComputeHash(f));
+        }
+
+        [Fact]
+        public void WhatIfChangesNothingAndTheRealRunArchivesExactlyThePlan()
+        {
+            var (ts, config) = Setup();
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config };
+                var before = Contents(ts);
+                string hash = Sha(ts.Path);
+                var dry = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -WhatIf -PassThru", vars);
+                Assert.Empty(dry.Errors);
+                var planned = dry.Output.Select(o => (TraceArchiveResult)o.BaseObject).ToList();
+                Assert.Equal(5, planned.Count);
+                Assert.All(planned, p => Assert.Equal(TraceArchiveOutcome.Planned, p.Outcome));
+                Assert.Contains("What if: Archive 5 trace(s)", dry.HostText);
+                Assert.Equal(hash, Sha(ts.Path));
+                Assert.False(Directory.Exists(Path.Combine(ts.Folder, "archive")));
+
+                var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -PassThru", vars);
+                Assert.Empty(real.Errors);
+                var done = real.Output.Select(o => (TraceArchiveResult)o.BaseObject).ToList();
+                Assert.Equal(planned.Select(p => p.TraceId), done.Select(d => d.TraceId));
+                Assert.All(done, d => Assert.Equal(TraceArchiveOutcome.Archived, d.Outcome));
+
+                using var store = ts.Open(StoreAccess.ReadOnly);
+                foreach (var d in done)
+                {
+                    // Tags as MLflow's finalize writes them, content emptied, the payload holds the spans exactly.
+                    Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{d.TraceId}' AND key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
+                    Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{d.TraceId}' AND key = 'mlflow.trace.archiveLocation' AND value = '{d.ArchiveLocation}'"));
+                    Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{d.TraceId}' AND content <> ''"));
+                    Assert.EndsWith($"/1/traces/{d.TraceId}/artifacts", d.ArchiveLocation);
+                    var spans = TracePayload.Read(d.TraceId, FileArchiveRepository.Instance.Read(d.ArchiveLocation));
+                    foreach (var s in spans) Assert.Equal(before[d.TraceId + "/" + s.SpanId], s.Content);
+                }
+                // The next pass takes the next five, oldest first; archived traces are not candidates again.
+                var next = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5", vars);
+                var summary = (TraceArchiveSummary)next.Output.Single().BaseObject;
+                Assert.Equal(5, summary.Archived);
+                Assert.Equal(10, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
+                using var check = store.Command("PRAGMA integrity_check");
+                Assert.Equal("ok", check.ExecuteScalar());
+            }
+        }
+
+        /// <summary>A second writer appends a span while the payload is being written: the trace is not finalized,
+        /// its new span is kept, the unfinished payload is removed, and a later pass archives it.</summary>
+        private sealed class AppendingRepository : IArchiveRepository
+        {
+            private readonly string _dbPath;
+            public bool Appended;
+            public AppendingRepository(string dbPath) { _dbPath = dbPath; }
+            public void Write(string folderUri, byte[] payload)
+            {
+                FileArchiveRepository.Instance.Write(folderUri, payload);
+                if (Appended) return;
+                Appended = true;
+                string traceId = folderUri.Split('/')[^2];
+                using var c = new SqliteConnection($"Data Source={_dbPath};Pooling=False");
+                c.Open();
+                using var cmd = c.CreateCommand();
+                cmd.CommandText =
+                    "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, end_time_unix_nano, content) " +
+                    "SELECT trace_id, experiment_id, 'ffffffffffffffff', span_id, 'late', 'TOOL', 'OK', start_time_unix_nano, end_time_unix_nano, content FROM spans WHERE trace_id = $t LIMIT 1; " +
+                    "UPDATE trace_info SET db_payload_generation = db_payload_generation + 1 WHERE request_id = $t;";
+                cmd.Parameters.AddWithValue("$t", traceId);
+                cmd.ExecuteNonQuery();
+            }
+            public byte[] Read(string folderUri) => FileArchiveRepository.Instance.Read(folderUri);
+            public bool Exists(string folderUri) => FileArchiveRepository.Instance.Exists(folderUri);
+            public bool Delete(string folderUri) => FileArchiveRepository.Instance.Delete(folderUri);
+        }
+
+        [Fact]
+        public void SpansAppendedDuringArchivalAbortThatTraceAndAreKept()
+        {
+            var (ts, config) = Setup();
+            using (ts)
+            {
+                var cfg = ArchivalServerConfig.Load(config);
+                using var store = ts.Open(StoreAccess.ReadWrite);
+                var plan = ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow);
+                var repo = new AppendingRepository(ts.Path);
+                var result = new ArchivalPass(store, _ => repo).Archive(plan.Candidates[0]);
+                Assert.Equal(TraceArchiveOutcome.LeftForNextPass, result.Outcome);
+                string id = result.TraceId;
+                Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND span_id = 'ffffffffffffffff' AND content <> ''"));
+                Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND content = ''"));
+                Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{id}' AND key = 'mlflow.trace.archiveLocation'"));
+                Assert.False(FileArchiveRepository.Instance.Exists(result.ArchiveLocation));
+                // A later pass archives it, new span included.
+                var again = new ArchivalPass(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates[0]);
+                Assert.Equal((id, TraceArchiveOutcome.Archived), (again.TraceId, again.Outcome));
+                // The appended row's JSON is a copy of another span's, so it is counted, not looked up by id.
+                long rows = ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}'");
+                Assert.Equal(rows, TracePayload.Read(id, FileArchiveRepository.Instance.Read(again.ArchiveLocation)).Count);
+            }
+        }
+
+        [Fact]
+        public void MalformedPayloadsAreTaggedAndThePassGoesOn()
+        {
+            var (ts, config) = Setup();
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                string bad = ts.Scalar("SELECT count(*) FROM trace_info") > 0 ? FirstTraceByTime(ts) : "";
+                Query.QueryTestSupport.Execute(ts, "UPDATE spans SET content = {0} WHERE trace_id = {1}", "{not json", bad);
+                var r = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 3", new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config });
+                var e = Assert.Single(r.Errors);
+                Assert.Equal("MalformedTrace,MlTraces.Commands.InvokeTraceArchiveCommand", e.FullyQualifiedErrorId);
+                Assert.Equal(bad, e.TargetObject);
+                var summary = (TraceArchiveSummary)r.Output.Single().BaseObject;
+                Assert.Equal((1, 2), (summary.Malformed, summary.Archived));
+                Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{bad}' AND key = 'mlflow.trace.archivalFailure' AND value = 'MALFORMED_TRACE'"));
+                Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{bad}' AND content <> '{{not json'"));
+            }
+        }
+
+        [Fact]
+        public void ArchiveNowIsServedFirstAndClearedWhenDone()
+        {
+            var (ts, config) = Setup();
+            using (ts)
+            using (var sh = new PsShell(ts.Folder))
+            {
+                File.WriteAllText(config, File.ReadAllText(config).Replace("retention: 1d", "retention: 36500d"));
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config };
+                Assert.Empty(sh.Run("Set-ExperimentRetention -TrackingUri $uri -ExperimentId 1 -ArchiveNow", vars).Errors);
+                var first = (TraceArchiveSummary)sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 10", vars).Output.Single().BaseObject;
+                Assert.Equal((10, 0), (first.Archived, first.ArchiveNowRequestsCleared));
+                Assert.Equal(1, ts.Scalar("SELECT count(*) FROM experiment_tags WHERE key = 'mlflow.trace.archiveNow'"));
+                var rest = (TraceArchiveSummary)sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config", vars).Output.Single().BaseObject;
+                Assert.Equal(1, rest.ArchiveNowRequestsCleared);
+                Assert.Equal(0, ts.Scalar("SELECT count(*) FROM experiment_tags WHERE key = 'mlflow.trace.archiveNow'"));
+                Assert.Equal(0, ts.Scalar("SELECT count(*) FROM spans WHERE content <> ''"));
+            }
+        }
+
+        private static string FirstTraceByTime(TestStore ts)
+        {
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            using var cmd = store.Command("SELECT request_id FROM trace_info ORDER BY timestamp_ms, request_id LIMIT 1");
+            return (string)cmd.ExecuteScalar()!;
+        }
+    }
+}
