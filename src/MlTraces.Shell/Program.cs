@@ -33,6 +33,9 @@ namespace MlTraces.Shell
                 Console.Error.WriteLine(ex.Message);
                 return 1;
             }
+            // Ctrl+C stops the running command the way pwsh does (StopProcessing), rather than killing the process
+            // in the middle of whatever it writes; with nothing running it ends the shell as usual.
+            Console.CancelKeyPress += (sender, e) => e.Cancel = session.Stop();
             using (session)
             {
                 if (command != null) return session.RunInteractive(command);

@@ -18,6 +18,8 @@ namespace MlTraces.Shell
         /// <summary>A terminating error (or a script-level exception) that stopped the run.</summary>
         public Exception? Terminating { get; set; }
         public string HostText { get; set; } = "";
+        /// <summary>The run was stopped (Ctrl+C, <see cref="ShellSession.Stop"/>) before it ended.</summary>
+        public bool Stopped { get; set; }
         public bool Failed => Terminating != null || Errors.Count > 0;
     }
 
@@ -29,6 +31,7 @@ namespace MlTraces.Shell
     {
         private readonly Runspace _runspace;
         private readonly StringWriter? _capture;
+        private volatile PowerShell? _running;
         public ShellHost Host { get; }
         public string ModulePath { get; }
 
@@ -93,6 +96,7 @@ namespace MlTraces.Shell
             if (variables != null)
                 foreach (var kv in variables) _runspace.SessionStateProxy.SetVariable(kv.Key, kv.Value);
             ps.AddScript(script);
+            _running = ps;
             try
             {
                 foreach (var o in ps.Invoke()) result.Output.Add(o);
@@ -101,6 +105,11 @@ namespace MlTraces.Shell
             {
                 result.Terminating = ex;
             }
+            finally
+            {
+                _running = null;
+            }
+            result.Stopped = ps.InvocationStateInfo.State == PSInvocationState.Stopped;
             result.Errors.AddRange(ps.Streams.Error);
             result.Warnings.AddRange(ps.Streams.Warning);
             result.Verbose.AddRange(ps.Streams.Verbose);
@@ -127,6 +136,7 @@ namespace MlTraces.Shell
                 Host.UI.WriteErrorLine(Describe(record));
             };
             bool terminated = false;
+            _running = ps;
             try
             {
                 ps.Invoke();
@@ -135,6 +145,10 @@ namespace MlTraces.Shell
             {
                 terminated = true;
                 Host.UI.WriteErrorLine(ex.ErrorRecord != null ? Describe(ex.ErrorRecord) : ex.Message);
+            }
+            finally
+            {
+                _running = null;
             }
             if (Host.ExitCode.HasValue) return Host.ExitCode.Value;
             return terminated || written > 0 ? 1 : 0;
@@ -164,6 +178,16 @@ namespace MlTraces.Shell
             object? last = _runspace.SessionStateProxy.GetVariable("LASTEXITCODE");
             int lastExit = last is int i ? i : 0;
             return lastExit != 0 ? lastExit : code;
+        }
+
+        /// <summary>Stops the running script as Ctrl+C does in pwsh (the commands' StopProcessing runs); false when
+        /// nothing is running. Returns at once; the running call then ends with a PipelineStoppedException.</summary>
+        public bool Stop()
+        {
+            var ps = _running;
+            if (ps == null) return false;
+            ps.BeginStop(null, null);
+            return true;
         }
 
         private int HostTextLength() => _capture?.GetStringBuilder().Length ?? 0;

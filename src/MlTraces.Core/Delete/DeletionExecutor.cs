@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
@@ -24,7 +25,9 @@ namespace MlTraces.Core.Delete
     /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Local files go after
     /// the commit, so a crash can leave a stray folder but never a trace without its payload. Batches are cut
     /// from the traces sorted by id: MLflow's ids are random, and a batch that is a slice of the id order touches
-    /// a slice of every id-keyed index instead of pages all over each of them at every commit.
+    /// a slice of every id-keyed index instead of pages all over each of them at every commit. Between batches
+    /// the lock is left free for a moment: SQLite's busy handler retries a waiting writer at growing intervals
+    /// of up to 100 ms, and back-to-back transactions would let an MLflow server's write in only at the end.
     /// </summary>
     public sealed class DeletionExecutor
     {
@@ -32,6 +35,9 @@ namespace MlTraces.Core.Delete
         /// <summary>Page cache of the deleting connection: the indexes of a big store are rewritten in place, and
         /// pages kept between batches are not read again.</summary>
         public const int CacheMegabytes = 256;
+
+        /// <summary>The longest pause between batches: the longest interval of SQLite's busy handler.</summary>
+        public static readonly TimeSpan MaxPause = TimeSpan.FromMilliseconds(100);
 
         private readonly TraceStore _store;
 
@@ -56,12 +62,20 @@ namespace MlTraces.Core.Delete
             foreach (var batch in TraceReader.Chunks(ordered, BatchSize))
             {
                 cancel.ThrowIfCancellationRequested();
+                var clock = Stopwatch.StartNew();
                 var receipts = DeleteBatch(plan, batch, family);
+                var locked = clock.Elapsed;
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
                     if (receipt.Deleted)
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
                 done += batch.Count;
                 listener.BatchDone(receipts, done, ordered.Count);
+                // As long as the batch held the lock, up to MaxPause, counting what was done since the commit.
+                if (done < ordered.Count)
+                {
+                    var pause = (locked < MaxPause ? locked : MaxPause) - (clock.Elapsed - locked);
+                    if (pause > TimeSpan.Zero) cancel.WaitHandle.WaitOne(pause);
+                }
             }
         }
 

@@ -259,7 +259,8 @@ namespace MlTraces.Commands
             }
             catch (OperationCanceledException)
             {
-                // Stopped between batches: every batch either committed or never began.
+                // Ctrl+C, seen between batches: every batch either committed or never began.
+                throw new PipelineStoppedException();
             }
             finally
             {
