@@ -3,13 +3,15 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.Data.Sqlite;
+using MlTraces.Core.Archive;
 using MlTraces.Core.Export;
 
 namespace MlTraces.Core.Store
 {
     /// <summary>
-    /// Loads spans from wherever a trace keeps them: rows of the spans table, or the trace's traces.json artifact
-    /// when its artifact location is on the local file system. What cannot be loaded is reported, not hidden.
+    /// Loads spans from wherever a trace keeps them: rows of the spans table, the archived payload (traces.pb at
+    /// mlflow.trace.archiveLocation) of an ARCHIVE_REPO trace, or the trace's traces.json artifact when its
+    /// artifact location is on the local file system. What cannot be loaded is reported, not hidden.
     /// </summary>
     public sealed class SpanLoader
     {
@@ -18,9 +20,21 @@ namespace MlTraces.Core.Store
 
         public SpanLoader(TraceStore store) { _store = store; }
 
+        /// <summary>The columns of a spans row; MLflow searches on them, so they win over the JSON where both exist.</summary>
+        private sealed class Row
+        {
+            public string SpanId = "", Status = "", Content = "";
+            public string? ParentSpanId, Name, SpanType;
+            public long Start;
+            public long? End;
+        }
+
         public void Load(IReadOnlyList<Trace> traces)
         {
             var byId = traces.ToDictionary(t => t.TraceId, StringComparer.Ordinal);
+            // Rows whose content is not there to parse: archived traces', and empty ones of a trace that may have
+            // been archived since its tags were read.
+            var bare = new Dictionary<string, List<Row>>(StringComparer.Ordinal);
             if (_store.Layout.HasSpans)
             {
                 foreach (var chunk in TraceReader.Chunks(byId.Keys.ToList(), TraceReader.BatchSize))
@@ -33,42 +47,119 @@ namespace MlTraces.Core.Store
                     while (r.Read())
                     {
                         var t = byId[r.GetString(0)];
-                        (t.Spans ??= new List<Span>()).Add(ReadRow(r));
+                        var row = ReadRow(r);
+                        if (t.SpansLocation == SpansLocations.ArchiveRepo || row.Content.Length == 0)
+                        {
+                            if (!bare.TryGetValue(t.TraceId, out var rows)) bare[t.TraceId] = rows = new List<Row>();
+                            rows.Add(row);
+                        }
+                        else (t.Spans ??= new List<Span>()).Add(FromRow(t.TraceId, row));
                     }
+                }
+            }
+            // MLflow's _refresh_transitioning_trace_snapshot: an empty row of a DB-backed trace means archival
+            // finished while it was read, so its tags are read again and, if archived now, it is served from there.
+            var transitioning = traces.Where(t => t.SpansLocation != SpansLocations.ArchiveRepo && bare.ContainsKey(t.TraceId)).ToList();
+            if (transitioning.Count > 0)
+            {
+                new TraceReader(_store).RefreshTags(transitioning);
+                foreach (var t in transitioning)
+                {
+                    if (t.SpansLocation == SpansLocations.ArchiveRepo) { t.Spans = null; continue; }
+                    var spans = t.Spans ??= new List<Span>();
+                    spans.AddRange(bare[t.TraceId].Select(row => FromRow(t.TraceId, row)));
+                    SortAsRows(spans);
                 }
             }
             foreach (var t in traces)
             {
+                if (t.SpansLocation == SpansLocations.ArchiveRepo)
+                {
+                    LoadFromArchive(t, bare.TryGetValue(t.TraceId, out var rows) ? rows : new List<Row>());
+                    continue;
+                }
                 if (t.Spans != null) continue;
                 if (t.SpansLocation == SpansLocations.TrackingStore) { t.Spans = new List<Span>(); continue; }
                 LoadFromArtifact(t);
             }
         }
 
-        private Span ReadRow(SqliteDataReader r)
+        private static Row ReadRow(SqliteDataReader r) => new Row
         {
-            string traceId = r.GetString(0);
-            string content = r.GetString(8);
+            SpanId = r.GetString(1),
+            ParentSpanId = r.IsDBNull(2) ? null : r.GetString(2),
+            Name = r.IsDBNull(3) ? null : r.GetString(3),
+            SpanType = r.IsDBNull(4) ? null : r.GetString(4),
+            Status = r.GetString(5),
+            Start = r.GetInt64(6),
+            End = r.IsDBNull(7) ? (long?)null : r.GetInt64(7),
+            Content = r.IsDBNull(8) ? "" : r.GetString(8),
+        };
+
+        private Span FromRow(string traceId, Row row)
+        {
             Span span;
             try
             {
-                span = SpanJson.FromContent(traceId, content);
+                span = SpanJson.FromContent(traceId, row.Content);
             }
             catch (MlTracesException ex)
             {
                 // The row's columns still say what the span is; the payload is kept as it is for the user to see.
-                Warnings.Add($"Span {r.GetString(1)} of trace {traceId} has content that cannot be read: {ex.Message}");
-                span = new Span { TraceId = traceId, Content = content };
+                Warnings.Add($"Span {row.SpanId} of trace {traceId} has content that cannot be read: {ex.Message}");
+                span = new Span { TraceId = traceId, Content = row.Content };
             }
-            // The row's columns are what MLflow searches on; they win over the JSON where both exist.
-            span.SpanId = r.GetString(1);
-            span.ParentSpanId = r.IsDBNull(2) ? null : r.GetString(2);
-            span.Name = r.IsDBNull(3) ? span.Name : r.GetString(3);
-            span.SpanType = r.IsDBNull(4) ? span.SpanType : r.GetString(4);
-            span.Status = r.GetString(5);
-            span.StartTimeUnixNano = r.GetInt64(6);
-            span.EndTimeUnixNano = r.IsDBNull(7) ? (long?)null : r.GetInt64(7);
+            ApplyColumns(span, row);
             return span;
+        }
+
+        private static void ApplyColumns(Span span, Row row)
+        {
+            span.SpanId = row.SpanId;
+            span.ParentSpanId = row.ParentSpanId;
+            span.Name = row.Name ?? span.Name;
+            span.SpanType = row.SpanType ?? span.SpanType;
+            span.Status = row.Status;
+            span.StartTimeUnixNano = row.Start;
+            span.EndTimeUnixNano = row.End;
+        }
+
+        /// <summary>The order of the rows query, so a trace reads the same from the archive as from the store.</summary>
+        private static void SortAsRows(List<Span> spans)
+        {
+            var sorted = spans.OrderBy(s => s.StartTimeUnixNano).ThenBy(s => s.SpanId, StringComparer.Ordinal).ToList();
+            spans.Clear();
+            spans.AddRange(sorted);
+        }
+
+        /// <summary>MLflow's read path for ARCHIVE_REPO: the span JSON from traces.pb, the rows' columns over it.
+        /// A trace whose payload cannot be read is still returned, without spans and with a warning.</summary>
+        private void LoadFromArchive(Trace t, List<Row> rows)
+        {
+            t.Spans = null;
+            string? location = t.ArchiveLocation;
+            if (string.IsNullOrEmpty(location))
+            {
+                Warnings.Add($"Trace {t.TraceId} is archived ({TraceTagKeys.SpansLocation} = {SpansLocations.ArchiveRepo}) but has no " +
+                             $"{TraceTagKeys.ArchiveLocation} tag; the archived trace location cannot be determined and its spans cannot be loaded.");
+                return;
+            }
+            List<Span> spans;
+            try
+            {
+                var repository = ArchiveRepositories.For(location!);
+                spans = TracePayload.Read(t.TraceId, repository.Read(location!));
+            }
+            catch (MlTracesException ex)
+            {
+                Warnings.Add($"The archived spans of trace {t.TraceId} at '{location}' cannot be read: {ex.Message}");
+                return;
+            }
+            var byId = rows.ToDictionary(r => r.SpanId, StringComparer.Ordinal);
+            foreach (var span in spans)
+                if (byId.TryGetValue(span.SpanId, out var row)) ApplyColumns(span, row);
+            SortAsRows(spans);
+            t.Spans = spans;
         }
 
         private void LoadFromArtifact(Trace t)

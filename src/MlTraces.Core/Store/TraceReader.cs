@@ -81,6 +81,15 @@ namespace MlTraces.Core.Store
             if (includeSpans) (spanLoader ?? new SpanLoader(_store)).Load(traces);
         }
 
+        /// <summary>Reads the tags and metadata of these traces again, replacing what they hold (a trace whose
+        /// spans moved while it was being read).</summary>
+        public void RefreshTags(IReadOnlyList<Trace> traces)
+        {
+            var byId = new Dictionary<string, Trace>(StringComparer.Ordinal);
+            foreach (var t in traces) { t.Tags.Clear(); t.Metadata.Clear(); byId[t.TraceId] = t; }
+            foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize)) ReadTagsAndMetadata(chunk, byId);
+        }
+
         /// <summary>Tags and metadata of the batch in one statement: one prepare and one bound id list, not two.</summary>
         private void ReadTagsAndMetadata(List<string> ids, Dictionary<string, Trace> byId)
         {
