@@ -171,9 +171,16 @@ namespace MlTraces.Shell
                 Host.UI.WriteErrorLine($"The script file '{path}' does not exist.");
                 return 1;
             }
-            _runspace.SessionStateProxy.SetVariable("__mltracesArgs", args.ToArray());
             _runspace.SessionStateProxy.SetVariable("global:LASTEXITCODE", 0);
-            int code = RunInteractive($"& '{full.Replace("'", "''")}' @__mltracesArgs");
+            // As pwsh -File does: an argument like -Name names a parameter, anything else is a value (quoted here,
+            // so it is never run as code).
+            var line = new System.Text.StringBuilder("& '").Append(full.Replace("'", "''")).Append('\'');
+            foreach (var a in args)
+            {
+                bool name = a.Length > 1 && a[0] == '-' && a.Skip(1).All(c => char.IsLetterOrDigit(c) || c == '_' || c == ':' || c == '$');
+                line.Append(' ').Append(name ? a : "'" + a.Replace("'", "''") + "'");
+            }
+            int code = RunInteractive(line.ToString());
             if (Host.ExitCode.HasValue) return Host.ExitCode.Value;
             object? last = _runspace.SessionStateProxy.GetVariable("LASTEXITCODE");
             int lastExit = last is int i ? i : 0;
