@@ -34,53 +34,76 @@ namespace MlTraces.Core.Archive
             _repositoryFor = repositoryFor ?? ArchiveRepositories.For;
         }
 
-        public TraceArchiveResult Archive(ArchiveCandidate candidate, CancellationToken cancel = default)
+        /// <summary>Traces finalized per write transaction: each is still checked inside it, but the commit (and
+        /// its journal sync) is shared, and the write lock is held for milliseconds.</summary>
+        public const int FinalizeBatchSize = 200;
+
+        public TraceArchiveResult Archive(ArchiveCandidate candidate, CancellationToken cancel = default) =>
+            ArchiveBatch(new[] { candidate }, cancel)[0];
+
+        /// <summary>Serializes and writes each trace's payload, then finalizes the batch in one write transaction.</summary>
+        public List<TraceArchiveResult> ArchiveBatch(IReadOnlyList<ArchiveCandidate> batch, CancellationToken cancel = default)
         {
-            var result = new TraceArchiveResult
+            var results = new List<TraceArchiveResult>();
+            var written = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, IArchiveRepository Repository, TraceArchiveResult Result)>();
+            foreach (var candidate in batch)
             {
-                TraceId = candidate.TraceId, ExperimentId = candidate.ExperimentId, Reason = candidate.Reason.ToString(),
-                PayloadBytes = candidate.PayloadBytes, ArchiveLocation = candidate.ArchiveFolder, TrackingUri = _store.Uri.Original,
-            };
-            var snapshot = Snapshot(candidate.TraceId);
-            if (snapshot == null)
-                return Done(result, TraceArchiveOutcome.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
+                cancel.ThrowIfCancellationRequested();
+                var result = new TraceArchiveResult
+                {
+                    TraceId = candidate.TraceId, ExperimentId = candidate.ExperimentId, Reason = candidate.Reason.ToString(),
+                    PayloadBytes = candidate.PayloadBytes, ArchiveLocation = candidate.ArchiveFolder, TrackingUri = _store.Uri.Original,
+                };
+                results.Add(result);
+                var snapshot = Snapshot(candidate.TraceId);
+                if (snapshot == null)
+                {
+                    Done(result, TraceArchiveOutcome.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
+                    continue;
+                }
+                byte[] payload;
+                try
+                {
+                    var spans = snapshot.Spans.Select(s => SpanJson.FromContent(candidate.TraceId, s.Content)).ToList();
+                    payload = TracePayload.Write(candidate.TraceId, spans);
+                }
+                catch (MlTracesException ex)
+                {
+                    MarkMalformed(candidate.TraceId, snapshot);
+                    Done(result, TraceArchiveOutcome.Malformed, ex.Message);
+                    continue;
+                }
+                IArchiveRepository repository;
+                try { repository = _repositoryFor(candidate.ArchiveFolder); }
+                catch (MlTracesException ex) { Done(result, TraceArchiveOutcome.LeftForNextPass, ex.Message); continue; }
+                try
+                {
+                    repository.Write(candidate.ArchiveFolder, payload);
+                }
+                catch (MlTracesException ex)
+                {
+                    TryDelete(repository, candidate.ArchiveFolder);
+                    Done(result, TraceArchiveOutcome.LeftForNextPass, "Trace archival upload failed: " + ex.Message);
+                    continue;
+                }
+                result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
+                written.Add((candidate, snapshot, repository, result));
+            }
+            if (written.Count == 0) return results;
 
-            byte[] payload;
-            try
+            var aborted = Finalize(written.Select(w => (w.Candidate, w.Snapshot)).ToList());
+            foreach (var w in written)
             {
-                var spans = snapshot.Spans.Select(s => SpanJson.FromContent(candidate.TraceId, s.Content)).ToList();
-                payload = TracePayload.Write(candidate.TraceId, spans);
+                if (aborted.TryGetValue(w.Candidate.TraceId, out string? why))
+                {
+                    // Not finalized: the store still serves the trace, so the file must go, unless the trace already
+                    // points at it (another pass finalized the same folder).
+                    if (!PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)) TryDelete(w.Repository, w.Candidate.ArchiveFolder);
+                    Done(w.Result, TraceArchiveOutcome.LeftForNextPass, why);
+                }
+                else Done(w.Result, TraceArchiveOutcome.Archived, null);
             }
-            catch (MlTracesException ex)
-            {
-                MarkMalformed(candidate.TraceId, snapshot);
-                return Done(result, TraceArchiveOutcome.Malformed, ex.Message);
-            }
-
-            IArchiveRepository repository;
-            try { repository = _repositoryFor(candidate.ArchiveFolder); }
-            catch (MlTracesException ex) { return Done(result, TraceArchiveOutcome.LeftForNextPass, ex.Message); }
-            try
-            {
-                repository.Write(candidate.ArchiveFolder, payload);
-            }
-            catch (MlTracesException ex)
-            {
-                TryDelete(repository, candidate.ArchiveFolder);
-                return Done(result, TraceArchiveOutcome.LeftForNextPass, "Trace archival upload failed: " + ex.Message);
-            }
-            cancel.ThrowIfCancellationRequested();
-
-            string? abort = Finalize(candidate, snapshot);
-            if (abort != null)
-            {
-                // Not finalized: the store still serves the trace, so the file must go, unless the trace already
-                // points at it (another pass finalized the same folder).
-                if (!PointsAt(candidate.TraceId, candidate.ArchiveFolder)) TryDelete(repository, candidate.ArchiveFolder);
-                return Done(result, TraceArchiveOutcome.LeftForNextPass, abort);
-            }
-            result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
-            return Done(result, TraceArchiveOutcome.Archived, null);
+            return results;
         }
 
         private static TraceArchiveResult Done(TraceArchiveResult r, TraceArchiveOutcome outcome, string? message)
@@ -131,32 +154,45 @@ namespace MlTraces.Core.Archive
             return now.SequenceEqual(snapshot.Spans);
         }
 
-        /// <summary>The finalize step in one write transaction (BEGIN IMMEDIATE takes SQLite's write lock, as
-        /// MLflow's SELECT ... FOR UPDATE does on other databases). Returns why it did not finalize, or null.</summary>
-        private string? Finalize(ArchiveCandidate c, TraceSnapshot snapshot)
+        /// <summary>The finalize step for a batch in one write transaction (BEGIN IMMEDIATE takes SQLite's write lock,
+        /// as MLflow's SELECT ... FOR UPDATE does elsewhere): each trace is checked and finalized, or left as it is
+        /// with the reason. Returns the traces left, by id.</summary>
+        private Dictionary<string, string> Finalize(IReadOnlyList<(ArchiveCandidate Candidate, TraceSnapshot Snapshot)> batch)
         {
             return _store.Translate(() =>
             {
+                var aborted = new Dictionary<string, string>(StringComparer.Ordinal);
                 using var tx = _store.BeginTransaction();
-                var p = new SqlParameters();
-                using (var check = _store.Command($"SELECT 1 FROM trace_info ti WHERE ti.request_id = {p.Add(c.TraceId)} " +
-                    $"AND ti.status IN ('OK', 'ERROR', 'STATE_UNSPECIFIED') AND {ArchivalPlanner.CandidateCondition(p)}", p))
+                foreach (var (c, snapshot) in batch)
                 {
-                    if (check.ExecuteScalar() == null) return "The trace changed during its archival (state, tags or content); it is left for a later pass.";
-                }
-                if (!Unchanged(c.TraceId, snapshot)) return "Spans were appended or changed during archival; the trace is left for a later pass.";
-                var u = new SqlParameters();
-                string id = u.Add(c.TraceId);
-                using (var cmd = _store.Command(
-                    $"UPDATE spans SET content = '' WHERE trace_id = {id}; " +
-                    $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.SpansLocation)}, {u.Add(SpansLocations.ArchiveRepo)}, {id}) " +
-                    "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
-                    $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.ArchiveLocation)}, {u.Add(c.ArchiveFolder)}, {id}) " +
-                    "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
-                    $"DELETE FROM trace_tags WHERE request_id = {id} AND \"key\" = {u.Add(TraceTagKeys.ArchivalFailure)};", u))
+                    var p = new SqlParameters();
+                    using (var check = _store.Command($"SELECT 1 FROM trace_info ti WHERE ti.request_id = {p.Add(c.TraceId)} " +
+                        $"AND ti.status IN ('OK', 'ERROR', 'STATE_UNSPECIFIED') AND {ArchivalPlanner.CandidateCondition(p)}", p))
+                    {
+                        if (check.ExecuteScalar() == null)
+                        {
+                            aborted[c.TraceId] = "The trace changed during its archival (state, tags or content); it is left for a later pass.";
+                            continue;
+                        }
+                    }
+                    if (!Unchanged(c.TraceId, snapshot))
+                    {
+                        aborted[c.TraceId] = "Spans were appended or changed during archival; the trace is left for a later pass.";
+                        continue;
+                    }
+                    var u = new SqlParameters();
+                    string id = u.Add(c.TraceId);
+                    using var cmd = _store.Command(
+                        $"UPDATE spans SET content = '' WHERE trace_id = {id}; " +
+                        $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.SpansLocation)}, {u.Add(SpansLocations.ArchiveRepo)}, {id}) " +
+                        "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
+                        $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.ArchiveLocation)}, {u.Add(c.ArchiveFolder)}, {id}) " +
+                        "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
+                        $"DELETE FROM trace_tags WHERE request_id = {id} AND \"key\" = {u.Add(TraceTagKeys.ArchivalFailure)};", u);
                     cmd.ExecuteNonQuery();
+                }
                 tx.Commit();
-                return (string?)null;
+                return aborted;
             });
         }
 

@@ -49,8 +49,9 @@ namespace MlTraces.Core.Archive
             {
                 using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
+                    // No fsync: a killed process loses nothing the OS has, and the store only points here after the
+                    // finalize commits (MLflow's local repository does not fsync either).
                     f.Write(payload, 0, payload.Length);
-                    f.Flush(true);
                 }
                 if (File.Exists(file)) File.Delete(file);
                 File.Move(temp, file);
