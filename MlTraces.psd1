@@ -18,6 +18,7 @@
         'Get-ExperimentRetention'
         'Set-ExperimentRetention'
         'Remove-Trace'
+        'Restore-Trace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
