@@ -115,12 +115,15 @@ namespace MlTraces.Tests.Archive
             var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["exp"] = exp, ["first"] = ofExp[0] };
             Assert.False(sh.Run("Get-Trace -TrackingUri $uri -TraceId $first -ExcludeSpans | Restore-Trace -Confirm:$false", vars).Failed);
             Assert.Equal(2, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
+            long generation = ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'");
             var r = sh.Run("Restore-Trace -TrackingUri $uri -ExperimentId $exp -PassThru", vars);
             Assert.Empty(r.Errors);
             Assert.Equal(ofExp.Skip(1).OrderBy(x => x), r.Output.Select(o => ((TraceRestore)o.BaseObject).TraceId).OrderBy(x => x));
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key IN ('mlflow.trace.archiveLocation') OR value = 'ARCHIVE_REPO'"));
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM spans WHERE content = ''"));
             Assert.Empty(Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*.pb", SearchOption.AllDirectories));
+            // Restore +1, file removal +1: a pass that read the trace in between cannot finalize.
+            Assert.Equal(generation + 2, ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'"));
         }
     }
 }
