@@ -19,6 +19,7 @@
         'Set-ExperimentRetention'
         'Invoke-TraceArchive'
         'Remove-Trace'
+        'Restore-Trace'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -1,0 +1,37 @@
+using System;
+
+namespace MlTraces
+{
+    public enum TraceRestoreStatus
+    {
+        /// <summary>The spans are back in the store and the trace reads from there.</summary>
+        Restored,
+        /// <summary>No such trace.</summary>
+        NotFound,
+        /// <summary>The trace's spans are not archived (already in the store, or in the artifact store).</summary>
+        NotArchived,
+        /// <summary>The trace is archived but could not be restored (see the error); nothing of it changed.</summary>
+        Failed,
+    }
+
+    /// <summary>Restore-Trace's receipt for one requested trace.</summary>
+    public sealed class TraceRestore
+    {
+        public string TraceId { get; set; } = "";
+        public TraceRestoreStatus Status { get; set; }
+        public bool Restored => Status == TraceRestoreStatus.Restored;
+        public string? ExperimentId { get; set; }
+        /// <summary>The folder URI the payload was archived at (mlflow.trace.archiveLocation).</summary>
+        public string? ArchiveLocation { get; set; }
+        public int Spans { get; set; }
+        /// <summary>Size of the traces.pb payload.</summary>
+        public long PayloadBytes { get; set; }
+        /// <summary>Whether traces.pb was removed after the restore was committed.</summary>
+        public bool ArchiveFileRemoved { get; set; }
+        /// <summary>Why the trace was not restored (the error's stable id), or null.</summary>
+        public string? ErrorId { get; set; }
+        public string? TrackingUri { get; set; }
+
+        public override string ToString() => $"{TraceId}: {Status}";
+    }
+}

@@ -1,0 +1,196 @@
+using System.Collections.Generic;
+using System.Linq;
+using System.Management.Automation;
+using MlTraces.Core;
+using MlTraces.Core.Archive;
+using MlTraces.Core.Store;
+
+namespace MlTraces.Commands
+{
+    /// <summary>
+    /// Brings archived traces back into the store: by id, from trace objects, or every archived trace of some
+    /// experiments. Plans first (reading each payload), asks per trace, then restores trace by trace.
+    /// </summary>
+    [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByIdSet)]
+    [OutputType(typeof(TraceRestore))]
+    public sealed class RestoreTraceCommand : StoreCmdlet
+    {
+        private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
+
+        /// <summary>Trace ids to restore (as Get-Trace takes them).</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("RequestId")]
+        [AllowEmptyString]
+        public string[] TraceId { get; set; } = new string[0];
+
+        /// <summary>Traces from Get-Trace or Search-Trace.</summary>
+        [Parameter(Mandatory = true, ParameterSetName = ByInputObjectSet, ValueFromPipeline = true)]
+        public Trace[] InputObject { get; set; } = new Trace[0];
+
+        /// <summary>Restores every archived trace of these experiments.</summary>
+        [Parameter(ParameterSetName = ByExperimentSet)]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentId { get; set; }
+
+        [Parameter(ParameterSetName = ByExperimentSet)]
+        [ValidateNotNullOrEmpty]
+        public string[]? ExperimentName { get; set; }
+
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        /// <summary>Writes a receipt per requested trace.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        // Ids from the pipeline, per store; restored in EndProcessing, when an upstream reader of the same file is done.
+        private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
+        private readonly List<string> _storeOrder = new List<string>();
+
+        protected override void ProcessRecord()
+        {
+            switch (ParameterSetName)
+            {
+                case ByIdSet:
+                    foreach (var id in TraceId) Collect(id);
+                    break;
+                case ByInputObjectSet:
+                    foreach (var trace in InputObject)
+                        if (trace != null)
+                        {
+                            // A trace object names its own store unless -TrackingUri is bound.
+                            string? saved = TrackingUri;
+                            if (!MyInvocation.BoundParameters.ContainsKey(nameof(TrackingUri)) && trace.TrackingUri != null) TrackingUri = trace.TrackingUri;
+                            Collect(trace.TraceId);
+                            TrackingUri = saved;
+                        }
+                    break;
+                default:
+                    RestoreExperiments();
+                    break;
+            }
+        }
+
+        protected override void EndProcessing()
+        {
+            try
+            {
+                foreach (var key in _storeOrder)
+                {
+                    TrackingUri = key.Length == 0 ? null : key;
+                    var store = Open();
+                    if (store == null) continue;
+                    RestorePlan? plan = null;
+                    Terminating(() => plan = new TraceRestorer(store).Plan(_pending[key]));
+                    if (plan != null) Act(store, plan);
+                }
+            }
+            finally
+            {
+                base.EndProcessing();
+            }
+        }
+
+        private void Collect(string? id)
+        {
+            string? problem = TraceIds.Problem(id);
+            if (problem != null)
+            {
+                WriteError(new ErrorRecord(new System.ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, id));
+                return;
+            }
+            string key = TrackingUri ?? "";
+            if (!_pending.TryGetValue(key, out var ids))
+            {
+                _pending[key] = ids = new List<string>();
+                _storeOrder.Add(key);
+            }
+            ids.Add(id!);
+        }
+
+        private void RestoreExperiments()
+        {
+            if (ExperimentId == null && ExperimentName == null)
+            {
+                ThrowTerminatingError(new ErrorRecord(new PSArgumentException("Name the traces to restore: -TraceId, -InputObject, -ExperimentId or -ExperimentName."),
+                    "MissingSelection", ErrorCategory.InvalidArgument, null));
+                return;
+            }
+            var store = Open();
+            if (store == null) return;
+            RestorePlan? plan = null;
+            Terminating(() =>
+            {
+                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, null, allByDefault: true);
+                var restorer = new TraceRestorer(store);
+                plan = restorer.Plan(restorer.ArchivedTraceIds(scope.Ids));
+            });
+            if (plan != null) Act(store, plan);
+        }
+
+        private bool WhatIfMode =>
+            MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
+                ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
+                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
+        private TraceStore? Open()
+        {
+            TraceStore? store = null;
+            // A dry run reads only: it cannot change the file, not even by accident.
+            Terminating(() => store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite));
+            return store;
+        }
+
+        private void Act(TraceStore store, RestorePlan plan)
+        {
+            foreach (var (receipt, error) in plan.Refused)
+            {
+                WriteError(ErrorRecords.From(error, receipt.TraceId));
+                if (PassThru) WriteObject(receipt);
+            }
+            var accepted = plan.Traces.Where(t => ShouldProcess(t.Describe(), "Restore trace")).ToList();
+            if (WhatIfMode)
+            {
+                ShouldProcess(plan.Summary(), null, null);
+                return;
+            }
+            WriteVerbose(plan.Summary());
+            var restorer = new TraceRestorer(store);
+            foreach (var t in accepted)
+            {
+                TraceRestore receipt;
+                try
+                {
+                    receipt = restorer.Restore(t, (id, ex) => WriteError(new ErrorRecord(ex, "ArchiveFileNotRemoved", ErrorCategory.WriteError, id)
+                    {
+                        ErrorDetails = new ErrorDetails($"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
+                                                        "No trace points at it any more; the archival pass removes such files."),
+                    }));
+                }
+                catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
+                {
+                    WriteError(ErrorRecords.From(ex, t.Trace.TraceId));
+                    receipt = new TraceRestore
+                    {
+                        TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
+                        Status = ex.ErrorId == TraceRestorer.NotArchivedId ? TraceRestoreStatus.NotArchived
+                            : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
+                        TrackingUri = plan.TrackingUri,
+                    };
+                }
+                catch (MlTracesException ex)
+                {
+                    CloseStore();
+                    ThrowTerminatingError(ErrorRecords.From(ex, t.Trace.TraceId));
+                    return;
+                }
+                if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
+                if (PassThru) WriteObject(receipt);
+            }
+        }
+    }
+}
