@@ -84,6 +84,19 @@ namespace MlTraces.Commands
             int done = 0;
             try
             {
+                var batch = new List<ArchiveCandidate>(ArchivalPass.FinalizeBatchSize);
+                void RunBatch()
+                {
+                    if (batch.Count == 0) return;
+                    List<TraceArchiveResult> results = new List<TraceArchiveResult>();
+                    Terminating(() => results = pass.ArchiveBatch(batch, _cancel.Token));
+                    batch.Clear();
+                    foreach (var result in results)
+                    {
+                        Report(result, summary, retryable);
+                        if (PassThru) WriteObject(result);
+                    }
+                }
                 foreach (var c in plan.Candidates)
                 {
                     progress.Report(done++, plan.Candidates.Count, "traces");
@@ -94,11 +107,10 @@ namespace MlTraces.Commands
                         if (whatIf) summary.ArchivedBytes += c.PayloadBytes;
                         continue;
                     }
-                    TraceArchiveResult result = null!;
-                    Terminating(() => result = pass.Archive(c, _cancel.Token), c.TraceId);
-                    Report(result, summary, retryable);
-                    if (PassThru) WriteObject(result);
+                    batch.Add(c);
+                    if (batch.Count >= ArchivalPass.FinalizeBatchSize) RunBatch();
                 }
+                RunBatch();
                 if (!whatIf)
                 {
                     Terminating(() =>
