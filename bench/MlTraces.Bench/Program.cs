@@ -15,6 +15,7 @@ switch (options.Command)
     case "startup-child": return StartupBench.Child(options);
     case "profile": return ProfileBench.Run(options);
     case "archive-plan": return ArchivePlanBench.Run(options);
+    case "archive": return ArchiveBench.Run(options);
     default:
         Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup --store <path.db> [--runs N] [--out results.md]");
         return 2;

@@ -174,10 +174,12 @@ namespace MlTraces.Core.Export
         {
             if (string.IsNullOrEmpty(id)) return null;
             string s = id!.Trim();
+            // MLflow 2.x writes 0x-hex; base64 can start with "0x" too ("0XbOyh5c..."), so the prefix alone decides
+            // nothing: it is hex only when what follows is hex of at most the id's length.
             if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
             {
                 string hex = s.Substring(2).ToLowerInvariant();
-                return IsHex(hex) ? hex.PadLeft(bytes * 2, '0') : null;
+                if (hex.Length > 0 && hex.Length <= bytes * 2 && IsHex(hex)) return hex.PadLeft(bytes * 2, '0');
             }
             if (s.Length == bytes * 2 && IsHex(s)) return s.ToLowerInvariant();
             try
