@@ -16,6 +16,7 @@ switch (options.Command)
     case "profile": return ProfileBench.Run(options);
     case "archive-plan": return ArchivePlanBench.Run(options);
     case "archive": return ArchiveBench.Run(options);
+    case "archive-profile": return ArchiveProfile.Run(options);
     default:
         Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup --store <path.db> [--runs N] [--out results.md]");
         return 2;

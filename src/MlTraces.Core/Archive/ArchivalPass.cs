@@ -46,48 +46,63 @@ namespace MlTraces.Core.Archive
         {
             var results = new List<TraceArchiveResult>();
             var written = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, IArchiveRepository Repository, TraceArchiveResult Result)>();
+            var snapshots = Snapshots(batch.Select(c => c.TraceId).ToList());
+            var work = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, TraceArchiveResult Result)>();
             foreach (var candidate in batch)
             {
-                cancel.ThrowIfCancellationRequested();
                 var result = new TraceArchiveResult
                 {
                     TraceId = candidate.TraceId, ExperimentId = candidate.ExperimentId, Reason = candidate.Reason.ToString(),
                     PayloadBytes = candidate.PayloadBytes, ArchiveLocation = candidate.ArchiveFolder, TrackingUri = _store.Uri.Original,
                 };
                 results.Add(result);
-                var snapshot = Snapshot(candidate.TraceId);
-                if (snapshot == null)
-                {
-                    Done(result, TraceArchiveOutcome.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
-                    continue;
-                }
+                if (snapshots.TryGetValue(candidate.TraceId, out var snapshot)) work.Add((candidate, snapshot, result));
+                else Done(result, TraceArchiveOutcome.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
+            }
+            cancel.ThrowIfCancellationRequested();
+
+            // Parsing, OTLP serialization and the file write are CPU and file work with no store access: they run on
+            // every core. Everything that touches the store stays on this thread and its one connection.
+            var outcomes = new (IArchiveRepository? Repository, string? Malformed, string? Failed)[work.Count];
+            System.Threading.Tasks.Parallel.For(0, work.Count, new System.Threading.Tasks.ParallelOptions { CancellationToken = cancel }, i =>
+            {
+                var (candidate, snapshot, _) = work[i];
                 byte[] payload;
                 try
                 {
                     var spans = snapshot.Spans.Select(s => SpanJson.FromContent(candidate.TraceId, s.Content)).ToList();
                     payload = TracePayload.Write(candidate.TraceId, spans);
                 }
-                catch (MlTracesException ex)
-                {
-                    MarkMalformed(candidate.TraceId, snapshot);
-                    Done(result, TraceArchiveOutcome.Malformed, ex.Message);
-                    continue;
-                }
+                catch (MlTracesException ex) { outcomes[i] = (null, ex.Message, null); return; }
                 IArchiveRepository repository;
                 try { repository = _repositoryFor(candidate.ArchiveFolder); }
-                catch (MlTracesException ex) { Done(result, TraceArchiveOutcome.LeftForNextPass, ex.Message); continue; }
+                catch (MlTracesException ex) { outcomes[i] = (null, null, ex.Message); return; }
                 try
                 {
                     repository.Write(candidate.ArchiveFolder, payload);
+                    outcomes[i] = (repository, null, null);
                 }
                 catch (MlTracesException ex)
                 {
-                    TryDelete(repository, candidate.ArchiveFolder);
-                    Done(result, TraceArchiveOutcome.LeftForNextPass, "Trace archival upload failed: " + ex.Message);
-                    continue;
+                    try { repository.Delete(candidate.ArchiveFolder); } catch (MlTracesException) { }
+                    outcomes[i] = (null, null, "Trace archival upload failed: " + ex.Message);
                 }
-                result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
-                written.Add((candidate, snapshot, repository, result));
+            });
+            for (int i = 0; i < work.Count; i++)
+            {
+                var (candidate, snapshot, result) = work[i];
+                var (repository, malformed, failed) = outcomes[i];
+                if (malformed != null)
+                {
+                    MarkMalformed(candidate.TraceId, snapshot);
+                    Done(result, TraceArchiveOutcome.Malformed, malformed);
+                }
+                else if (failed != null) Done(result, TraceArchiveOutcome.LeftForNextPass, failed);
+                else
+                {
+                    result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
+                    written.Add((candidate, snapshot, repository!, result));
+                }
             }
             if (written.Count == 0) return results;
 
@@ -119,22 +134,41 @@ namespace MlTraces.Core.Archive
             public List<(string SpanId, string Content)> Spans = new List<(string, string)>();
         }
 
-        /// <summary>The trace's spans and generation, if it still is a candidate (MLflow re-checks before serializing).</summary>
-        private TraceSnapshot? Snapshot(string traceId)
+        /// <summary>The spans and generations of the traces that still are candidates (MLflow re-checks before
+        /// serializing), in two statements for the whole batch.</summary>
+        private Dictionary<string, TraceSnapshot> Snapshots(List<string> traceIds)
         {
+            var result = Generations(traceIds, finalizable: false);
+            foreach (var kv in ReadSpans(result.Keys.ToList()))
+                result[kv.Key].Spans = kv.Value;
+            return result;
+        }
+
+        /// <summary>The generation of each trace that is still a candidate (for the finalize: also in a state MLflow
+        /// archives). Traces that are not come back absent.</summary>
+        private Dictionary<string, TraceSnapshot> Generations(List<string> traceIds, bool finalizable)
+        {
+            var result = new Dictionary<string, TraceSnapshot>(StringComparer.Ordinal);
+            if (traceIds.Count == 0) return result;
             var p = new SqlParameters();
             string generation = _store.Layout.HasDbPayloadGeneration ? "ti.db_payload_generation" : "NULL";
-            using (var cmd = _store.Command($"SELECT {generation} FROM trace_info ti WHERE ti.request_id = {p.Add(traceId)} AND {ArchivalPlanner.CandidateCondition(p)}", p))
-            using (var r = _store.Translate(() => cmd.ExecuteReader()))
-            {
-                if (!r.Read()) return null;
-                var snapshot = new TraceSnapshot { Generation = r.IsDBNull(0) ? (long?)null : r.GetInt64(0) };
-                var sp = new SqlParameters();
-                using var spans = _store.Command($"SELECT span_id, content FROM spans WHERE trace_id = {sp.Add(traceId)} ORDER BY span_id", sp);
-                using var sr = _store.Translate(() => spans.ExecuteReader());
-                while (sr.Read()) snapshot.Spans.Add((sr.GetString(0), sr.GetString(1)));
-                return snapshot;
-            }
+            string state = finalizable ? "AND ti.status IN ('OK', 'ERROR', 'STATE_UNSPECIFIED') " : "";
+            using var cmd = _store.Command($"SELECT ti.request_id, {generation} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(traceIds)}) {state}AND {ArchivalPlanner.CandidateCondition(p)}", p);
+            using var r = _store.Translate(() => cmd.ExecuteReader());
+            while (r.Read()) result[r.GetString(0)] = new TraceSnapshot { Generation = r.IsDBNull(1) ? (long?)null : r.GetInt64(1) };
+            return result;
+        }
+
+        private Dictionary<string, List<(string SpanId, string Content)>> ReadSpans(List<string> traceIds)
+        {
+            var spans = new Dictionary<string, List<(string, string)>>(StringComparer.Ordinal);
+            foreach (var id in traceIds) spans[id] = new List<(string, string)>();
+            if (traceIds.Count == 0) return spans;
+            var p = new SqlParameters();
+            using var cmd = _store.Command($"SELECT trace_id, span_id, content FROM spans WHERE trace_id IN ({p.AddList(traceIds)}) ORDER BY trace_id, span_id", p);
+            using var r = _store.Translate(() => cmd.ExecuteReader());
+            while (r.Read()) spans[r.GetString(0)].Add((r.GetString(1), r.GetString(2)));
+            return spans;
         }
 
         /// <summary>True when nothing changed since the snapshot: the generation where the layout has one, the span
@@ -155,40 +189,39 @@ namespace MlTraces.Core.Archive
         }
 
         /// <summary>The finalize step for a batch in one write transaction (BEGIN IMMEDIATE takes SQLite's write lock,
-        /// as MLflow's SELECT ... FOR UPDATE does elsewhere): each trace is checked and finalized, or left as it is
-        /// with the reason. Returns the traces left, by id.</summary>
+        /// as MLflow's SELECT ... FOR UPDATE does elsewhere): every trace is checked inside it, as MLflow checks each,
+        /// and the ones unchanged are finalized with a few statements for the whole batch. Returns the traces left,
+        /// by id, with the reason.</summary>
         private Dictionary<string, string> Finalize(IReadOnlyList<(ArchiveCandidate Candidate, TraceSnapshot Snapshot)> batch)
         {
             return _store.Translate(() =>
             {
                 var aborted = new Dictionary<string, string>(StringComparer.Ordinal);
                 using var tx = _store.BeginTransaction();
+                var ids = batch.Select(b => b.Candidate.TraceId).ToList();
+                var now = Generations(ids, finalizable: true);
+                // Without a generation column (older layouts) the span contents themselves are compared.
+                var spansNow = _store.Layout.HasDbPayloadGeneration ? null : ReadSpans(now.Keys.ToList());
+                var ok = new List<ArchiveCandidate>();
                 foreach (var (c, snapshot) in batch)
                 {
-                    var p = new SqlParameters();
-                    using (var check = _store.Command($"SELECT 1 FROM trace_info ti WHERE ti.request_id = {p.Add(c.TraceId)} " +
-                        $"AND ti.status IN ('OK', 'ERROR', 'STATE_UNSPECIFIED') AND {ArchivalPlanner.CandidateCondition(p)}", p))
-                    {
-                        if (check.ExecuteScalar() == null)
-                        {
-                            aborted[c.TraceId] = "The trace changed during its archival (state, tags or content); it is left for a later pass.";
-                            continue;
-                        }
-                    }
-                    if (!Unchanged(c.TraceId, snapshot))
-                    {
+                    if (!now.TryGetValue(c.TraceId, out var current))
+                        aborted[c.TraceId] = "The trace changed during its archival (state, tags or content); it is left for a later pass.";
+                    else if (spansNow == null ? current.Generation != snapshot.Generation : !spansNow[c.TraceId].SequenceEqual(snapshot.Spans))
                         aborted[c.TraceId] = "Spans were appended or changed during archival; the trace is left for a later pass.";
-                        continue;
-                    }
+                    else ok.Add(c);
+                }
+                if (ok.Count > 0)
+                {
                     var u = new SqlParameters();
-                    string id = u.Add(c.TraceId);
+                    string list = u.AddList(ok.Select(c => (object?)c.TraceId));
+                    string location = u.Add(TraceTagKeys.SpansLocation), archive = u.Add(SpansLocations.ArchiveRepo), pointer = u.Add(TraceTagKeys.ArchiveLocation);
+                    var locations = string.Join(", ", ok.Select(c => $"({location}, {archive}, {u.Add(c.TraceId)}), ({pointer}, {u.Add(c.ArchiveFolder)}, {u.Add(c.TraceId)})"));
                     using var cmd = _store.Command(
-                        $"UPDATE spans SET content = '' WHERE trace_id = {id}; " +
-                        $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.SpansLocation)}, {u.Add(SpansLocations.ArchiveRepo)}, {id}) " +
+                        $"UPDATE spans SET content = '' WHERE trace_id IN ({list}); " +
+                        $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES {locations} " +
                         "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
-                        $"INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({u.Add(TraceTagKeys.ArchiveLocation)}, {u.Add(c.ArchiveFolder)}, {id}) " +
-                        "ON CONFLICT (\"key\", request_id) DO UPDATE SET value = excluded.value; " +
-                        $"DELETE FROM trace_tags WHERE request_id = {id} AND \"key\" = {u.Add(TraceTagKeys.ArchivalFailure)};", u);
+                        $"DELETE FROM trace_tags WHERE \"key\" = {u.Add(TraceTagKeys.ArchivalFailure)} AND request_id IN ({list});", u);
                     cmd.ExecuteNonQuery();
                 }
                 tx.Commit();
