@@ -2,7 +2,7 @@
 # Runs every benchmark of the module against plain SQL on the same files, in one run, and writes the figures
 # to bench/results/<date>.md. Stores are generated on first use into bench/data/ (git-ignored; 1M traces is
 # about 9 GB and 4 minutes to make).
-#   bench/run.sh            search (1M), streaming memory (100k and 1M), startup (10k)
+#   bench/run.sh            search (1M), streaming memory (100k and 1M), startup (10k), delete (100k of 1M)
 #   bench/run.sh --small    the same on 100k/10k stores only, for a quick look
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,6 @@ bench search --store "$(store $big)" --runs 21
 bench stream --store "$(store 100000)"
 [ "$big" != 100000 ] && bench stream --store "$(store $big)"
 bench startup --store "$(store 10000)" --runs 5
+# Deletes from fresh copies in bench/data (one at a time: as much free disk as the store takes, plus a copy).
+bench delete --store "$(store $big)" --traces $((big / 10))
 echo "Figures written to $out"

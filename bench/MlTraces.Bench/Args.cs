@@ -10,6 +10,9 @@ namespace MlTraces.Bench
         public string Store { get; private set; } = "";
         public int Runs { get; private set; } = 7;
         public string? Out { get; private set; }
+        /// <summary>delete: how many traces each deletion removes, and the folder for the copies it deletes from.</summary>
+        public int Traces { get; private set; } = 100_000;
+        public string Work { get; private set; } = System.IO.Path.GetFullPath("bench/data");
 
         public static Args Parse(string[] args)
         {
@@ -21,6 +24,8 @@ namespace MlTraces.Bench
                     case "--store": a.Store = System.IO.Path.GetFullPath(args[i + 1]); break;
                     case "--runs": a.Runs = int.Parse(args[i + 1]); break;
                     case "--out": a.Out = args[i + 1]; break;
+                    case "--traces": a.Traces = int.Parse(args[i + 1]); break;
+                    case "--work": a.Work = System.IO.Path.GetFullPath(args[i + 1]); break;
                     default: throw new ArgumentException($"Unknown option {args[i]}");
                 }
             }

@@ -11,8 +11,9 @@ namespace MlTraces.Core.Delete
     /// <summary>How a deletion reports back while it runs; the cmdlet turns these into output, progress and errors.</summary>
     public interface IDeletionListener
     {
-        /// <summary>After each committed batch (its local files already removed), with the running count.</summary>
-        void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total);
+        /// <summary>After each committed batch (its local files already removed), with the running count and how
+        /// long the batch's transaction held the write lock.</summary>
+        void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction);
         /// <summary>A deleted trace's local file or folder could not be removed.</summary>
         void CleanupFailed(TraceDeletion receipt, string path, Exception error);
     }
@@ -69,7 +70,7 @@ namespace MlTraces.Core.Delete
                     if (receipt.Deleted)
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
                 done += batch.Count;
-                listener.BatchDone(receipts, done, ordered.Count);
+                listener.BatchDone(receipts, done, ordered.Count, locked);
                 // As long as the batch held the lock, up to MaxPause, counting what was done since the commit.
                 if (done < ordered.Count)
                 {

@@ -109,8 +109,9 @@ namespace MlTraces.Commands
                     throw new InvalidParameterException("Give -Before or -OlderThan, not both: they are two ways to say the same bound.", "BothBounds");
                 if (OlderThan.HasValue && OlderThan.Value < TimeSpan.Zero)
                     throw new InvalidParameterException($"Invalid value for 'OlderThan'. A duration cannot be negative: {OlderThan.Value}.", "InvalidRetention");
-                // A bad filter is the user's to fix whatever the store: say so before touching it.
+                // A bad filter or experiment id is the user's to fix whatever the store: say so before touching it.
                 if (ParameterSetName == ByFilterSet) FilterParser.Parse(Filter);
+                foreach (var id in ExperimentId ?? new string[0]) Experiments.NormalizeId(id);
             }, Filter);
         }
 
@@ -174,49 +175,55 @@ namespace MlTraces.Commands
                 ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
                 : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
-        private TraceStore? Open() 
+        /// <summary>Opens the store (read-only for a dry run: it cannot change the file, not even by accident),
+        /// plans, and acts; the progress bar closes however this ends.</summary>
+        private void PlanAndAct(Func<TraceStore, DeletionPlan> makePlan)
         {
-            TraceStore? store = null;
-            // A dry run reads only: it cannot change the file, not even by accident.
-            Terminating(() => store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite));
-            return store;
-        }
-
-        private void RemoveByIds(List<string> ids)
-        {
-            var store = Open();
-            if (store == null) return;
-            DeletionPlan? plan = null;
-            Terminating(() =>
+            _progressShown = true;
+            WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", "Reading the traces to remove"));
+            try
             {
-                bool named = ExperimentId != null || ExperimentName != null;
-                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
-                plan = new DeletionPlanner(store, scope.Experiments).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
-            });
-            if (plan != null) Act(store, plan);
-        }
-
-        private void RemoveByQuery()
-        {
-            var store = Open();
-            if (store == null) return;
-            DeletionPlan? plan = null;
-            Terminating(() =>
-            {
-                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace);
-                long? cutoff = Before.HasValue ? ToUnixMs(Before.Value)
-                    : OlderThan.HasValue ? RetentionDuration.CutoffMs(DateTimeOffset.UtcNow, OlderThan.Value) : (long?)null;
-                if (cutoff.HasValue) WriteVerbose($"Traces that started at or before {DateTimeOffset.FromUnixTimeMilliseconds(cutoff.Value):u} ({cutoff.Value} ms).");
-                plan = new DeletionPlanner(store, scope.Experiments).ForQuery(new DeletionQuery
+                TraceStore? store = null;
+                DeletionPlan? plan = null;
+                Terminating(() =>
                 {
-                    ExperimentIds = scope.Ids,
-                    Filter = ParameterSetName == ByFilterSet ? Filter : null,
-                    MaxTimestampMs = cutoff,
-                    MaxTraces = MaxTraces,
-                }, _cancel.Token);
-            });
-            if (plan != null) Act(store, plan);
+                    store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                    plan = makePlan(store);
+                });
+                if (store != null && plan != null) Act(store, plan);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C, seen between batches: every batch either committed or never began.
+                throw new PipelineStoppedException();
+            }
+            finally
+            {
+                CompleteProgress();
+            }
         }
+
+        private void RemoveByIds(List<string> ids) => PlanAndAct(store =>
+        {
+            bool named = ExperimentId != null || ExperimentName != null;
+            var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
+            return new DeletionPlanner(store, scope.Experiments).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
+        });
+
+        private void RemoveByQuery() => PlanAndAct(store =>
+        {
+            var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace);
+            long? cutoff = Before.HasValue ? ToUnixMs(Before.Value)
+                : OlderThan.HasValue ? RetentionDuration.CutoffMs(DateTimeOffset.UtcNow, OlderThan.Value) : (long?)null;
+            if (cutoff.HasValue) WriteVerbose($"Traces that started at or before {DateTimeOffset.FromUnixTimeMilliseconds(cutoff.Value):u} ({cutoff.Value} ms).");
+            return new DeletionPlanner(store, scope.Experiments).ForQuery(new DeletionQuery
+            {
+                ExperimentIds = scope.Ids,
+                Filter = ParameterSetName == ByFilterSet ? Filter : null,
+                MaxTimestampMs = cutoff,
+                MaxTraces = MaxTraces,
+            }, _cancel.Token);
+        });
 
         /// <summary>A DateTime as PowerShell users write it: UTC when it says so, local time otherwise.</summary>
         private static long ToUnixMs(DateTime time)
@@ -228,16 +235,18 @@ namespace MlTraces.Commands
         /// <summary>Reports the plan, asks per trace, and deletes what was agreed to.</summary>
         private void Act(TraceStore store, DeletionPlan plan)
         {
+            // A dry run writes no receipts: nothing happened to any trace.
+            bool receipts = PassThru && !WhatIfMode;
             WriteWarnings(plan.Warnings);
             foreach (var id in plan.NotFound)
             {
                 WriteWarning($"Trace '{id}' was not found in the store '{plan.TrackingUri}'; there is nothing to remove.");
-                if (PassThru) WriteObject(new TraceDeletion { TraceId = id, Status = TraceDeletionStatus.NotFound, TrackingUri = plan.TrackingUri });
+                if (receipts) WriteObject(new TraceDeletion { TraceId = id, Status = TraceDeletionStatus.NotFound, TrackingUri = plan.TrackingUri });
             }
             if (plan.Held.Count > 0)
             {
                 WriteWarning(HeldMessage(plan.Held.Select(t => t.TraceId).ToList()));
-                if (PassThru) foreach (var t in plan.Held) WriteObject(t.Receipt(TraceDeletionStatus.Held, plan.TrackingUri));
+                if (receipts) foreach (var t in plan.Held) WriteObject(t.Receipt(TraceDeletionStatus.Held, plan.TrackingUri));
             }
 
             var accepted = new List<PlannedTrace>(plan.Traces.Count);
@@ -253,25 +262,15 @@ namespace MlTraces.Commands
             if (accepted.Count == 0) return;
 
             _leftBehind.Clear();
-            try
-            {
-                Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
-            }
-            catch (OperationCanceledException)
-            {
-                // Ctrl+C, seen between batches: every batch either committed or never began.
-                throw new PipelineStoppedException();
-            }
-            finally
-            {
-                CompleteProgress();
-            }
+            _receipts = receipts;
+            Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
             if (_leftBehind.Count > 0)
                 WriteWarning($"{_leftBehind.Count:N0} removed trace(s) keep files that MlTraces cannot remove from here, such as {_leftBehind[0]}. " +
                              "Remove them with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
         }
 
         private readonly List<string> _leftBehind = new List<string>();
+        private bool _receipts;
 
         private static string HeldMessage(List<string> ids)
         {
@@ -279,20 +278,20 @@ namespace MlTraces.Commands
             return $"{ids.Count:N0} trace(s) are under legal hold (tag {TraceTagKeys.LegalHold}) and are not removed: {shown}.";
         }
 
-        void IDeletionListener.BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total)
+        void IDeletionListener.BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction)
         {
             foreach (var r in receipts)
             {
                 if (r.Deleted && r.LeftBehind.Count > 0) _leftBehind.Add(r.LeftBehind[0]);
                 if (r.Status == TraceDeletionStatus.Held) WriteWarning(HeldMessage(new List<string> { r.TraceId }));
             }
-            WriteVerbose($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in one transaction ({done:N0} of {total:N0} done).");
+            WriteVerbose($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {transaction.TotalMilliseconds:N0} ms ({done:N0} of {total:N0} done).");
             _progressShown = true;
             WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", $"{done:N0} of {total:N0} traces")
             {
                 PercentComplete = (int)(100L * done / Math.Max(1, total)),
             });
-            if (PassThru) WriteObject(receipts, enumerateCollection: true);
+            if (_receipts) WriteObject(receipts, enumerateCollection: true);
         }
 
         void IDeletionListener.CleanupFailed(TraceDeletion receipt, string path, Exception error)

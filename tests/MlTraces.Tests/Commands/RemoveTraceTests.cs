@@ -204,7 +204,9 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("tr-00, tr-01, tr-03", Assert.Single(first.Warnings).Message);
             Assert.Contains("legal hold", first.Warnings[0].Message);
 
-            var dry = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-00, tr-03, tr-05 -WhatIf", vars);
+            var dry = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-00, tr-03, tr-05 -WhatIf -PassThru", vars);
+            Assert.Empty(dry.Output);
+            Assert.Equal(ProgressRecordType.Completed, dry.Progress.Last().RecordType);
             Assert.Equal(new[] { "tr-05" }, WhatIfIds(dry.HostText));
             Assert.Contains("2 traces under legal hold", dry.HostText);
 

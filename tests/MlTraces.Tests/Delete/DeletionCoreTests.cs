@@ -18,7 +18,7 @@ namespace MlTraces.Tests.Delete
         {
             public List<TraceDeletion> Receipts { get; } = new List<TraceDeletion>();
             public Action<int>? AfterBatch { get; set; }
-            public void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total)
+            public void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction)
             {
                 Receipts.AddRange(receipts);
                 AfterBatch?.Invoke(done);
