@@ -103,3 +103,19 @@ namespace MlTraces.Commands
             new ErrorRecord(new ItemNotFoundException(message), errorId, ErrorCategory.ObjectNotFound, target);
     }
 }
+
+namespace MlTraces.Commands
+{
+    /// <summary>A command that works on the store named by -TrackingUri, which binds from the pipeline by property
+    /// name (FullName, Path), so file objects and traces name the store they came from.</summary>
+    public abstract class PipelineStoreCmdlet : StoreCmdlet
+    {
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("FullName", "Path", "Store", "Uri")]
+        [ValidateNotNullOrEmpty]
+        public string? TrackingUri { get; set; }
+
+        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+    }
+}

@@ -7,7 +7,7 @@ namespace MlTraces.Commands
     /// <summary>Shows each experiment's effective trace retention ("Archive after") and where it comes from.</summary>
     [Cmdlet(VerbsCommon.Get, "ExperimentRetention")]
     [OutputType(typeof(ExperimentRetention))]
-    public sealed class GetExperimentRetentionCommand : StoreCmdlet
+    public sealed class GetExperimentRetentionCommand : PipelineStoreCmdlet
     {
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -24,12 +24,6 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string? ConfigPath { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         protected override void ProcessRecord()
         {

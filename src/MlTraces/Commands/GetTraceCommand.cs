@@ -7,19 +7,13 @@ namespace MlTraces.Commands
     /// <summary>Gets traces by id, with their tags, metadata, assessments and spans.</summary>
     [Cmdlet(VerbsCommon.Get, "Trace")]
     [OutputType(typeof(Trace))]
-    public sealed class GetTraceCommand : StoreCmdlet
+    public sealed class GetTraceCommand : PipelineStoreCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("RequestId")]
         [ValidateNotNullOrEmpty]
         public string[] TraceId { get; set; } = new string[0];
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         /// <summary>Leaves spans out, for a quick look at many traces.</summary>
         [Parameter]

@@ -14,7 +14,7 @@ namespace MlTraces.Commands
     /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
     [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(TraceArchiveSummary), typeof(TraceArchiveResult))]
-    public sealed class InvokeTraceArchiveCommand : StoreCmdlet
+    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -45,12 +45,6 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 

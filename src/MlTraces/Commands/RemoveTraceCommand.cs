@@ -18,7 +18,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByAgeSet)]
     [OutputType(typeof(TraceDeletion))]
-    public sealed class RemoveTraceCommand : StoreCmdlet, IDeletionListener
+    public sealed class RemoveTraceCommand : PipelineStoreCmdlet, IDeletionListener
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByAgeSet = "ByAge", ByFilterSet = "ByFilter";
         private const int ProgressActivityId = 0x4d4c5254;
@@ -64,12 +64,6 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string? Workspace { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         /// <summary>Writes a receipt per requested trace: TraceId, Deleted, Status and what went with it.</summary>
         [Parameter]

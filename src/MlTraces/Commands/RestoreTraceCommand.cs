@@ -13,7 +13,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByIdSet)]
     [OutputType(typeof(TraceRestore))]
-    public sealed class RestoreTraceCommand : StoreCmdlet
+    public sealed class RestoreTraceCommand : PipelineStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
@@ -36,12 +36,6 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string[]? ExperimentName { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         /// <summary>Writes a receipt per requested trace.</summary>
         [Parameter]

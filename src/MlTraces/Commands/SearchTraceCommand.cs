@@ -13,7 +13,7 @@ namespace MlTraces.Commands
     /// <summary>Searches traces with MLflow's filter language, order and paging; results stream.</summary>
     [Cmdlet(VerbsCommon.Search, "Trace", SupportsPaging = true, DefaultParameterSetName = "All")]
     [OutputType(typeof(Trace))]
-    public sealed class SearchTraceCommand : StoreCmdlet
+    public sealed class SearchTraceCommand : PipelineStoreCmdlet
     {
         /// <summary>An MLflow filter string, e.g. "status = 'ERROR' AND tag.env = 'prod'".</summary>
         [Parameter(Position = 0)]
@@ -65,12 +65,6 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter IncludeSpans { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 

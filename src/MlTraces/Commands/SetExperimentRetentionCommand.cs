@@ -12,7 +12,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Set, "ExperimentRetention", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "ById")]
     [OutputType(typeof(ExperimentRetention))]
-    public sealed class SetExperimentRetentionCommand : StoreCmdlet
+    public sealed class SetExperimentRetentionCommand : PipelineStoreCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "ById", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -55,12 +55,6 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string? ConfigPath { get; set; }
 
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("FullName", "Path", "Store", "Uri")]
-        [ValidateNotNullOrEmpty]
-        public string? TrackingUri { get; set; }
-        protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         private RetentionDuration? _retention, _olderThan;
 
