@@ -56,4 +56,28 @@ Describe 'MlTraces on a new store' {
     It 'gives MLflow''s message for a malformed filter' {
         { Search-Trace -Filter "name = 'a' OR name = 'b'" -ErrorAction Stop } | Should -Throw '*Invalid clause(s) in filter string*'
     }
+
+    It 'deletes nothing with -WhatIf and exactly the planned traces for real' {
+        $before = (Get-FileHash mlflow.db).Hash
+        Remove-Trace -ExperimentName samples -Filter "status = 'ERROR'" -WhatIf
+        (Get-FileHash mlflow.db).Hash | Should -Be $before
+        $errors = @(Search-Trace -ExperimentName samples -Filter "status = 'ERROR'").TraceId
+        $receipts = Remove-Trace -ExperimentName samples -Filter "status = 'ERROR'" -Confirm:$false -PassThru
+        @($receipts | Where-Object Deleted).TraceId | Sort-Object | Should -Be ($errors | Sort-Object)
+        @(Search-Trace -ExperimentName samples -Filter "status = 'ERROR'").Count | Should -Be 0
+    }
+
+    It 'archives, reads archived traces and restores them' {
+        $config = Join-Path $script:Folder 'archival.yaml'
+        Set-Content $config "trace_archival:`n  enabled: true`n  location: $(([uri](Join-Path $script:Folder 'archive')).AbsoluteUri)`n  retention: 1d`n"
+        Set-ExperimentRetention -ExperimentName samples -ArchiveNow
+        (Get-ExperimentRetention -ExperimentName samples -ConfigPath $config).ArchiveNowRequested | Should -BeTrue
+        $first = Search-Trace -ExperimentName samples -First 1 | Get-Trace
+        $summary = Invoke-TraceArchive -ConfigPath $config -MaxTraces 10 -Confirm:$false
+        $summary.Archived | Should -BeGreaterThan 0
+        $archived = Get-Trace $first.TraceId
+        ($archived.Spans.Content -join '') | Should -Be ($first.Spans.Content -join '')
+        Restore-Trace -ExperimentName samples -Confirm:$false
+        (Get-Trace $first.TraceId).SpansLocation | Should -Be 'TRACKING_STORE'
+    }
 }
