@@ -72,10 +72,11 @@ Describe 'MlTraces on a new store' {
         Set-Content $config "trace_archival:`n  enabled: true`n  location: $(([uri](Join-Path $script:Folder 'archive')).AbsoluteUri)`n  retention: 1d`n"
         Set-ExperimentRetention -ExperimentName samples -ArchiveNow
         (Get-ExperimentRetention -ExperimentName samples -ConfigPath $config).ArchiveNowRequested | Should -BeTrue
-        $first = Search-Trace -ExperimentName samples -First 1 | Get-Trace
+        $first = Search-Trace -ExperimentName samples -Filter "status = 'OK'" -OrderBy 'timestamp_ms ASC' -First 1 | Get-Trace
         $summary = Invoke-TraceArchive -ConfigPath $config -MaxTraces 10 -Confirm:$false
         $summary.Archived | Should -BeGreaterThan 0
         $archived = Get-Trace $first.TraceId
+        $archived.SpansLocation | Should -Be 'ARCHIVE_REPO'
         ($archived.Spans.Content -join '') | Should -Be ($first.Spans.Content -join '')
         Restore-Trace -ExperimentName samples -Confirm:$false
         (Get-Trace $first.TraceId).SpansLocation | Should -Be 'TRACKING_STORE'
