@@ -73,7 +73,7 @@ Describe 'MlTraces on a new store' {
         Set-ExperimentRetention -ExperimentName samples -ArchiveNow
         (Get-ExperimentRetention -ExperimentName samples -ConfigPath $config).ArchiveNowRequested | Should -BeTrue
         $first = Search-Trace -ExperimentName samples -Filter "status = 'OK'" -OrderBy 'timestamp_ms ASC' -First 1 | Get-Trace
-        $summary = Invoke-TraceArchive -ConfigPath $config -MaxTraces 10 -Confirm:$false
+        $summary = Invoke-TraceArchive -ConfigPath $config -Confirm:$false
         $summary.Archived | Should -BeGreaterThan 0
         $archived = Get-Trace $first.TraceId
         $archived.SpansLocation | Should -Be 'ARCHIVE_REPO'
