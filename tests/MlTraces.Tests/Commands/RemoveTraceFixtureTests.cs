@@ -12,16 +12,6 @@ namespace MlTraces.Tests.Commands
     {
         public static IEnumerable<object[]> Fixtures() => FixtureStoreTests.Fixtures();
 
-        private static List<string> SqlIds(TestStore ts, string where)
-        {
-            using var store = ts.Open(StoreAccess.ReadOnly);
-            using var cmd = store.Command($"SELECT request_id FROM trace_info WHERE {where} ORDER BY request_id");
-            using var r = cmd.ExecuteReader();
-            var ids = new List<string>();
-            while (r.Read()) ids.Add(r.GetString(0));
-            return ids;
-        }
-
         [Theory]
         [MemberData(nameof(Fixtures))]
         public void DeletesByFilterThenByAgeAndLeavesNothingBehind(string fixture)
@@ -41,7 +31,7 @@ namespace MlTraces.Tests.Commands
                 ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Before ([DateTime]::MaxValue)", "1 = 1"),
             })
             {
-                var expected = SqlIds(ts, where);
+                var expected = TraceIds(ts, where);
                 var dry = sh.Run(command + " -WhatIf -WarningAction SilentlyContinue", vars);
                 Assert.True(dry.Errors.Count == 0, string.Join("\n", dry.Errors));
                 Assert.Equal(expected, WhatIfIds(dry.HostText).OrderBy(id => id, System.StringComparer.Ordinal));
@@ -49,11 +39,11 @@ namespace MlTraces.Tests.Commands
 
                 var real = sh.Run(command + " -Confirm:$false -WarningAction SilentlyContinue", vars);
                 Assert.True(real.Errors.Count == 0, string.Join("\n", real.Errors));
-                Assert.Empty(expected.Intersect(SqlIds(ts, "1 = 1")));
+                Assert.Empty(expected.Intersect(TraceIds(ts, "1 = 1")));
                 AssertConsistent(ts, before);
                 hash = Sha(ts.Path);
             }
-            Assert.Empty(SqlIds(ts, "1 = 1"));
+            Assert.Empty(TraceIds(ts, "1 = 1"));
         }
     }
 }

@@ -78,6 +78,14 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("tr-00", Assert.Single(r.Warnings).Message);
             // The count a script needs, without parsing text.
             Assert.Equal(2, receipts.Count(x => x.Deleted));
+
+            // In a console the receipts are a table a person scans.
+            Execute(ts, "INSERT INTO trace_tags (\"key\", value, request_id) VALUES ('mlflow.artifactLocation', 's3://b/1/traces/tr-03/artifacts', 'tr-03')");
+            sh.Session.RunInteractive($"Remove-Trace -TrackingUri '{ts.Path}' -TraceId tr-03 -Confirm:$false -PassThru -WarningAction SilentlyContinue");
+            string text = System.Text.RegularExpressions.Regex.Replace(sh.Session.HostText, "\u001b\\[[0-9;]*m", "");
+            var table = text.Split('\n').SkipWhile(l => !l.StartsWith("TraceId")).Take(3).ToList();
+            Assert.Matches(@"^TraceId +Status +Exp +RequestTime +Spans +Assess +Links +Files", table[0]);
+            Assert.Matches(@"^tr-03 +Deleted +1 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +2 +1 +2 +1 left behind", table[2]);
         }
 
         [Fact]

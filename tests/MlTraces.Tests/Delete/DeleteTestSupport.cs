@@ -76,10 +76,11 @@ namespace MlTraces.Tests.Delete
             Regex.Matches(hostText, "What if: Performing the operation \"Remove trace\" on target \"([^ \"]+) \\(")
                 .Cast<Match>().Select(m => m.Groups[1].Value).ToList();
 
-        public static List<string> TraceIds(TestStore ts)
+        /// <summary>The ids of the traces (that match the SQL condition), in id order.</summary>
+        public static List<string> TraceIds(TestStore ts, string where = "1 = 1")
         {
             using var store = ts.Open(StoreAccess.ReadOnly);
-            using var cmd = store.Command("SELECT request_id FROM trace_info ORDER BY request_id");
+            using var cmd = store.Command($"SELECT request_id FROM trace_info WHERE {where} ORDER BY request_id");
             using var r = cmd.ExecuteReader();
             var ids = new List<string>();
             while (r.Read()) ids.Add(r.GetString(0));
