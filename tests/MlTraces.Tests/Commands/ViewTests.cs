@@ -27,5 +27,42 @@ namespace MlTraces.Tests.Commands
             Assert.All(rows, r => Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tr-[0-9a-f]{32} OK\s+(agent|rag_pipeline|chat|\w+)", r));
             if (width >= 120) Assert.Contains("Request", lines[0]);
         }
+
+        /// <summary>Every output type through its view at both widths: its identifying fields are never cut.</summary>
+        [Theory]
+        [InlineData(80)]
+        [InlineData(120)]
+        public void EveryOutputTypeRendersItsEssentials(int width)
+        {
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            string config = System.IO.Path.Combine(ts.Folder, "archival.yaml");
+            System.IO.File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new System.Uri(System.IO.Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
+            string id = "tr-fc14cf85f3c754dece33aae752bb93e5";
+            var cases = new (string Script, string[] Expected)[]
+            {
+                ($"(Get-Trace {id}).Spans", new[] { "SpanId", "Status", "Name" }),
+                ($"(Get-Trace {id}).Assessments", new[] { id, "Type", "Name" }),
+                ("Get-ExperimentRetention -ConfigPath $config -ExperimentId 1", new[] { "ExperimentId", "MLflow Demo", "1 day" }),
+                ("Invoke-TraceArchive -ConfigPath $config -MaxTraces 1 -PassThru", new[] { id, "Archived" }),
+                ("Invoke-TraceArchive -ConfigPath $config -MaxTraces 1", new[] { "Archived", "TrackingUri" }),
+                ($"Restore-Trace {id} -PassThru", new[] { id, "Restored" }),
+                ($"Remove-Trace {id} -Confirm:$false -PassThru", new[] { id, "Deleted" }),
+                ("New-TraceStore sqlite:///new.db", new[] { "TrackingUri", "AlembicRevision" }),
+            };
+            foreach (var (script, expected) in cases)
+            {
+                var output = new StringWriter();
+                using var session = new ShellSession(output, width: width, workingDirectory: ts.Folder);
+                session.Invoke("$env:MLFLOW_TRACKING_URI = 'sqlite:///week5-lab-gen-e.db'; $global:config = '" + config + "'");
+                int code = session.RunInteractive(script);
+                string text = output.ToString();
+                Assert.True(code == 0, script + "\n" + text);
+                // Views must fit; warnings are the console's to wrap.
+                Assert.All(text.Split('\n').Where(l => !l.StartsWith("WARNING:", System.StringComparison.Ordinal)),
+                    l => Assert.True(l.TrimEnd('\r').Length <= width, $"{script}: line wider than {width}: {l}"));
+                foreach (var e in expected) Assert.True(text.Contains(e), $"{script} at {width} columns lacks '{e}':\n{text}");
+            }
+            System.Environment.SetEnvironmentVariable("MLFLOW_TRACKING_URI", null);
+        }
     }
 }
