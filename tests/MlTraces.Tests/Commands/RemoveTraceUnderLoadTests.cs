@@ -12,17 +12,13 @@ using static MlTraces.Tests.Delete.DeleteTestSupport;
 
 namespace MlTraces.Tests.Commands
 {
-    /// <summary>These tests set MLTRACES_DELETE_BATCH_SIZE for the whole process and time real processes
-    /// against each other, so they run alone, after the others.</summary>
-    [CollectionDefinition(nameof(RunsAlone), DisableParallelization = true)]
-    public class RunsAlone { }
 
     /// <summary>
     /// Remove-Trace while other things happen: Ctrl+C, an MLflow-like writer in another process, and the deleting
     /// process killed outright. Small batches (MLTRACES_DELETE_BATCH_SIZE) make a deletion of a few thousand
     /// traces take hundreds of transactions, as a large deletion does with the default size.
     /// </summary>
-    [Collection(nameof(RunsAlone))]
+    [Collection(MlTraces.Tests.Support.ProcessEnvironmentCollection.Name)]
     public class RemoveTraceUnderLoadTests
     {
         private const string BatchSizeVariable = "MLTRACES_DELETE_BATCH_SIZE";

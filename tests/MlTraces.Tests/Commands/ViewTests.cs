@@ -53,7 +53,9 @@ namespace MlTraces.Tests.Commands
             {
                 var output = new StringWriter();
                 using var session = new ShellSession(output, width: width, workingDirectory: ts.Folder);
-                session.Invoke("$env:MLFLOW_TRACKING_URI = 'sqlite:///week5-lab-gen-e.db'; $global:config = '" + config + "'");
+                // Session defaults, not the process environment: tests run in parallel in one process.
+                session.Invoke("$global:PSDefaultParameterValues['*-Trace*:TrackingUri'] = 'sqlite:///week5-lab-gen-e.db'; " +
+                               "$global:PSDefaultParameterValues['*-Experiment*:TrackingUri'] = 'sqlite:///week5-lab-gen-e.db'; $global:config = '" + config + "'");
                 int code = session.RunInteractive(script);
                 string text = output.ToString();
                 Assert.True(code == 0, script + "\n" + text);
@@ -62,7 +64,6 @@ namespace MlTraces.Tests.Commands
                     l => Assert.True(l.TrimEnd('\r').Length <= width, $"{script}: line wider than {width}: {l}"));
                 foreach (var e in expected) Assert.True(text.Contains(e), $"{script} at {width} columns lacks '{e}':\n{text}");
             }
-            System.Environment.SetEnvironmentVariable("MLFLOW_TRACKING_URI", null);
         }
     }
 }
