@@ -266,8 +266,8 @@ namespace MlTraces.Commands
             _receipts = receipts;
             Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
             if (_leftBehind > 0)
-                WriteWarning($"{_leftBehind:N0} removed trace(s) keep files that MlTraces cannot remove from here, such as {_leftBehindExample}. " +
-                             "Remove them with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
+                WriteWarning($"{_leftBehind:N0} removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {_leftBehindExample}. " +
+                             "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
         }
 
         // Removed traces with files left behind, for one warning at the end rather than one per trace.
