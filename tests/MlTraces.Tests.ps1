@@ -53,16 +53,6 @@ Describe 'MlTraces on a new store' {
         (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
     }
 
-    It 'removes by filter exactly what -WhatIf listed, and -WhatIf changes nothing' {
-        $hash = (Get-FileHash mlflow.db).Hash
-        $errors = Search-Trace -Filter "status = 'ERROR'"
-        Remove-Trace -Filter "status = 'ERROR'" -WhatIf
-        (Get-FileHash mlflow.db).Hash | Should -Be $hash
-        $receipts = Remove-Trace -Filter "status = 'ERROR'" -Confirm:$false -PassThru
-        ($receipts | Where-Object Deleted).TraceId | Sort-Object | Should -Be ($errors.TraceId | Sort-Object)
-        Search-Trace -Filter "status = 'ERROR'" | Should -BeNullOrEmpty
-    }
-
     It 'removes traces piped from Search-Trace, oldest first with -MaxTraces' {
         $oldest = Search-Trace -OrderBy 'timestamp_ms ASC' -First 2
         Remove-Trace -OlderThan 1m -MaxTraces 2 -Confirm:$false
