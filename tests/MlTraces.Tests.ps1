@@ -53,6 +53,21 @@ Describe 'MlTraces on a new store' {
         (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
     }
 
+    It 'removes traces piped from Search-Trace, oldest first with -MaxTraces' {
+        $oldest = Search-Trace -OrderBy 'timestamp_ms ASC' -First 2
+        Remove-Trace -OlderThan 1m -MaxTraces 2 -Confirm:$false
+        $oldest | Get-Trace -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $next = Search-Trace -First 1
+        $next | Remove-Trace -Confirm:$false
+        Search-Trace | Where-Object TraceId -eq $next.TraceId | Should -BeNullOrEmpty
+    }
+
+    It 'refuses ids MLflow could not have written, and keeps MLflow''s parameter rules' {
+        { Remove-Trace -TraceId 'tr-*' -Confirm:$false -ErrorAction Stop } | Should -Throw '*not wildcards*'
+        { Remove-Trace -TraceId tr-1 -MaxTraces 3 -ErrorAction Stop } | Should -Throw '*`max_traces` can''t be specified if `trace_ids` is specified*'
+        { Remove-Trace -OlderThan 1d -MaxTraces 0 -ErrorAction Stop } | Should -Throw '*received 0*'
+    }
+
     It 'gives MLflow''s message for a malformed filter' {
         { Search-Trace -Filter "name = 'a' OR name = 'b'" -ErrorAction Stop } | Should -Throw '*Invalid clause(s) in filter string*'
     }

@@ -26,7 +26,8 @@ namespace MlTraces.Core.Delete
     /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Local files go after
     /// the commit, so a crash can leave a stray folder but never a trace without its payload. Batches are cut
     /// from the traces sorted by id: MLflow's ids are random, and a batch that is a slice of the id order touches
-    /// a slice of every id-keyed index instead of pages all over each of them at every commit. Between batches
+    /// a slice of every id-keyed index instead of pages all over each of them at every commit (100,000 of the 1M
+    /// benchmark store's traces: 64 s in id order, 83 s in time order, 66 s as one DELETE). Between batches
     /// the lock is left free for a moment: SQLite's busy handler retries a waiting writer at growing intervals
     /// of up to 100 ms, and back-to-back transactions would let an MLflow server's write in only at the end.
     /// </summary>

@@ -255,15 +255,18 @@ namespace MlTraces.Commands
             WriteVerbose(plan.Summary());
             if (accepted.Count == 0) return;
 
-            _leftBehind.Clear();
+            _leftBehind = 0;
+            _leftBehindExample = null;
             _receipts = receipts;
             Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
-            if (_leftBehind.Count > 0)
-                WriteWarning($"{_leftBehind.Count:N0} removed trace(s) keep files that MlTraces cannot remove from here, such as {_leftBehind[0]}. " +
-                             "Remove them with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
+            if (_leftBehind > 0)
+                WriteWarning($"{_leftBehind:N0} removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {_leftBehindExample}. " +
+                             "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
         }
 
-        private readonly List<string> _leftBehind = new List<string>();
+        // Removed traces with files left behind, for one warning at the end rather than one per trace.
+        private int _leftBehind;
+        private string? _leftBehindExample;
         private bool _receipts;
 
         private static string HeldMessage(List<string> ids)
@@ -276,7 +279,7 @@ namespace MlTraces.Commands
         {
             foreach (var r in receipts)
             {
-                if (r.Deleted && r.LeftBehind.Count > 0) _leftBehind.Add(r.LeftBehind[0]);
+                if (r.Deleted && r.LeftBehind.Count > 0 && _leftBehind++ == 0) _leftBehindExample = r.LeftBehind[0];
                 if (r.Status == TraceDeletionStatus.Held) WriteWarning(HeldMessage(new List<string> { r.TraceId }));
             }
             WriteVerbose($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {transaction.TotalMilliseconds:N0} ms ({done:N0} of {total:N0} done).");

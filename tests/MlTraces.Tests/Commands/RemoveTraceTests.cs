@@ -287,7 +287,7 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("s3://archive/1/traces/tr-remote/artifacts", receipts["tr-remote"].LeftBehind[1]);
             Assert.True(Directory.Exists(odd));
             Assert.Contains("not the trace's own folder", Assert.Single(receipts["tr-odd"].LeftBehind));
-            Assert.Contains("2 removed trace(s) keep files", Assert.Single(r.Warnings).Message);
+            Assert.Contains("2 removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove", Assert.Single(r.Warnings).Message);
         }
     }
 }
