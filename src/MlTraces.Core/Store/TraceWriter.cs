@@ -74,8 +74,7 @@ namespace MlTraces.Core.Store
                 return $"the store has no spans table (an MLflow layout older than 3.2) and cannot hold the trace's {trace.Spans.Count} span(s)";
             if (trace.Assessments.Count > 0 && !layout.HasAssessments)
                 return $"the store has no assessments table and cannot hold the trace's {trace.Assessments.Count} assessment(s)";
-            if (!layout.HasTraceInfoV3Columns && (trace.ClientRequestId != null || trace.RequestPreview != null || trace.ResponsePreview != null))
-                return null; // previews are derived data; an old layout simply has no place for them
+            // Previews and the client request id are not refused on an old layout: it simply has no columns for them.
             return null;
         }
 

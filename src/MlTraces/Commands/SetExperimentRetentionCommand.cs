@@ -84,6 +84,7 @@ namespace MlTraces.Commands
                 var experiments = ResolveExperiments(store,
                     ParameterSetName == "ById" ? ExperimentId : null, ParameterSetName == "ByName" ? ExperimentName : null, null).Selected;
                 var current = ExperimentArchivalTags.Read(store, experiments.ConvertAll(e => e.ExperimentId));
+                var config = PassThru ? ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) : null;
                 foreach (var e in experiments)
                 {
                     var tags = current[e.ExperimentId];
@@ -121,7 +122,7 @@ namespace MlTraces.Commands
                     }
                     WriteVerbose($"Updated experiment {e.ExperimentId}: {summary}.");
                     if (PassThru)
-                        foreach (var r in RetentionPolicy.Resolve(store, new[] { e }, ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory)))
+                        foreach (var r in RetentionPolicy.Resolve(store, new[] { e }, config))
                             WriteObject(r);
                 }
             });
