@@ -137,7 +137,7 @@ namespace MlTraces.Bench
         }
 
         private static SqliteConnection Open(string path, StoreAccess access) =>
-            TraceStore.OpenConnection(TrackingUri.Parse(path, "/"), access);
+            (SqliteConnection)TraceStore.OpenConnection(TrackingUri.Parse(path, "/"), access);
 
         /// <summary>One DELETE in one transaction: trace_info rows (the foreign keys cascade) and their
         /// entity_associations rows, on a connection set up as Remove-Trace's.</summary>

@@ -16,6 +16,10 @@ namespace MlTraces.Core
         UnsupportedStore,
         InvalidData,
         IOError,
+        /// <summary>A database server refused the login.</summary>
+        AuthenticationFailed,
+        /// <summary>A database server cannot be reached or is not accepting connections.</summary>
+        StoreUnavailable,
     }
 
     /// <summary>An error MlTraces reports to the user. <see cref="ErrorId"/> is stable and tested.</summary>

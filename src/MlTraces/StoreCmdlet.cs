@@ -22,13 +22,28 @@ namespace MlTraces.Commands
 
         protected string CurrentDirectory => SessionState.Path.CurrentFileSystemLocation.ProviderPath;
 
-        protected TrackingUri ResolveUri() => Core.Store.TrackingUri.Parse(StoreUri, CurrentDirectory);
+        /// <summary>The login for a PostgreSQL store; it takes the place of the user and password in the URI.</summary>
+        [Parameter]
+        [Credential]
+        public PSCredential? Credential { get; set; }
+
+        protected TrackingUri ResolveUri()
+        {
+            var uri = Core.Store.TrackingUri.Parse(StoreUri, CurrentDirectory);
+            if (Credential != null && Credential != PSCredential.Empty)
+            {
+                if (uri.Kind != StoreKind.Postgres)
+                    throw new ArgumentException($"-Credential is for PostgreSQL stores; the store '{uri.Original}' is a SQLite file.");
+                uri = uri.WithCredential(Credential.UserName, Credential.GetNetworkCredential().Password);
+            }
+            return uri;
+        }
 
         /// <summary>The store named by the current -TrackingUri, opened once and reused while it stays the same.</summary>
         protected TraceStore OpenStore(StoreAccess access = StoreAccess.ReadOnly)
         {
             var uri = ResolveUri();
-            string key = uri.FilePath + "|" + access;
+            string key = uri.Original + "|" + uri.FilePath + "|" + access;
             if (_store != null && _storeKey == key) return _store;
             CloseStore();
             WriteVerbose($"Opening store '{uri.Original}' ({access}).");
@@ -93,6 +108,8 @@ namespace MlTraces.Commands
             ErrorKind.NotSqlite => ErrorCategory.InvalidData,
             ErrorKind.NotMlflowStore => ErrorCategory.InvalidData,
             ErrorKind.StoreLocked => ErrorCategory.ResourceBusy,
+            ErrorKind.AuthenticationFailed => ErrorCategory.AuthenticationError,
+            ErrorKind.StoreUnavailable => ErrorCategory.ConnectionError,
             ErrorKind.StoreReadOnly => ErrorCategory.PermissionDenied,
             ErrorKind.UnsupportedStore => ErrorCategory.NotImplemented,
             ErrorKind.InvalidData => ErrorCategory.InvalidData,
@@ -110,7 +127,7 @@ namespace MlTraces.Commands
     /// name (FullName, Path), so file objects and traces name the store they came from.</summary>
     public abstract class PipelineStoreCmdlet : StoreCmdlet
     {
-        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        /// <summary>The MLflow tracking URI (sqlite:///mlflow.db, postgresql://user@host:5432/db) or path of the store. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [Alias("FullName", "Path", "Store", "Uri")]
         [ValidateNotNullOrEmpty]

@@ -80,7 +80,7 @@ namespace MlTraces.Generator
             var uri = TrackingUri.Parse(full, Directory.GetCurrentDirectory());
 
             using var store = TraceStore.Create(uri, new Uri(Path.Combine(artifactRoot, "0")).AbsoluteUri);
-            var connection = store.Connection;
+            var connection = (SqliteConnection)store.Connection;
             AddExperiments(connection, experiments, artifactRoot);
 
             Exec(connection, "PRAGMA foreign_keys = OFF; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; " +
@@ -189,7 +189,7 @@ namespace MlTraces.Generator
             var id = cmd.Parameters.Add("@id", SqliteType.Integer);
             var name = cmd.Parameters.Add("@name", SqliteType.Text);
             var loc = cmd.Parameters.Add("@loc", SqliteType.Text);
-            cmd.Parameters.AddWithValue("@now", now);
+            TraceStore.AddParameter(cmd, "@now", now);
             for (int e = 1; e <= experiments; e++)
             {
                 id.Value = e;

@@ -85,8 +85,10 @@ namespace MlTraces.Core.Delete
         {
             _store.Translate(() =>
             {
-                using var fk = _store.Command("PRAGMA foreign_keys");
-                // Without it the cascades silently do nothing; every connection sets it, so this is a guard.
+                // SQLite enforces foreign keys per connection: without them the cascades silently do nothing. Every
+                // connection sets it, so this is a guard. PostgreSQL always enforces them.
+                if (_store.Kind == StoreKind.Sqlite)
+                using (var fk = _store.Command("PRAGMA foreign_keys"))
                 if (Convert.ToInt64(fk.ExecuteScalar(), CultureInfo.InvariantCulture) != 1)
                     throw new MlTracesException(ErrorKind.InvalidData, "ForeignKeysOff",
                         $"Foreign keys are off on the connection to '{_store.Uri.Original}', so deleting traces would leave their rows behind.");
@@ -101,12 +103,14 @@ namespace MlTraces.Core.Delete
             return _store.Translate(() =>
             {
                 var present = new Dictionary<string, bool>(StringComparer.Ordinal);
-                // BEGIN IMMEDIATE: the write lock first, then the checks, so nothing changes between them.
-                using (var tx = _store.Connection.BeginTransaction(deferred: false))
+                // SQLite: BEGIN IMMEDIATE, the write lock first, then the checks, so nothing changes between them.
+                // PostgreSQL: the checked rows are locked (FOR UPDATE), so a legal hold or a span written meanwhile
+                // waits for this batch, and other traces are never blocked.
+                using (var tx = _store.BeginTransaction(deferred: false))
                 {
                     var ids = batch.Select(t => t.TraceId).ToList();
                     var p = new SqlParameters();
-                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(ids)})", p))
+                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(ids)}){_store.Dialect.ForUpdate}", p))
                     {
                         check.Transaction = tx;
                         using var r = check.ExecuteReader();
@@ -133,7 +137,7 @@ namespace MlTraces.Core.Delete
             });
         }
 
-        private void Execute(Microsoft.Data.Sqlite.SqliteTransaction tx, string sqlWithList, List<string> ids)
+        private void Execute(System.Data.Common.DbTransaction tx, string sqlWithList, List<string> ids)
         {
             var p = new SqlParameters();
             using var cmd = _store.Command(string.Format(CultureInfo.InvariantCulture, sqlWithList, p.AddList(ids)), p);

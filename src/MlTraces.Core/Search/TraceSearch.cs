@@ -100,12 +100,10 @@ namespace MlTraces.Core.Search
                 Limit = options.Limit,
             }, _store.Layout, _store.Dialect, _reader.InfoColumns);
             Warnings.AddRange(compiled.Warnings);
-            using var cmd = _store.Command(compiled.Sql, compiled.Parameters);
-            using var r = _store.Translate(() => cmd.ExecuteReader());
-            while (_store.Translate(() => r.Read()))
+            foreach (var trace in _store.Stream(compiled.Sql, compiled.Parameters, _reader.ReadInfo))
             {
                 cancel.ThrowIfCancellationRequested();
-                yield return _reader.ReadInfo(r);
+                yield return trace;
             }
         }
 
@@ -126,7 +124,7 @@ namespace MlTraces.Core.Search
                 return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
                     + (where != null ? $" AND ({where})" : "")
                     + " ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
-            }, PerExperimentWalk.NewestFirst, cancel).Skip((int)Math.Min(offset, int.MaxValue));
+            }, PerExperimentWalk.NewestFirst, cancel, limit.HasValue ? offset + limit.Value : (long?)null).Skip((int)Math.Min(offset, int.MaxValue));
             return limit.HasValue ? rows.Take((int)Math.Min(limit.Value, int.MaxValue)) : rows;
         }
 

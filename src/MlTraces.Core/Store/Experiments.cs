@@ -25,6 +25,28 @@ namespace MlTraces.Core.Store
             return result;
         }
 
+        /// <summary>
+        /// Adds an active experiment and returns its id, numbered as MLflow numbers them: on PostgreSQL from the
+        /// experiments_experiment_id_seq sequence (so the MLflow server's next experiment does not collide), on
+        /// SQLite the next integer. The artifact location, which holds the id, is set in the same statement group.
+        /// </summary>
+        public static long Create(TraceStore store, string name, Func<long, string> artifactLocation)
+        {
+            long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            var p = new SqlParameters();
+            string sql = store.Kind == StoreKind.Postgres
+                ? "INSERT INTO experiments (name, lifecycle_stage, creation_time, last_update_time) " +
+                  $"VALUES ({p.Add(name)}, 'active', {p.Add(now)}, {p.Add(now)}) RETURNING experiment_id"
+                : "INSERT INTO experiments (experiment_id, name, lifecycle_stage, creation_time, last_update_time) " +
+                  $"VALUES ((SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments), {p.Add(name)}, 'active', {p.Add(now)}, {p.Add(now)}) RETURNING experiment_id";
+            long id;
+            using (var cmd = store.Command(sql, p)) id = Convert.ToInt64(store.Translate(() => cmd.ExecuteScalar()), CultureInfo.InvariantCulture);
+            var u = new SqlParameters();
+            using (var update = store.Command($"UPDATE experiments SET artifact_location = {u.Add(artifactLocation(id))} WHERE experiment_id = {u.Add(id)}", u))
+                store.Translate(() => update.ExecuteNonQuery());
+            return id;
+        }
+
         /// <summary>The experiment with this id, or null. An id that is not an integer is an error, as in MLflow.</summary>
         public static Experiment? ById(TraceStore store, string id) =>
             All(store).Find(e => e.ExperimentId == NormalizeId(id));

@@ -1,10 +1,34 @@
 using System;
 using System.Collections.Generic;
+using System.Data.Common;
+using System.Linq;
 using System.Threading;
-using Microsoft.Data.Sqlite;
 
 namespace MlTraces.Core.Store
 {
+    /// <summary>An order of the walk: how traces compare in memory, and the same order in SQL.</summary>
+    public sealed class WalkOrder
+    {
+        public Comparison<Trace> Compare { get; }
+        /// <summary>The ORDER BY list over the output columns (request_id, timestamp_ms).</summary>
+        public string Sql { get; }
+        private WalkOrder(Comparison<Trace> compare, string sql) { Compare = compare; Sql = sql; }
+
+        /// <summary>Newest first, then trace id: MLflow's default search order.</summary>
+        public static readonly WalkOrder NewestFirst = new WalkOrder((a, b) =>
+        {
+            int c = b.TimestampMs.CompareTo(a.TimestampMs);
+            return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
+        }, "timestamp_ms DESC, request_id ASC");
+
+        /// <summary>Oldest first, then trace id: MLflow's archival candidate order.</summary>
+        public static readonly WalkOrder OldestFirst = new WalkOrder((a, b) =>
+        {
+            int c = a.TimestampMs.CompareTo(b.TimestampMs);
+            return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
+        }, "timestamp_ms ASC, request_id ASC");
+    }
+
     /// <summary>
     /// MLflow's schema indexes traces by (experiment_id, timestamp_ms) only. A question ordered by time over several
     /// experiments is answered fastest by walking each experiment's index in that order and merging the streams
@@ -13,28 +37,43 @@ namespace MlTraces.Core.Store
     /// </summary>
     public static class PerExperimentWalk
     {
-        /// <summary>Newest first, then trace id: MLflow's default search order.</summary>
-        public static int NewestFirst(Trace a, Trace b)
-        {
-            int c = b.TimestampMs.CompareTo(a.TimestampMs);
-            return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
-        }
-
-        /// <summary>Oldest first, then trace id: MLflow's archival candidate order.</summary>
-        public static int OldestFirst(Trace a, Trace b)
-        {
-            int c = a.TimestampMs.CompareTo(b.TimestampMs);
-            return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
-        }
+        public static WalkOrder NewestFirst => WalkOrder.NewestFirst;
+        public static WalkOrder OldestFirst => WalkOrder.OldestFirst;
 
         /// <param name="sqlFor">The query for one experiment: it selects <see cref="TraceReader.InfoColumns"/>
-        /// and orders its rows by <paramref name="order"/> (ids compare as SQLite's binary collation does).</param>
+        /// and orders its rows by <paramref name="order"/>.</param>
+        /// <param name="limit">How many rows the caller takes at most (offset included), when it knows.</param>
         public static IEnumerable<Trace> Run(TraceStore store, IEnumerable<long> experimentIds,
-            Func<long, SqlParameters, string> sqlFor, Comparison<Trace> order, CancellationToken cancel = default)
+            Func<long, SqlParameters, string> sqlFor, WalkOrder order, CancellationToken cancel = default, long? limit = null)
+        {
+            return store.Kind == StoreKind.Postgres
+                ? InServer(store, experimentIds, sqlFor, order, limit)
+                : InMemory(store, experimentIds, sqlFor, order, cancel);
+        }
+
+        /// <summary>
+        /// PostgreSQL runs one statement at a time per connection, and merges sorted subqueries itself (Merge
+        /// Append over each experiment's index scan): one UNION ALL, streamed, ordered in the database's own
+        /// collation as MLflow's single query would be.
+        /// </summary>
+        private static IEnumerable<Trace> InServer(TraceStore store, IEnumerable<long> experimentIds,
+            Func<long, SqlParameters, string> sqlFor, WalkOrder order, long? limit)
         {
             var reader = new TraceReader(store);
-            var commands = new List<SqliteCommand>();
-            var readers = new List<SqliteDataReader>();
+            var p = new SqlParameters();
+            var parts = experimentIds.Select(id => "(" + sqlFor(id, p) + ")").ToList();
+            if (parts.Count == 0) return Enumerable.Empty<Trace>();
+            string sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) walk ORDER BY {order.Sql}"
+                + (limit.HasValue ? store.Dialect.LimitOffset(p.Add(limit.Value), null) : "");
+            return store.Stream(sql, p, reader.ReadInfo);
+        }
+
+        private static IEnumerable<Trace> InMemory(TraceStore store, IEnumerable<long> experimentIds,
+            Func<long, SqlParameters, string> sqlFor, WalkOrder order, CancellationToken cancel)
+        {
+            var reader = new TraceReader(store);
+            var commands = new List<DbCommand>();
+            var readers = new List<DbDataReader>();
             try
             {
                 foreach (long id in experimentIds)
@@ -44,7 +83,7 @@ namespace MlTraces.Core.Store
                     commands.Add(cmd);
                     readers.Add(store.Translate(() => cmd.ExecuteReader()));
                 }
-                Trace? Next(SqliteDataReader r) => store.Translate(() => r.Read()) ? reader.ReadInfo(r) : null;
+                Trace? Next(DbDataReader r) => store.Translate(() => r.Read()) ? reader.ReadInfo(r) : null;
                 var heads = new Trace?[readers.Count];
                 for (int i = 0; i < readers.Count; i++) heads[i] = Next(readers[i]);
                 while (true)
@@ -52,7 +91,7 @@ namespace MlTraces.Core.Store
                     cancel.ThrowIfCancellationRequested();
                     int best = -1;
                     for (int i = 0; i < heads.Length; i++)
-                        if (heads[i] != null && (best < 0 || order(heads[i]!, heads[best]!) < 0)) best = i;
+                        if (heads[i] != null && (best < 0 || order.Compare(heads[i]!, heads[best]!) < 0)) best = i;
                     if (best < 0) yield break;
                     var next = heads[best]!;
                     heads[best] = Next(readers[best]);

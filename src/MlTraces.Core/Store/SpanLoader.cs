@@ -84,7 +84,7 @@ namespace MlTraces.Core.Store
             }
         }
 
-        private static Row ReadRow(SqliteDataReader r) => new Row
+        private static Row ReadRow(System.Data.Common.DbDataReader r) => new Row
         {
             SpanId = r.GetString(1),
             ParentSpanId = r.IsDBNull(2) ? null : r.GetString(2),

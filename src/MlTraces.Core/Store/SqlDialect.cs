@@ -30,6 +30,12 @@ namespace MlTraces.Core.Store
         public abstract string ForeignKeysQuery { get; }
         /// <summary>A statement that gives this connection (only) a page cache of about this size, or null.</summary>
         public abstract string? ConnectionCacheSize(int megabytes);
+        /// <summary>One row per table of the store (name), joined to the columns (name, or NULL) of the tables
+        /// named by @t0..@t3: what layout detection reads.</summary>
+        public abstract string TablesAndColumnsQuery { get; }
+        /// <summary>The suffix of a SELECT that locks the rows it reads until the transaction ends ("" where the
+        /// transaction already holds the whole database, as SQLite's BEGIN IMMEDIATE does).</summary>
+        public abstract string ForUpdate { get; }
     }
 
     public sealed class SqliteDialect : SqlDialect
@@ -54,6 +60,43 @@ namespace MlTraces.Core.Store
             "JOIN pragma_foreign_key_list(m.name) p WHERE m.type = 'table'";
         // cache_size is per connection and ends with it: nothing persistent about the user's store changes.
         public override string? ConnectionCacheSize(int megabytes) => $"PRAGMA cache_size = -{megabytes * 1024}";
+        public override string TablesAndColumnsQuery =>
+            "SELECT m.name, p.name FROM sqlite_master m LEFT JOIN pragma_table_xinfo(m.name) p " +
+            "ON m.name IN (@t0, @t1, @t2, @t3) WHERE m.type = 'table'";
+        public override string ForUpdate => "";
+    }
+
+    /// <summary>MLflow on PostgreSQL: SQLAlchemy's native ILIKE, RLIKE as the ~ operator, real booleans.</summary>
+    public sealed class PostgresDialect : SqlDialect
+    {
+        public static readonly PostgresDialect Instance = new PostgresDialect();
+        // PostgreSQL's LIKE is case-sensitive and treats a backslash as its escape character: SQLAlchemy writes a
+        // plain LIKE, so MLflow on PostgreSQL has both behaviours, and so do we.
+        public override string Like(string expr, string param) => $"{expr} LIKE {param}";
+        public override string ILike(string expr, string param) => $"{expr} ILIKE {param}";
+        // SQLAlchemy's regexp_match on PostgreSQL: a POSIX regular expression, case-sensitive, unanchored.
+        public override string Regexp(string expr, string param) => $"{expr} ~ {param}";
+        public override string True => "true";
+        public override int MaxParameters => 30000;
+        // PostgreSQL keeps statistics and picks the index by selectivity: nothing to hide.
+        public override string Unindexed(string expr) => expr;
+        public override string LimitOffset(string? limitParam, string? offsetParam) =>
+            (limitParam == null ? "" : " LIMIT " + limitParam) + (offsetParam == null ? "" : " OFFSET " + offsetParam);
+        public override string ForeignKeysQuery =>
+            "SELECT c.conrelid::regclass::text, a.attname, c.confrelid::regclass::text, pa.attname, " +
+            "CASE c.confdeltype WHEN 'c' THEN 'CASCADE' WHEN 'n' THEN 'SET NULL' WHEN 'd' THEN 'SET DEFAULT' WHEN 'r' THEN 'RESTRICT' ELSE 'NO ACTION' END " +
+            "FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(child_att, parent_att) " +
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child_att " +
+            "JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att " +
+            "WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace";
+        public override string? ConnectionCacheSize(int megabytes) => null;
+        public override string TablesAndColumnsQuery =>
+            "SELECT t.table_name, c.column_name FROM information_schema.tables t LEFT JOIN information_schema.columns c " +
+            "ON c.table_schema = t.table_schema AND c.table_name = t.table_name AND t.table_name IN (@t0, @t1, @t2, @t3) " +
+            "WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE'";
+        // Row locks, as MLflow's finalize step takes them (SELECT ... FOR UPDATE), so an MLflow server writing
+        // other traces is never blocked.
+        public override string ForUpdate => " FOR UPDATE";
     }
 
     /// <summary>Collects the values of a statement; SQL text only ever holds their placeholders.</summary>

@@ -50,8 +50,12 @@ namespace MlTraces.Core.Store
         /// Reads the layout, or reuses the one read before for the same file at the same schema_version (SQLite
         /// bumps it on every schema change), so a search does not pay for it on every call.
         /// </summary>
-        public static StoreLayout Detect(DbConnection connection, string storeName, string? cacheKey = null)
+        public static StoreLayout Detect(DbConnection connection, TrackingUri uri)
         {
+            string storeName = uri.Original;
+            // A PostgreSQL schema has no version counter to key a cache on: the one query runs each time.
+            string? cacheKey = uri.Kind == StoreKind.Sqlite ? uri.FilePath : null;
+            var dialect = uri.Kind == StoreKind.Postgres ? (SqlDialect)PostgresDialect.Instance : SqliteDialect.Instance;
             string? key = null;
             if (cacheKey != null)
             {
@@ -60,19 +64,20 @@ namespace MlTraces.Core.Store
                 key = cacheKey + "|" + Convert.ToString(v.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
                 if (Cache.TryGetValue(key, out var cached)) return cached;
             }
-            var detected = DetectUncached(connection, storeName);
+            var detected = DetectUncached(connection, storeName, dialect);
             if (key != null) Cache[key] = detected;
             return detected;
         }
 
-        private static StoreLayout DetectUncached(DbConnection connection, string storeName)
+        private static StoreLayout DetectUncached(DbConnection connection, string storeName, SqlDialect dialect)
         {
             var tables = new Dictionary<string, HashSet<string>>(StringComparer.OrdinalIgnoreCase);
             using (var cmd = connection.CreateCommand())
             {
                 // One query for the tables and the columns of those whose columns matter.
-                cmd.CommandText = "SELECT m.name, p.name FROM sqlite_master m LEFT JOIN pragma_table_xinfo(m.name) p " +
-                                  "ON m.name IN ('trace_info', 'experiments', 'spans', 'workspaces') WHERE m.type = 'table'";
+                cmd.CommandText = dialect.TablesAndColumnsQuery;
+                string[] detailed = { "trace_info", "experiments", "spans", "workspaces" };
+                for (int i = 0; i < detailed.Length; i++) TraceStore.AddParameter(cmd, "@t" + i, detailed[i]);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
@@ -86,7 +91,7 @@ namespace MlTraces.Core.Store
                 throw new MlTracesException(ErrorKind.NotMlflowStore, "NotAnMlflowStore",
                     tables.ContainsKey("experiments")
                         ? $"The store '{storeName}' is an MLflow tracking store from before MLflow 2.14 and has no trace tables. Upgrade it with 'mlflow db upgrade <uri>' or name a newer store."
-                        : $"The database '{storeName}' is not an MLflow tracking store (it has no trace_info or experiments table). Name the SQLite file an MLflow server uses, e.g. sqlite:///mlflow.db.");
+                        : $"The database '{storeName}' is not an MLflow tracking store (it has no trace_info or experiments table). Name the database an MLflow server uses, e.g. sqlite:///mlflow.db or postgresql://user@host:5432/mlflow.");
             }
 
             var layout = new StoreLayout();

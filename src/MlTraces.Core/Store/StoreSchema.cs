@@ -33,11 +33,15 @@ namespace MlTraces.Core.Store
             return statements;
         }
 
+        public static IReadOnlyList<string> Statements(StoreKind kind) =>
+            kind == StoreKind.Postgres ? PostgresSchema.FromSqlite(SqliteStatements()) : SqliteStatements();
+
         /// <summary>
         /// Creates the schema, stamps the alembic revision, and adds what MLflow adds when it first opens a store:
-        /// the default workspace and experiment 0 ("Default").
+        /// the default workspace and experiment 0 ("Default"). All of it in one transaction (PostgreSQL's DDL is
+        /// transactional too), so a failure leaves the database as empty as it was.
         /// </summary>
-        public static void Create(Microsoft.Data.Sqlite.SqliteConnection connection, TrackingUri uri, string defaultArtifactLocation)
+        public static void Create(System.Data.Common.DbConnection connection, TrackingUri uri, string defaultArtifactLocation)
         {
             TraceStore.Translate(uri, () =>
             {
@@ -45,12 +49,16 @@ namespace MlTraces.Core.Store
                 using (var check = connection.CreateCommand())
                 {
                     check.Transaction = tx;
-                    check.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
+                    check.CommandText = uri.Kind == StoreKind.Postgres
+                        ? "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
+                        : "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
                     if (Convert.ToInt64(check.ExecuteScalar()) > 0)
                         throw new MlTracesException(ErrorKind.AlreadyExists, "StoreNotEmpty",
-                            $"The database '{uri.Original}' already has tables; New-TraceStore only creates stores in a new or empty file.");
+                            uri.Kind == StoreKind.Postgres
+                                ? $"The database '{uri.Postgres!.Database}' of '{uri.Original}' already has tables; New-TraceStore only creates stores in an empty database."
+                                : $"The database '{uri.Original}' already has tables; New-TraceStore only creates stores in a new or empty file.");
                 }
-                foreach (var sql in SqliteStatements())
+                foreach (var sql in Statements(uri.Kind))
                 {
                     using var cmd = connection.CreateCommand();
                     cmd.Transaction = tx;
@@ -66,9 +74,9 @@ namespace MlTraces.Core.Store
                         "INSERT INTO workspaces (name, description) VALUES ('default', 'Default workspace for legacy resources');" +
                         "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) " +
                         "VALUES (0, 'Default', @loc, 'active', @now, @now, 'default');";
-                    cmd.Parameters.AddWithValue("@rev", AlembicRevision);
-                    cmd.Parameters.AddWithValue("@loc", defaultArtifactLocation);
-                    cmd.Parameters.AddWithValue("@now", now);
+                    TraceStore.AddParameter(cmd, "@rev", AlembicRevision);
+                    TraceStore.AddParameter(cmd, "@loc", defaultArtifactLocation);
+                    TraceStore.AddParameter(cmd, "@now", now);
                     cmd.ExecuteNonQuery();
                 }
                 tx.Commit();

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.Data.Sqlite;
 
 namespace MlTraces.Core.Store
 {
@@ -38,15 +37,8 @@ namespace MlTraces.Core.Store
             if (existing != null) return existing;
             return _store.Translate(() =>
             {
-                long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-                long id;
-                using (var next = _store.Command("SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments"))
-                    id = Convert.ToInt64(next.ExecuteScalar(), CultureInfo.InvariantCulture);
+                long id = Experiments.Create(_store, name, id => ArtifactRoot() + "/" + id.ToString(CultureInfo.InvariantCulture));
                 string location = ArtifactRoot() + "/" + id.ToString(CultureInfo.InvariantCulture);
-                var p = new SqlParameters();
-                string sql = "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
-                             $"VALUES ({p.Add(id)}, {p.Add(name)}, {p.Add(location)}, 'active', {p.Add(now)}, {p.Add(now)})";
-                using (var cmd = _store.Command(sql, p)) cmd.ExecuteNonQuery();
                 var e = new Experiment { ExperimentId = id.ToString(CultureInfo.InvariantCulture), Name = name, ArtifactLocation = location };
                 _experiments[e.ExperimentId] = e;
                 return e;
@@ -70,7 +62,7 @@ namespace MlTraces.Core.Store
             var results = new List<ImportResult>();
             _store.Translate(() =>
             {
-                using var tx = _store.Connection.BeginTransaction();
+                using var tx = _store.BeginTransaction();
                 using var writer = new TraceWriter(_store, tx);
                 foreach (var original in traces)
                 {
@@ -104,7 +96,7 @@ namespace MlTraces.Core.Store
                         writer.Write(trace);
                         using var release = _store.Command("RELEASE import_trace"); release.Transaction = tx; release.ExecuteNonQuery();
                     }
-                    catch (SqliteException)
+                    catch (System.Data.Common.DbException)
                     {
                         using (var rollback = _store.Command("ROLLBACK TO import_trace")) { rollback.Transaction = tx; rollback.ExecuteNonQuery(); }
                         using (var release = _store.Command("RELEASE import_trace")) { release.Transaction = tx; release.ExecuteNonQuery(); }

@@ -26,7 +26,7 @@ namespace MlTraces.Core.Store
         public const string BaseColumns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status";
 
         /// <summary>Reads a row of <see cref="InfoColumns"/> or of <see cref="BaseColumns"/>.</summary>
-        public Trace ReadInfo(SqliteDataReader r)
+        public Trace ReadInfo(System.Data.Common.DbDataReader r)
         {
             var t = new Trace
             {

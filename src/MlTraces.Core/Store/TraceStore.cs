@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Concurrent;
+using System.Collections.Generic;
 using System.Data.Common;
 using System.IO;
 using System.Text.RegularExpressions;
@@ -25,11 +26,12 @@ namespace MlTraces.Core.Store
 
         public TrackingUri Uri { get; }
         public StoreLayout Layout { get; private set; }
-        public SqliteConnection Connection { get; }
-        public SqlDialect Dialect => SqliteDialect.Instance;
+        public DbConnection Connection { get; }
+        public StoreKind Kind => Uri.Kind;
+        public SqlDialect Dialect => Kind == StoreKind.Postgres ? (SqlDialect)PostgresDialect.Instance : SqliteDialect.Instance;
         public StoreAccess Access { get; }
 
-        private TraceStore(TrackingUri uri, SqliteConnection connection, StoreLayout layout, StoreAccess access)
+        private TraceStore(TrackingUri uri, DbConnection connection, StoreLayout layout, StoreAccess access)
         {
             Uri = uri; Connection = connection; Layout = layout; Access = access;
         }
@@ -41,7 +43,7 @@ namespace MlTraces.Core.Store
             var connection = OpenConnection(uri, access);
             try
             {
-                var layout = Translate(uri, () => StoreLayout.Detect(connection, uri.Original, uri.FilePath));
+                var layout = Translate(uri, () => StoreLayout.Detect(connection, uri));
                 return new TraceStore(uri, connection, layout, access);
             }
             catch
@@ -51,7 +53,7 @@ namespace MlTraces.Core.Store
             }
         }
 
-        /// <summary>Creates a store with MLflow's current schema in a new or empty file and opens it.</summary>
+        /// <summary>Creates a store with MLflow's current schema in a new or empty file or database and opens it.</summary>
         public static TraceStore Create(TrackingUri uri, string defaultArtifactLocation)
         {
             using (var connection = OpenConnection(uri, StoreAccess.Create))
@@ -59,8 +61,17 @@ namespace MlTraces.Core.Store
             return Open(uri, StoreAccess.ReadWrite);
         }
 
-        /// <summary>Opens the file with MLflow's session settings but does not look for MLflow's tables.</summary>
-        public static SqliteConnection OpenConnection(TrackingUri uri, StoreAccess access)
+        /// <summary>Opens a connection with MLflow's session settings but does not look for MLflow's tables.</summary>
+        public static DbConnection OpenConnection(TrackingUri uri, StoreAccess access) =>
+            uri.Kind == StoreKind.Postgres ? PostgresConnector.Open(uri, access) : OpenSqlite(uri, access);
+
+        /// <summary>Lets go of pooled connections to this store (SQLite pools are off; PostgreSQL's are Npgsql's).</summary>
+        public static void ReleasePooledConnections(TrackingUri uri)
+        {
+            if (uri.Kind == StoreKind.Postgres) PostgresConnector.ClearPool(uri);
+        }
+
+        private static SqliteConnection OpenSqlite(TrackingUri uri, StoreAccess access)
         {
             SqliteRuntime.EnsureInitialized();
             string path = uri.FilePath ?? throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedTrackingUri",
@@ -136,6 +147,10 @@ namespace MlTraces.Core.Store
             {
                 throw TranslateError(uri, ex);
             }
+            catch (Exception ex) when (uri.Kind == StoreKind.Postgres && !(ex is MlTracesException) && PostgresConnector.TranslateError(uri, ex) is Exception translated)
+            {
+                throw translated;
+            }
         }
 
         public T Translate<T>(Func<T> work) => Translate(Uri, work);
@@ -166,23 +181,86 @@ namespace MlTraces.Core.Store
             }
         }
 
-        private SqliteTransaction? _transaction;
+        private DbTransaction? _transaction;
 
         /// <summary>Begins a transaction that every command from <see cref="Command"/> joins until it ends
         /// (Microsoft.Data.Sqlite refuses commands outside the connection's pending transaction).</summary>
-        /// <param name="deferred">False takes the write lock at once (BEGIN IMMEDIATE), so a check made inside the
-        /// transaction still holds when its writes commit.</param>
-        public SqliteTransaction BeginTransaction(bool deferred = false) => _transaction = Connection.BeginTransaction(deferred);
+        /// <param name="deferred">False takes SQLite's write lock at once (BEGIN IMMEDIATE), so a check made inside
+        /// the transaction still holds when its writes commit. PostgreSQL locks rows as statements touch them
+        /// (and FOR UPDATE where a check must hold), so the flag does not apply there.</param>
+        public DbTransaction BeginTransaction(bool deferred = false) =>
+            _transaction = Translate(() => Connection is SqliteConnection sqlite
+                ? sqlite.BeginTransaction(deferred)
+                : Connection.BeginTransaction());
 
-        public SqliteCommand Command(string sql, SqlParameters? parameters = null)
+        /// <summary>The transaction commands join now, if any.</summary>
+        public DbTransaction? CurrentTransaction => _transaction?.Connection != null ? _transaction : null;
+
+        public DbCommand Command(string sql, SqlParameters? parameters = null)
         {
             var cmd = Connection.CreateCommand();
             if (_transaction?.Connection != null) cmd.Transaction = _transaction;
             cmd.CommandText = sql;
+            // No command timeout on PostgreSQL (as psycopg2 has none): a large delete or archival batch is bounded
+            // by its size, not cut off at Npgsql's 30 s default. SQLite's is its busy timeout, set on the connection.
+            if (Kind == StoreKind.Postgres) cmd.CommandTimeout = 0;
             if (parameters != null)
                 foreach (var p in parameters.Values)
-                    cmd.Parameters.AddWithValue(p.Key, p.Value ?? DBNull.Value);
+                    AddParameter(cmd, p.Key, p.Value);
             return cmd;
+        }
+
+        public static DbParameter AddParameter(DbCommand cmd, string name, object? value)
+        {
+            var p = cmd.CreateParameter();
+            p.ParameterName = name;
+            p.Value = value ?? DBNull.Value;
+            cmd.Parameters.Add(p);
+            return p;
+        }
+
+        /// <summary>
+        /// The rows of a query, read lazily, while other commands run on this store between rows (hydrating a batch,
+        /// say). SQLite reads them with an open reader on this connection. A PostgreSQL connection runs one statement
+        /// at a time, so there the rows come from a cursor on a second connection of the pool, fetched in batches:
+        /// the first rows arrive at once, and stopping early costs nothing.
+        /// </summary>
+        public IEnumerable<T> Stream<T>(string sql, SqlParameters? parameters, Func<DbDataReader, T> map, int fetchSize = 500)
+        {
+            if (Kind != StoreKind.Postgres)
+            {
+                using var cmd = Command(sql, parameters);
+                using var r = Translate(() => cmd.ExecuteReader());
+                while (Translate(() => r.Read())) yield return map(r);
+                yield break;
+            }
+            using var connection = OpenConnection(Uri, StoreAccess.ReadOnly);
+            using var tx = Translate(() => connection.BeginTransaction());
+            using (var declare = connection.CreateCommand())
+            {
+                declare.Transaction = tx;
+                declare.CommandTimeout = 0;
+                declare.CommandText = "DECLARE mltraces_stream NO SCROLL CURSOR FOR " + sql;
+                if (parameters != null) foreach (var p in parameters.Values) AddParameter(declare, p.Key, p.Value);
+                Translate(() => declare.ExecuteNonQuery());
+            }
+            using var fetch = connection.CreateCommand();
+            fetch.Transaction = tx;
+            fetch.CommandTimeout = 0;
+            fetch.CommandText = "FETCH FORWARD " + fetchSize.ToString(System.Globalization.CultureInfo.InvariantCulture) + " FROM mltraces_stream";
+            var batch = new List<T>(fetchSize);
+            while (true)
+            {
+                batch.Clear();
+                Translate(() =>
+                {
+                    using var r = fetch.ExecuteReader();
+                    while (r.Read()) batch.Add(map(r));
+                    return 0;
+                });
+                foreach (var row in batch) yield return row;
+                if (batch.Count < fetchSize) yield break;
+            }
         }
 
         public void Dispose() => Connection.Dispose();

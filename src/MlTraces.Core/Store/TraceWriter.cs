@@ -12,11 +12,11 @@ namespace MlTraces.Core.Store
     public sealed class TraceWriter : IDisposable
     {
         private readonly TraceStore _store;
-        private readonly SqliteTransaction _tx;
-        private readonly SqliteCommand _exists, _info, _tag, _meta;
-        private readonly SqliteCommand? _assessment, _span;
+        private readonly System.Data.Common.DbTransaction _tx;
+        private readonly System.Data.Common.DbCommand _exists, _info, _tag, _meta;
+        private readonly System.Data.Common.DbCommand? _assessment, _span;
 
-        public TraceWriter(TraceStore store, SqliteTransaction transaction)
+        public TraceWriter(TraceStore store, System.Data.Common.DbTransaction transaction)
         {
             _store = store; _tx = transaction;
             var layout = store.Layout;
@@ -36,16 +36,16 @@ namespace MlTraces.Core.Store
                     "start_time_unix_nano", "end_time_unix_nano", "content" });
         }
 
-        private SqliteCommand Prepare(string sql, params string[] parameterNames)
+        private System.Data.Common.DbCommand Prepare(string sql, params string[] parameterNames)
         {
             var cmd = _store.Connection.CreateCommand();
             cmd.Transaction = _tx;
             cmd.CommandText = sql;
-            foreach (var name in parameterNames) cmd.Parameters.Add(new SqliteParameter(name, null));
+            foreach (var name in parameterNames) TraceStore.AddParameter(cmd, name, null);
             return cmd;
         }
 
-        private SqliteCommand Insert(string table, IList<string> columns)
+        private System.Data.Common.DbCommand Insert(string table, IList<string> columns)
         {
             var names = new List<string>();
             for (int i = 0; i < columns.Count; i++) names.Add("@c" + i.ToString(CultureInfo.InvariantCulture));
@@ -54,7 +54,7 @@ namespace MlTraces.Core.Store
             return Prepare($"INSERT INTO {table} ({string.Join(", ", quoted)}) VALUES ({string.Join(", ", names)})", names.ToArray());
         }
 
-        private static void Run(SqliteCommand cmd, params object?[] values)
+        private static void Run(System.Data.Common.DbCommand cmd, params object?[] values)
         {
             for (int i = 0; i < values.Length; i++) cmd.Parameters[i].Value = values[i] ?? DBNull.Value;
             cmd.ExecuteNonQuery();

@@ -5,12 +5,13 @@ using MlTraces.Core.Store;
 
 namespace MlTraces.Commands
 {
-    /// <summary>Creates an empty MLflow tracking store (SQLite) with MLflow's current schema.</summary>
+    /// <summary>Creates an empty MLflow tracking store (a SQLite file, or an empty PostgreSQL database) with MLflow's
+    /// current schema.</summary>
     [Cmdlet(VerbsCommon.New, "TraceStore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
     [OutputType(typeof(StoreInfo))]
     public sealed class NewTraceStoreCommand : StoreCmdlet
     {
-        /// <summary>The tracking URI (sqlite:///mlflow.db) or path of the store to create. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
+        /// <summary>The tracking URI (sqlite:///mlflow.db, postgresql://user@host:5432/db) or path of the store to create. Default: $env:MLFLOW_TRACKING_URI, else sqlite:///mlflow.db.</summary>
         [Parameter(Position = 0, ValueFromPipelineByPropertyName = true)]
         [Alias("FullName", "Path", "Store", "Uri")]
         [ValidateNotNullOrEmpty]
@@ -18,16 +19,25 @@ namespace MlTraces.Commands
         protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
 
         /// <summary>Where experiment artifacts go (experiment 0's artifact_location is this root + "/0").
-        /// Default: the folder 'mlruns' next to the store, as a file URI.</summary>
+        /// Default: the folder 'mlruns' next to a SQLite store, as a file URI; for PostgreSQL, mlflow-artifacts:/ (the
+        /// tracking server's proxied artifact store, MLflow's default).</summary>
         [Parameter]
         public string? ArtifactRoot { get; set; }
 
         protected override void ProcessRecord()
         {
-            var uri = ResolveUri();
-            if (!ShouldProcess(uri.FilePath, "Create MLflow tracking store")) return;
+            TrackingUri? parsed = null;
+            Terminating(() => parsed = ResolveUri(), TrackingUri);
+            var uri = parsed!;
+            if (!ShouldProcess(uri.Kind == StoreKind.Postgres ? uri.Original : uri.FilePath, "Create MLflow tracking store")) return;
             Terminating(() =>
             {
+                if (uri.Kind == StoreKind.Postgres)
+                {
+                    using var pgStore = TraceStore.Create(uri, (ArtifactRoot ?? "mlflow-artifacts:").TrimEnd('/', '\\') + "/0");
+                    WriteObject(StoreInfo.Read(pgStore));
+                    return;
+                }
                 string folder = Path.GetDirectoryName(uri.FilePath!)!;
                 if (!Directory.Exists(folder))
                     throw new Core.MlTracesException(Core.ErrorKind.StoreNotFound, "StoreFolderNotFound",

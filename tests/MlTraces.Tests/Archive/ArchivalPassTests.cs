@@ -103,7 +103,7 @@ namespace MlTraces.Tests.Archive
                     "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, end_time_unix_nano, content) " +
                     "SELECT trace_id, experiment_id, 'ffffffffffffffff', span_id, 'late', 'TOOL', 'OK', start_time_unix_nano, end_time_unix_nano, content FROM spans WHERE trace_id = $t LIMIT 1; " +
                     "UPDATE trace_info SET db_payload_generation = db_payload_generation + 1 WHERE request_id = $t;";
-                cmd.Parameters.AddWithValue("$t", traceId);
+                TraceStore.AddParameter(cmd, "$t", traceId);
                 cmd.ExecuteNonQuery();
             }
             public byte[] Read(string folderUri) => FileArchiveRepository.Instance.Read(folderUri);

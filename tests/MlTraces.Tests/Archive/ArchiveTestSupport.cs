@@ -22,13 +22,13 @@ namespace MlTraces.Tests.Archive
             string exp;
             using (var cmd = store.Command("SELECT experiment_id FROM trace_info WHERE request_id = @id"))
             {
-                cmd.Parameters.AddWithValue("@id", traceId);
+                TraceStore.AddParameter(cmd, "@id", traceId);
                 exp = Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
             }
             var spans = new List<Span>();
             using (var cmd = store.Command("SELECT content FROM spans WHERE trace_id = @id ORDER BY span_id"))
             {
-                cmd.Parameters.AddWithValue("@id", traceId);
+                TraceStore.AddParameter(cmd, "@id", traceId);
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) spans.Add(SpanJson.FromContent(traceId, r.GetString(0)));
             }
@@ -55,9 +55,9 @@ namespace MlTraces.Tests.Archive
         private static void Exec(TraceStore store, string sql, string id, string? key = null, string? value = null)
         {
             using var cmd = store.Command(sql);
-            cmd.Parameters.AddWithValue("@id", id);
-            if (key != null) cmd.Parameters.AddWithValue("@k", key);
-            if (value != null) cmd.Parameters.AddWithValue("@v", value);
+            TraceStore.AddParameter(cmd, "@id", id);
+            if (key != null) TraceStore.AddParameter(cmd, "@k", key);
+            if (value != null) TraceStore.AddParameter(cmd, "@v", value);
             cmd.ExecuteNonQuery();
         }
 

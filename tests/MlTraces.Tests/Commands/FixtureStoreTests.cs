@@ -86,7 +86,7 @@ namespace MlTraces.Tests.Commands
                 using var cmd = copy.Command("ATTACH DATABASE @src AS src; " +
                     "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
                     "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM src.experiments WHERE experiment_id <> 0; DETACH DATABASE src;");
-                cmd.Parameters.AddWithValue("@src", ts.Path);
+                TraceStore.AddParameter(cmd, "@src", ts.Path);
                 cmd.ExecuteNonQuery();
             }
             var second = sh.Run("Import-Trace -Path a.jsonl -TrackingUri sqlite:///copy.db; Search-Trace -TrackingUri sqlite:///copy.db | Export-Trace -Path b.jsonl -WarningAction SilentlyContinue");

@@ -42,8 +42,8 @@ namespace MlTraces.Tests.Delete
                 {
                     using var cmd = store.Command(sql);
                     cmd.Transaction = tx;
-                    cmd.Parameters.AddWithValue("@id", id);
-                    cmd.Parameters.AddWithValue("@a", Guid.NewGuid().ToString("N"));
+                    TraceStore.AddParameter(cmd, "@id", id);
+                    TraceStore.AddParameter(cmd, "@a", Guid.NewGuid().ToString("N"));
                     cmd.ExecuteNonQuery();
                 }
                 if (store.Layout.HasTraceMetrics) Run("INSERT INTO trace_metrics (request_id, \"key\", value) VALUES (@id, 'total_tokens', 42)");

@@ -69,9 +69,9 @@ namespace MlTraces.Tests.Support
             using var cmd = store.Command(
                 "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
                 "VALUES ((SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments), @n, @loc, @stage, 0, 0) RETURNING experiment_id");
-            cmd.Parameters.AddWithValue("@n", name);
-            cmd.Parameters.AddWithValue("@loc", "file:///tmp/" + name);
-            cmd.Parameters.AddWithValue("@stage", lifecycleStage);
+            TraceStore.AddParameter(cmd, "@n", name);
+            TraceStore.AddParameter(cmd, "@loc", "file:///tmp/" + name);
+            TraceStore.AddParameter(cmd, "@stage", lifecycleStage);
             return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
         }
 
