@@ -16,12 +16,57 @@ namespace MlTraces.Core.Store
         private static readonly Regex BooleanDefault = new Regex(@"\bBOOLEAN\s+DEFAULT\s+\(?'?([01])'?\)?", RegexOptions.IgnoreCase);
         private static readonly Regex SinglePrimaryKey = new Regex(@"PRIMARY KEY\s*\(\s*""?(\w+)""?\s*\)", RegexOptions.IgnoreCase);
 
+        private static readonly Regex TableName = new Regex(@"^\s*CREATE TABLE\s+""?(\w+)""?", RegexOptions.IgnoreCase);
+        private static readonly Regex References = new Regex(@"REFERENCES\s+""?(\w+)""?", RegexOptions.IgnoreCase);
+
+        /// <summary>The statements translated, tables ordered so each comes after the tables it references
+        /// (SQLite checks references only when rows arrive, PostgreSQL when the table is created), then the rest.</summary>
         public static IReadOnlyList<string> FromSqlite(IEnumerable<string> sqliteStatements)
         {
+            var tables = new Dictionary<string, string>(System.StringComparer.OrdinalIgnoreCase);
+            var tableOrder = new List<string>();
+            var others = new List<string>();
+            foreach (var statement in sqliteStatements)
+            {
+                var name = TableName.Match(statement);
+                if (name.Success) { tables[name.Groups[1].Value] = statement; tableOrder.Add(name.Groups[1].Value); }
+                else others.Add(statement);
+            }
             var result = new List<string>();
-            foreach (var statement in sqliteStatements) result.Add(Translate(statement));
+            var placed = new HashSet<string>(System.StringComparer.OrdinalIgnoreCase);
+            void Place(string table, int depth)
+            {
+                if (placed.Contains(table) || depth > tables.Count) return;
+                foreach (Match r in References.Matches(tables[table]))
+                    if (tables.ContainsKey(r.Groups[1].Value) && !string.Equals(r.Groups[1].Value, table, System.StringComparison.OrdinalIgnoreCase))
+                        Place(r.Groups[1].Value, depth + 1);
+                if (placed.Add(table)) result.Add(Translate(tables[table]));
+            }
+            foreach (var t in tableOrder) Place(t, 0);
+            foreach (var statement in others)
+            {
+                if (Regex.IsMatch(statement, @"^\s*CREATE TRIGGER\s+prevent_secrets_aad_mutation\b", RegexOptions.IgnoreCase))
+                {
+                    // MLflow's migration writes this trigger per database; on PostgreSQL as a plpgsql function.
+                    result.Add(SecretsImmutabilityFunction);
+                    result.Add(SecretsImmutabilityTrigger);
+                    continue;
+                }
+                if (Regex.IsMatch(statement, @"^\s*CREATE TRIGGER", RegexOptions.IgnoreCase))
+                    throw new System.NotSupportedException("A SQLite trigger MlTraces does not know how MLflow writes on PostgreSQL: " + statement);
+                result.Add(Translate(statement));
+            }
             return result;
         }
+
+        private const string SecretsImmutabilityFunction =
+            "CREATE OR REPLACE FUNCTION prevent_secrets_aad_mutation()\nRETURNS TRIGGER AS $$\nBEGIN\n" +
+            "    IF OLD.secret_id != NEW.secret_id OR OLD.secret_name != NEW.secret_name THEN\n" +
+            "        RAISE EXCEPTION 'secret_id and secret_name are immutable (used as AAD in encryption)';\n" +
+            "    END IF;\n    RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;";
+
+        private const string SecretsImmutabilityTrigger =
+            "CREATE TRIGGER prevent_secrets_aad_mutation\nBEFORE UPDATE ON secrets\nFOR EACH ROW\nEXECUTE FUNCTION prevent_secrets_aad_mutation();";
 
         public static string Translate(string sql)
         {

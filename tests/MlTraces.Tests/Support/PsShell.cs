@@ -16,6 +16,17 @@ namespace MlTraces.Tests.Support
             Session = new ShellSession(input: new System.IO.StringReader(input), width: width, workingDirectory: workingDirectory);
         }
 
+        /// <summary>A shell in the store's folder whose commands use the store when no -TrackingUri is given
+        /// (for SQLite the default sqlite:///mlflow.db is the store; PostgreSQL's URI is set as a default value).</summary>
+        public PsShell(TestStore store, string input = "", int width = 120) : this(store.Folder, input, width)
+        {
+            if (store.Kind == Core.Store.StoreKind.Postgres)
+            {
+                var r = Run("$PSDefaultParameterValues['*:TrackingUri'] = $uri", new Dictionary<string, object?> { ["uri"] = store.UriText });
+                if (r.Failed) throw new InvalidOperationException("Could not set the default store: " + r.Terminating?.Message);
+            }
+        }
+
         public RunResult Run(string script, IDictionary<string, object?>? variables = null) => Session.Invoke(script, variables);
 
         /// <summary>Runs a script that must not fail, and returns its objects as T.</summary>

@@ -5,17 +5,58 @@ using MlTraces.Core.Store;
 
 namespace MlTraces.Tests.Support
 {
-    /// <summary>A real MLflow-schema SQLite store in a temporary folder, deleted when the test ends.</summary>
+    /// <summary>
+    /// A real MLflow-schema store, deleted when the test ends: a SQLite file in a temporary folder, or a database of
+    /// its own on the test PostgreSQL server (with a temporary folder too, for artifacts and archives).
+    /// </summary>
     public sealed class TestStore : IDisposable
     {
         public string Folder { get; }
+        /// <summary>The SQLite file; for PostgreSQL, the database name.</summary>
         public string Path { get; }
         public TrackingUri Uri { get; }
+        public StoreKind Kind => Uri.Kind;
+        /// <summary>The URI a command takes: the SQLite path, or the PostgreSQL URI with its password.</summary>
+        public string UriText { get; }
+        private readonly string? _database;
 
         private TestStore(string folder, string path)
         {
-            Folder = folder; Path = path;
+            Folder = folder; Path = path; UriText = path;
             Uri = TrackingUri.Parse(path, folder);
+        }
+
+        private TestStore(string folder, string database, string uri)
+        {
+            Folder = folder; Path = database; UriText = uri; _database = database;
+            Uri = TrackingUri.Parse(uri, folder);
+        }
+
+        /// <summary>An empty store of this kind in MLflow's current schema, with experiment 0 "Default".</summary>
+        public static TestStore CreateEmpty(StoreKind kind)
+        {
+            if (kind == StoreKind.Sqlite) return CreateEmpty();
+            string folder = NewFolder();
+            string database = PgServer.NewStoreDatabase();
+            var ts = new TestStore(folder, database, PgServer.UriFor(database));
+            // The template's experiment 0 points elsewhere: give it this store's own artifact folder.
+            using var store = ts.Open();
+            var p = new SqlParameters();
+            using var cmd = store.Command($"UPDATE experiments SET artifact_location = {p.Add(new Uri(System.IO.Path.Combine(folder, "mlruns", "0")).AbsoluteUri)} WHERE experiment_id = 0", p);
+            cmd.ExecuteNonQuery();
+            return ts;
+        }
+
+        /// <summary>A copy of one of the real MLflow stores in ../shared/fixtures/mlflow-dbs, of this kind (for
+        /// PostgreSQL: its own schema generation, translated, and every row).</summary>
+        public static TestStore CopyOfFixture(string fileName, StoreKind kind)
+        {
+            if (kind == StoreKind.Sqlite) return CopyOfFixture(fileName);
+            string folder = NewFolder();
+            string database = PgServer.NewEmptyDatabase();
+            var ts = new TestStore(folder, database, PgServer.UriFor(database));
+            StoreCopy.SqliteToPostgres(FixturePath(fileName), ts.Uri);
+            return ts;
         }
 
         public static string NewFolder()
@@ -66,19 +107,17 @@ namespace MlTraces.Tests.Support
         public string AddExperiment(string name, string lifecycleStage = "active")
         {
             using var store = Open();
-            using var cmd = store.Command(
-                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
-                "VALUES ((SELECT coalesce(max(experiment_id), -1) + 1 FROM experiments), @n, @loc, @stage, 0, 0) RETURNING experiment_id");
-            TraceStore.AddParameter(cmd, "@n", name);
-            TraceStore.AddParameter(cmd, "@loc", "file:///tmp/" + name);
-            TraceStore.AddParameter(cmd, "@stage", lifecycleStage);
-            return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
+            long id = Experiments.Create(store, name, _ => "file:///tmp/" + name);
+            var p = new SqlParameters();
+            using var cmd = store.Command($"UPDATE experiments SET lifecycle_stage = {p.Add(lifecycleStage)}, creation_time = 0, last_update_time = 0 WHERE experiment_id = {p.Add(id)}", p);
+            cmd.ExecuteNonQuery();
+            return id.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
 
         public void AddTraces(IEnumerable<Trace> traces)
         {
             using var store = Open();
-            using var tx = store.Connection.BeginTransaction();
+            using var tx = store.BeginTransaction();
             using (var writer = new TraceWriter(store, tx))
                 foreach (var t in traces) writer.Write(t);
             tx.Commit();
@@ -104,7 +143,8 @@ namespace MlTraces.Tests.Support
 
         public void Dispose()
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (_database != null) { try { PgServer.DropDatabase(_database); } catch (Exception) { } }
+            else Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             try { Directory.Delete(Folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }

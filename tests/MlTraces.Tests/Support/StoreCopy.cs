@@ -1,0 +1,95 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.Data.Sqlite;
+using MlTraces.Core.Store;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace MlTraces.Tests.Support
+{
+    /// <summary>
+    /// Copies a real MLflow SQLite store into an empty PostgreSQL database: its own schema generation (tables and
+    /// indexes from sqlite_master, translated as New-TraceStore translates the current schema) and every row, so the
+    /// fixture stores of every generation exist on both databases.
+    /// </summary>
+    public static class StoreCopy
+    {
+        public static void SqliteToPostgres(string sqliteFile, TrackingUri target)
+        {
+            using var source = (SqliteConnection)TraceStore.OpenConnection(TrackingUri.Parse(sqliteFile, "/"), StoreAccess.ReadOnly);
+            var tables = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            var indexes = new List<string>();
+            using (var cmd = source.CreateCommand())
+            {
+                cmd.CommandText = "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid";
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                    if (r.GetString(0) == "table") tables[r.GetString(1)] = r.GetString(2);
+                    else if (r.GetString(0) == "index") indexes.Add(r.GetString(2));
+            }
+            var parents = tables.Keys.ToDictionary(t => t, t => new HashSet<string>(StringComparer.OrdinalIgnoreCase), StringComparer.OrdinalIgnoreCase);
+            using (var cmd = source.CreateCommand())
+            {
+                cmd.CommandText = "SELECT m.name, p.\"table\" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) p WHERE m.type = 'table'";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) if (parents.ContainsKey(r.GetString(0)) && !string.Equals(r.GetString(0), r.GetString(1), StringComparison.OrdinalIgnoreCase)) parents[r.GetString(0)].Add(r.GetString(1));
+            }
+            var order = new List<string>();
+            var done = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            void Visit(string t) { if (!done.Add(t)) return; foreach (var p in parents[t]) if (parents.ContainsKey(p)) Visit(p); order.Add(t); }
+            foreach (var t in tables.Keys) Visit(t);
+
+            using var pg = new NpgsqlConnection(PostgresConnector.ConnectionString(target.Postgres!, StoreAccess.ReadWrite));
+            pg.Open();
+            using var tx = pg.BeginTransaction();
+            void Pg(string sql) { using var c = pg.CreateCommand(); c.Transaction = tx; c.CommandText = sql; c.ExecuteNonQuery(); }
+            foreach (var sql in PostgresSchema.FromSqlite(order.Select(t => tables[t]).Concat(indexes))) Pg(sql);
+            foreach (var t in order) CopyRows(source, pg, tx, t);
+            // A SERIAL column continues after the copied ids, as MLflow's sequence would.
+            Pg("SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), (SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments), false) " +
+               "WHERE pg_get_serial_sequence('experiments', 'experiment_id') IS NOT NULL");
+            tx.Commit();
+        }
+
+        private static void CopyRows(SqliteConnection source, NpgsqlConnection pg, NpgsqlTransaction tx, string table)
+        {
+            var types = new List<(string Name, string Type)>();
+            using (var c = pg.CreateCommand())
+            {
+                c.Transaction = tx;
+                c.CommandText = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = @t AND is_generated = 'NEVER' ORDER BY ordinal_position";
+                c.Parameters.AddWithValue("@t", table.Trim('"').ToLowerInvariant());
+                using var r = c.ExecuteReader();
+                while (r.Read()) types.Add((r.GetString(0), r.GetString(1)));
+            }
+            string columns = string.Join(", ", types.Select(t => "\"" + t.Name + "\""));
+            using var read = source.CreateCommand();
+            read.CommandText = $"SELECT {columns} FROM \"{table.Trim('"')}\"";
+            using var rows = read.ExecuteReader();
+            using var writer = pg.BeginBinaryImport($"COPY \"{table.Trim('"').ToLowerInvariant()}\" ({columns}) FROM STDIN (FORMAT BINARY)");
+            while (rows.Read())
+            {
+                writer.StartRow();
+                for (int i = 0; i < types.Count; i++)
+                {
+                    if (rows.IsDBNull(i)) { writer.WriteNull(); continue; }
+                    object v = rows.GetValue(i);
+                    switch (types[i].Type)
+                    {
+                        case "boolean": writer.Write(Convert.ToInt64(v) != 0, NpgsqlDbType.Boolean); break;
+                        case "integer": writer.Write(Convert.ToInt32(v), NpgsqlDbType.Integer); break;
+                        case "bigint": writer.Write(Convert.ToInt64(v), NpgsqlDbType.Bigint); break;
+                        case "smallint": writer.Write(Convert.ToInt16(v), NpgsqlDbType.Smallint); break;
+                        case "double precision": case "real": writer.Write(Convert.ToDouble(v), NpgsqlDbType.Double); break;
+                        case "bytea": writer.Write(v as byte[] ?? System.Text.Encoding.UTF8.GetBytes(Convert.ToString(v)!), NpgsqlDbType.Bytea); break;
+                        case "json": writer.Write(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!, NpgsqlDbType.Json); break;
+                        case "timestamp without time zone": writer.Write(Convert.ToDateTime(v), NpgsqlDbType.Timestamp); break;
+                        default: writer.Write(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!, NpgsqlDbType.Text); break;
+                    }
+                }
+            }
+            writer.Complete();
+        }
+    }
+}
