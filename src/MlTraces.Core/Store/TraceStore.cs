@@ -204,10 +204,20 @@ namespace MlTraces.Core.Store
             // No command timeout on PostgreSQL (as psycopg2 has none): a large delete or archival batch is bounded
             // by its size, not cut off at Npgsql's 30 s default. SQLite's is its busy timeout, set on the connection.
             if (Kind == StoreKind.Postgres) cmd.CommandTimeout = 0;
-            if (parameters != null)
-                foreach (var p in parameters.Values)
-                    AddParameter(cmd, p.Key, p.Value);
+            Bind(cmd, parameters);
             return cmd;
+        }
+
+        private void Bind(DbCommand cmd, SqlParameters? parameters)
+        {
+            if (parameters == null) return;
+            foreach (var p in parameters.Values)
+            {
+                var added = AddParameter(cmd, p.Key, p.Value);
+                // psycopg2 writes values into MLflow's SQL as quoted literals, whose type PostgreSQL infers from
+                // the column ('5000' compares with a BIGINT as a number). Text sent untyped behaves the same.
+                if (Kind == StoreKind.Postgres && p.Value is string) ((Npgsql.NpgsqlParameter)added).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Unknown;
+            }
         }
 
         public static DbParameter AddParameter(DbCommand cmd, string name, object? value)
@@ -241,7 +251,7 @@ namespace MlTraces.Core.Store
                 declare.Transaction = tx;
                 declare.CommandTimeout = 0;
                 declare.CommandText = "DECLARE mltraces_stream NO SCROLL CURSOR FOR " + sql;
-                if (parameters != null) foreach (var p in parameters.Values) AddParameter(declare, p.Key, p.Value);
+                Bind(declare, parameters);
                 Translate(() => declare.ExecuteNonQuery());
             }
             using var fetch = connection.CreateCommand();

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using MlTraces.Core.Store;
 using MlTraces.Tests.Query;
 using MlTraces.Tests.Support;
 
@@ -16,7 +17,7 @@ namespace MlTraces.Tests.Commands
         {
             var vars = new Dictionary<string, object?>
             {
-                ["uri"] = "sqlite:///" + store.Path,
+                ["uri"] = store.UriText,
                 ["ids"] = experimentIds.ToArray(),
                 ["filter"] = filter,
                 ["order"] = orderBy?.ToArray(),
@@ -35,16 +36,20 @@ namespace MlTraces.Tests.Commands
         public void Dispose() => _shell.Dispose();
     }
 
-    public sealed class StoreWithTracesViaCmdlets : StoreWithTraces
+    public class StoreWithTracesViaCmdlets : StoreWithTraces
     {
+        public StoreWithTracesViaCmdlets() : this(StoreKind.Sqlite) { }
+        protected StoreWithTracesViaCmdlets(StoreKind kind) : base(kind) { }
         private readonly CmdletSearcher _searcher = new CmdletSearcher();
         public override List<string> Find(IEnumerable<string> experimentIds, string? filter, IReadOnlyList<string>? orderBy = null, long? limit = null, long offset = 0) =>
             _searcher.Find(Store, experimentIds, filter, orderBy, limit, offset);
         public override void Dispose() { _searcher.Dispose(); base.Dispose(); }
     }
 
-    public sealed class SeededCasesViaCmdlets : SeededCases
+    public class SeededCasesViaCmdlets : SeededCases
     {
+        public SeededCasesViaCmdlets() : this(StoreKind.Sqlite) { }
+        protected SeededCasesViaCmdlets(StoreKind kind) : base(kind) { }
         private readonly CmdletSearcher _searcher = new CmdletSearcher();
         public override List<string> Find(IEnumerable<string> experimentIds, string? filter, IReadOnlyList<string>? orderBy = null, long? limit = null, long offset = 0) =>
             _searcher.Find(Store, experimentIds, filter, orderBy, limit, offset);
@@ -61,5 +66,25 @@ namespace MlTraces.Tests.Commands
     public class SearchTraceSeededCasesTests : SearchCasesTests, IClassFixture<SeededCasesViaCmdlets>
     {
         public SearchTraceSeededCasesTests(SeededCasesViaCmdlets s) : base(s) { }
+    }
+
+    public sealed class StoreWithTracesViaCmdletsOnPostgres : StoreWithTracesViaCmdlets
+    {
+        public StoreWithTracesViaCmdletsOnPostgres() : base(StoreKind.Postgres) { }
+    }
+
+    public sealed class SeededCasesViaCmdletsOnPostgres : SeededCasesViaCmdlets
+    {
+        public SeededCasesViaCmdletsOnPostgres() : base(StoreKind.Postgres) { }
+    }
+
+    public class SearchTraceAcceptanceTestsOnPostgres : SearchSqlTests, IClassFixture<StoreWithTracesViaCmdletsOnPostgres>
+    {
+        public SearchTraceAcceptanceTestsOnPostgres(StoreWithTracesViaCmdletsOnPostgres s) : base(s) { }
+    }
+
+    public class SearchTraceSeededCasesTestsOnPostgres : SearchCasesTests, IClassFixture<SeededCasesViaCmdletsOnPostgres>
+    {
+        public SearchTraceSeededCasesTestsOnPostgres(SeededCasesViaCmdletsOnPostgres s) : base(s) { }
     }
 }

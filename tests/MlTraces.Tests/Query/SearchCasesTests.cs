@@ -13,12 +13,15 @@ namespace MlTraces.Tests.Query
     /// <summary>One store holding the seeded cases of MLflow's other search tests (§8.2), each in its own experiment.</summary>
     public class SeededCases : IDisposable
     {
-        public TestStore Store { get; } = TestStore.CreateEmpty();
+        public TestStore Store { get; }
+
+        public SeededCases() : this(StoreKind.Sqlite) { }
         public string RunLink, SpanBasics, SameSpan, FullText, SpanAttrs, Assess, Session, ClientIds, Names, Numbers, Ties;
         public const long Base = 1_700_000_000_000;
 
-        public SeededCases()
+        protected SeededCases(StoreKind kind)
         {
+            Store = TestStore.CreateEmpty(kind);
             var traces = new List<Trace>();
             Trace T(string id, string exp, long ts = 0, long? exec = 0, IDictionary<string, string>? tags = null,
                 IDictionary<string, string>? meta = null, string? client = null)
@@ -321,7 +324,8 @@ namespace MlTraces.Tests.Query
             // end_time = timestamp_ms + execution_time_ms, a missing duration counting as 0.
             Check(_s.Numbers, $"end_time = {SeededCases.Base + 25000}", "nu-4", "nu-null");
             Check(_s.Numbers, $"end_time_ms > {SeededCases.Base + 12000}", "nu-3", "nu-4", "nu-null");
-            // A quoted number reaches the database as text, which SQLite compares numerically with the column.
+            // A quoted number reaches the database as text, which SQLite compares numerically with the column, and
+            // which PostgreSQL reads as a number too (psycopg2 sends it as an untyped literal).
             Check(_s.Numbers, $"timestamp_ms <= '{SeededCases.Base + 5000}'", "nu-0", "nu-1");
         }
 
@@ -348,5 +352,16 @@ namespace MlTraces.Tests.Query
             Assert.Equal(new[] { "tr-3", "tr-4" }, _s.Find(new[] { _s.Ties }, null, null, null, 8));
             Assert.Equal(10, _s.Find(new[] { _s.Ties }, null).Count);
         }
+    }
+
+    public sealed class SeededCasesOnPostgres : SeededCases
+    {
+        public SeededCasesOnPostgres() : base(StoreKind.Postgres) { }
+    }
+
+    /// <summary>MLflow's seeded search cases on PostgreSQL, same expectations.</summary>
+    public class SearchCasesTestsOnPostgres : SearchCasesTests, IClassFixture<SeededCasesOnPostgres>
+    {
+        public SearchCasesTestsOnPostgres(SeededCasesOnPostgres s) : base(s) { }
     }
 }

@@ -1,3 +1,4 @@
+using MlTraces.Core.Store;
 using System;
 using System.Collections.Generic;
 using System.Linq;
@@ -12,12 +13,15 @@ namespace MlTraces.Tests.Query
     /// <summary>MLflow's store_with_traces fixture (test_sqlalchemy_store.py) and the cases run on it.</summary>
     public class StoreWithTraces : IDisposable
     {
-        public TestStore Store { get; } = TestStore.CreateEmpty();
+        public TestStore Store { get; }
         public string Exp1 { get; }
         public string Exp2 { get; }
 
-        public StoreWithTraces()
+        public StoreWithTraces() : this(StoreKind.Sqlite) { }
+
+        protected StoreWithTraces(StoreKind kind)
         {
+            Store = TestStore.CreateEmpty(kind);
             Exp1 = Store.AddExperiment("exp1");
             Exp2 = Store.AddExperiment("exp2");
             Store.AddTraces(new[]
@@ -165,5 +169,16 @@ namespace MlTraces.Tests.Query
 
         [Fact]
         public void NoExperimentsMatchNothing() => Assert.Empty(_s.Find(new string[0], null));
+    }
+
+    public sealed class StoreWithTracesOnPostgres : StoreWithTraces
+    {
+        public StoreWithTracesOnPostgres() : base(StoreKind.Postgres) { }
+    }
+
+    /// <summary>MLflow's store_with_traces cases on PostgreSQL, same expectations.</summary>
+    public class SearchSqlTestsOnPostgres : SearchSqlTests, IClassFixture<StoreWithTracesOnPostgres>
+    {
+        public SearchSqlTestsOnPostgres(StoreWithTracesOnPostgres s) : base(s) { }
     }
 }
