@@ -10,6 +10,9 @@ namespace MlTraces.Tests.Commands
     /// <summary>Every command on every real MLflow store in ../shared/fixtures: counts and ids match plain SQL.</summary>
     public class FixtureStoreTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         public static IEnumerable<object[]> Fixtures() =>
             Directory.GetFiles(TestStore.FixturesFolder())
                 .Where(f => f.EndsWith(".db", StringComparison.Ordinal) || f.EndsWith(".sqlite", StringComparison.Ordinal))
@@ -29,9 +32,11 @@ namespace MlTraces.Tests.Commands
         [MemberData(nameof(Fixtures))]
         public void SearchMatchesPlainSql(string fixture)
         {
-            using var ts = TestStore.CopyOfFixture(fixture);
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var ts = TestStore.CopyOfFixture(fixture, Kind);
+            string before = ts.Fingerprint();
+            if (Kind == StoreKind.Sqlite) Assert.Equal(Sha(TestStore.FixturePath(fixture)), before);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
             string active = "experiment_id IN (SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active')";
             Assert.Equal(SqlIds(ts, active), sh.Ids("Search-Trace -TrackingUri $uri", vars));
             Assert.Equal(SqlIds(ts, active + " AND status = 'ERROR'"), sh.Ids("Search-Trace -TrackingUri $uri -Filter \"status = 'ERROR'\"", vars));
@@ -41,20 +46,20 @@ namespace MlTraces.Tests.Commands
             // Deleted experiments are searched when named.
             var deleted = ts.Scalar("SELECT count(*) FROM trace_info WHERE experiment_id IN (SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'deleted')");
             var deletedIds = sh.Run("(Search-Trace -TrackingUri $uri -ExperimentId ([string[]]$ids)).Count",
-                new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = DeletedExperimentIds(ts).ToArray() });
+                new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = DeletedExperimentIds(ts).ToArray() });
             if (deleted > 0) Assert.Equal((int)deleted, (int)deletedIds.Output.Single().BaseObject);
             // Nothing was written to the store.
-            Assert.Equal(Sha(TestStore.FixturePath(fixture)), Sha(ts.Path));
+            Assert.Equal(before, ts.Fingerprint());
         }
 
         [Theory]
         [MemberData(nameof(Fixtures))]
         public void GetTraceReadsEveryTraceWithItsChildren(string fixture)
         {
-            using var ts = TestStore.CopyOfFixture(fixture);
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CopyOfFixture(fixture, Kind);
+            using var sh = new PsShell(ts);
             var ids = SqlIds(ts, "1 = 1");
-            var r = sh.Run("$ids | Get-Trace -TrackingUri $uri -WarningAction SilentlyContinue", new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.ToArray() });
+            var r = sh.Run("$ids | Get-Trace -TrackingUri $uri -WarningAction SilentlyContinue", new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.ToArray() });
             Assert.Empty(r.Errors);
             var traces = r.Output.Select(o => (Trace)o.BaseObject).ToList();
             Assert.Equal(ids, traces.Select(t => t.TraceId));
@@ -75,20 +80,23 @@ namespace MlTraces.Tests.Commands
         [MemberData(nameof(Fixtures))]
         public void ExportImportExportIsByteIdentical(string fixture)
         {
-            using var ts = TestStore.CopyOfFixture(fixture);
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var ts = TestStore.CopyOfFixture(fixture, Kind);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
             var first = sh.Run("Search-Trace -TrackingUri $uri | Export-Trace -Path a.jsonl -WarningAction SilentlyContinue; New-TraceStore -TrackingUri sqlite:///copy.db | Out-Null", vars);
             Assert.Empty(first.Errors);
-            // The same experiments (ids, names) in the new store, so traces land where they came from.
+            // The same experiments (ids, names) in the new store, so traces land where they came from. The copy is a
+            // SQLite file for both kinds, so on PostgreSQL this also shows that both read a store identically.
+            List<Experiment> experiments;
+            using (var source = ts.Open(StoreAccess.ReadOnly)) experiments = Experiments.All(source);
             using (var copy = TraceStore.Open(TrackingUri.Parse(Path.Combine(ts.Folder, "copy.db"), ts.Folder), StoreAccess.ReadWrite))
-            {
-                using var cmd = copy.Command("ATTACH DATABASE @src AS src; " +
-                    "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
-                    "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time FROM src.experiments WHERE experiment_id <> 0; DETACH DATABASE src;");
-                TraceStore.AddParameter(cmd, "@src", ts.Path);
-                cmd.ExecuteNonQuery();
-            }
+                foreach (var e in experiments.Where(e => e.ExperimentId != "0"))
+                {
+                    var p = new SqlParameters();
+                    using var cmd = copy.Command("INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time) " +
+                        $"VALUES ({p.Add(long.Parse(e.ExperimentId))}, {p.Add(e.Name)}, {p.Add(e.ArtifactLocation)}, {p.Add(e.LifecycleStage)}, 0, 0)", p);
+                    cmd.ExecuteNonQuery();
+                }
             var second = sh.Run("Import-Trace -Path a.jsonl -TrackingUri sqlite:///copy.db; Search-Trace -TrackingUri sqlite:///copy.db | Export-Trace -Path b.jsonl -WarningAction SilentlyContinue");
             Assert.True(second.Errors.Count == 0, string.Join("\n", second.Errors.Take(3)));
             byte[] a = File.ReadAllBytes(Path.Combine(ts.Folder, "a.jsonl"));
@@ -109,5 +117,10 @@ namespace MlTraces.Tests.Commands
             using var f = File.OpenRead(path);
             return Convert.ToHexString(sha.ComputeHash(f));
         }
+    }
+
+    public class FixtureStoreTestsOnPostgres : FixtureStoreTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

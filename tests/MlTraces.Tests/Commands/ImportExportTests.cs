@@ -9,6 +9,9 @@ namespace MlTraces.Tests.Commands
 {
     public class ImportExportTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
 
         private static string SampleFile()
         {
@@ -21,8 +24,8 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void ImportsTheSampleAndReportsDuplicatesPerItem()
         {
-            using var ts = TestStore.CreateEmpty();
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CreateEmpty(Kind);
+            using var sh = new PsShell(ts);
             var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
             var first = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName samples -PassThru", vars);
             Assert.Empty(first.Errors);
@@ -43,23 +46,23 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void WhatIfImportsNothingAndCreatesNoExperiment()
         {
-            using var ts = TestStore.CreateEmpty();
-            string before = Sha(ts.Path);
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CreateEmpty(Kind);
+            string before = ts.Fingerprint();
+            using var sh = new PsShell(ts);
             var r = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName samples -WhatIf", new Dictionary<string, object?> { ["samples"] = SampleFile() });
             Assert.Empty(r.Errors);
             Assert.Contains("What if: Performing the operation \"Import trace\" on target \"trace tr-", r.HostText);
-            Assert.Equal(before, Sha(ts.Path));
+            Assert.Equal(before, ts.Fingerprint());
         }
 
         [Fact]
         public void BadLinesAreReportedWithTheirLineNumberAndTheRestIsImported()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             var good = File.ReadLines(SampleFile()).Take(2).ToList();
             string file = Path.Combine(ts.Folder, "mixed.jsonl");
             File.WriteAllLines(file, new[] { good[0], "{\"info\": 5}", "not json", good[1] });
-            using var sh = new PsShell(ts.Folder);
+            using var sh = new PsShell(ts);
             var r = sh.Run("Import-Trace -Path mixed.jsonl -ExperimentName x");
             Assert.Equal(2, r.Errors.Count);
             Assert.Contains("line 2", r.Errors[0].Exception.Message);
@@ -70,8 +73,8 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void MissingExperimentsAreNamedAndExperimentIdMustExist()
         {
-            using var ts = TestStore.CreateEmpty();
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CreateEmpty(Kind);
+            using var sh = new PsShell(ts);
             var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
             // The sample's own experiment id does not exist in a new store.
             var r = sh.Run("Import-Trace -LiteralPath $samples", vars);
@@ -89,11 +92,12 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void TracesMoveBetweenStoresThroughThePipelineWithTheirSpans()
         {
+            // From a SQLite file into a store of the kind under test: on PostgreSQL, the way to outgrow one file.
             using var source = TestStore.CopyOfFixture("week5-lab-gen-e.db");
-            using var target = TestStore.CreateEmpty();
-            using var sh = new PsShell(target.Folder);
-            var vars = new Dictionary<string, object?> { ["src"] = source.Path };
-            var r = sh.Run("Search-Trace -TrackingUri $src | Import-Trace -TrackingUri sqlite:///mlflow.db -ExperimentName moved", vars);
+            using var target = TestStore.CreateEmpty(Kind);
+            using var sh = new PsShell(target);
+            var vars = new Dictionary<string, object?> { ["src"] = source.UriText };
+            var r = sh.Run("Search-Trace -TrackingUri $src | Import-Trace -ExperimentName moved", vars);
             Assert.Empty(r.Errors);
             Assert.Equal(source.Scalar("SELECT count(*) FROM trace_info"), target.Scalar("SELECT count(*) FROM trace_info"));
             Assert.Equal(source.Scalar("SELECT count(*) FROM spans"), target.Scalar("SELECT count(*) FROM spans"));
@@ -102,7 +106,7 @@ namespace MlTraces.Tests.Commands
             // The same searches give the same answers in both stores.
             foreach (var filter in new[] { "span.status = 'ERROR'", "feedback.relevance IS NOT NULL", "metadata.`mlflow.trace.session` LIKE '%'", "trace.text LIKE '%MLflow%'" })
             {
-                var a = sh.Ids("Search-Trace -TrackingUri $src -Filter $f", new Dictionary<string, object?> { ["src"] = source.Path, ["f"] = filter });
+                var a = sh.Ids("Search-Trace -TrackingUri $src -Filter $f", new Dictionary<string, object?> { ["src"] = source.UriText, ["f"] = filter });
                 var b = sh.Ids("Search-Trace -Filter $f", new Dictionary<string, object?> { ["f"] = filter });
                 Assert.Equal(a, b);
             }
@@ -111,10 +115,10 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void AStoreThatCannotHoldSpansRefusesThoseTracesOnly()
         {
-            using var old = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
-            using var sh = new PsShell(old.Folder);
+            using var old = TestStore.CopyOfFixture("cobbie-gen-a.sqlite", Kind);
+            using var sh = new PsShell(old);
             long before = old.Scalar("SELECT count(*) FROM trace_info");
-            var r = sh.Run("Import-Trace -LiteralPath $samples -TrackingUri $uri -ExperimentId 1", new Dictionary<string, object?> { ["samples"] = SampleFile(), ["uri"] = old.Path });
+            var r = sh.Run("Import-Trace -LiteralPath $samples -TrackingUri $uri -ExperimentId 1", new Dictionary<string, object?> { ["samples"] = SampleFile(), ["uri"] = old.UriText });
             Assert.NotEmpty(r.Errors);
             Assert.All(r.Errors, e => Assert.Equal("StoreCannotHoldTrace,MlTraces.Commands.ImportTraceCommand", e.FullyQualifiedErrorId));
             Assert.Contains("no spans table", r.Errors[0].Exception.Message);
@@ -124,9 +128,9 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void ExportRefusesToClobberWhenAskedAndAppends()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db");
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db", Kind);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
             Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl", vars).Errors);
             int n = File.ReadAllLines(Path.Combine(ts.Folder, "out.jsonl")).Length;
             Assert.Equal(ts.Scalar("SELECT count(*) FROM trace_info"), n);
@@ -142,8 +146,8 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void LongWorkShowsProgressThatCompletesAndStaysSilentWhenAsked()
         {
-            using var ts = TestStore.CreateEmpty();
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CreateEmpty(Kind);
+            using var sh = new PsShell(ts);
             var vars = new Dictionary<string, object?> { ["samples"] = SampleFile() };
             var r = sh.Run("Import-Trace -LiteralPath $samples -ExperimentName a", vars);
             Assert.NotEmpty(r.Progress);
@@ -160,5 +164,10 @@ namespace MlTraces.Tests.Commands
             using var f = File.OpenRead(path);
             return System.Convert.ToHexString(sha.ComputeHash(f));
         }
+    }
+
+    public class ImportExportTestsOnPostgres : ImportExportTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

@@ -10,19 +10,22 @@ namespace MlTraces.Tests.Commands
     /// the real run leaves no row of a deleted trace anywhere.</summary>
     public class RemoveTraceFixtureTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         public static IEnumerable<object[]> Fixtures() => FixtureStoreTests.Fixtures();
 
         [Theory]
         [MemberData(nameof(Fixtures))]
         public void DeletesByFilterThenByAgeAndLeavesNothingBehind(string fixture)
         {
-            using var ts = TestStore.CopyOfFixture(fixture);
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CopyOfFixture(fixture, Kind);
+            using var sh = new PsShell(ts);
             List<string> experiments;
             using (var store = ts.Open(StoreAccess.ReadOnly)) experiments = Experiments.All(store).Select(e => e.ExperimentId).ToList();
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = experiments.ToArray() };
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = experiments.ToArray() };
             var before = Snapshot(ts);
-            string hash = Sha(ts.Path);
+            string hash = ts.Fingerprint();
 
             foreach (var (command, where) in new[]
             {
@@ -35,15 +38,20 @@ namespace MlTraces.Tests.Commands
                 var dry = sh.Run(command + " -WhatIf -WarningAction SilentlyContinue", vars);
                 Assert.True(dry.Errors.Count == 0, string.Join("\n", dry.Errors));
                 Assert.Equal(expected, WhatIfIds(dry.HostText).OrderBy(id => id, System.StringComparer.Ordinal));
-                Assert.Equal(hash, Sha(ts.Path));
+                Assert.Equal(hash, ts.Fingerprint());
 
                 var real = sh.Run(command + " -Confirm:$false -WarningAction SilentlyContinue", vars);
                 Assert.True(real.Errors.Count == 0, string.Join("\n", real.Errors));
                 Assert.Empty(expected.Intersect(TraceIds(ts, "1 = 1")));
                 AssertConsistent(ts, before);
-                hash = Sha(ts.Path);
+                hash = ts.Fingerprint();
             }
             Assert.Empty(TraceIds(ts, "1 = 1"));
         }
+    }
+
+    public class RemoveTraceFixtureTestsOnPostgres : RemoveTraceFixtureTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

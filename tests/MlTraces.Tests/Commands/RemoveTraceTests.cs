@@ -1,3 +1,4 @@
+using MlTraces.Core.Store;
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -11,8 +12,11 @@ namespace MlTraces.Tests.Commands
 {
     public class RemoveTraceTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         // Twelve rich traces one minute apart, the oldest 60.5 minutes old: -OlderThan 55m takes tr-00..tr-05.
-        private static TestStore Store(out long start)
+        private TestStore Store(out long start)
         {
             start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_630_000;
             return RichStore(12, out _, start);
@@ -37,15 +41,15 @@ namespace MlTraces.Tests.Commands
         public void WhatIfChangesNothingAndListsExactlyWhatTheRealRunDeletes(string command)
         {
             using var ts = Store(out long start);
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["start"] = start };
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["start"] = start };
             var before = Snapshot(ts);
-            string hash = Sha(ts.Path);
+            string hash = ts.Fingerprint();
 
             var dry = sh.Run(command + " -WhatIf", vars);
             Assert.Empty(dry.Errors);
             Assert.Empty(dry.Output);
-            Assert.Equal(hash, Sha(ts.Path));
+            Assert.Equal(hash, ts.Fingerprint());
             var listed = WhatIfIds(dry.HostText);
             Assert.NotEmpty(listed);
             Assert.Contains($"What if: Remove {listed.Count} trace", dry.HostText);
@@ -61,10 +65,10 @@ namespace MlTraces.Tests.Commands
         public void PassThruWritesOneReceiptPerRequestedTraceWithWhatWentWithIt()
         {
             using var ts = Store(out _);
-            using var sh = new PsShell(ts.Folder);
-            var quiet = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-00 -Confirm:$false", new Dictionary<string, object?> { ["uri"] = ts.Path });
+            using var sh = new PsShell(ts);
+            var quiet = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-00 -Confirm:$false", new Dictionary<string, object?> { ["uri"] = ts.UriText });
             Assert.Empty(quiet.Output);
-            var r = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-01, tr-00, tr-02, tr-01 -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.Path });
+            var r = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-01, tr-00, tr-02, tr-01 -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.UriText });
             Assert.Empty(r.Errors);
             var receipts = r.Output.Select(o => (TraceDeletion)o.BaseObject).ToList();
             Assert.Equal(new[] { "tr-00", "tr-01", "tr-02" }, receipts.Select(x => x.TraceId).OrderBy(x => x));
@@ -92,9 +96,9 @@ namespace MlTraces.Tests.Commands
         public void ProgressCompletesAndConfirmAsksPerTraceWithYesToAll()
         {
             using var ts = Store(out _);
-            using (var sh = new PsShell(ts.Folder, input: "y\nn\na\n"))
+            using (var sh = new PsShell(ts, input: "y\nn\na\n"))
             {
-                var r = sh.Run("Remove-Trace -TrackingUri $uri -OlderThan 55m -PassThru", new Dictionary<string, object?> { ["uri"] = ts.Path });
+                var r = sh.Run("Remove-Trace -TrackingUri $uri -OlderThan 55m -PassThru", new Dictionary<string, object?> { ["uri"] = ts.UriText });
                 Assert.Empty(r.Errors);
                 // ConfirmImpact High: asked without -Confirm. Yes, No, then Yes to All for the remaining four.
                 Assert.Equal(3, r.HostText.Split("Are you sure you want to perform this action?").Length - 1);
@@ -104,9 +108,9 @@ namespace MlTraces.Tests.Commands
                 Assert.Equal(ProgressRecordType.Completed, r.Progress.Last().RecordType);
                 Assert.Contains(r.Progress, p => p.PercentComplete == 100);
             }
-            using (var sh = new PsShell(ts.Folder, input: "l\n"))
+            using (var sh = new PsShell(ts, input: "l\n"))
             {
-                var r = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-06, tr-07 -Confirm", new Dictionary<string, object?> { ["uri"] = ts.Path });
+                var r = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-06, tr-07 -Confirm", new Dictionary<string, object?> { ["uri"] = ts.UriText });
                 Assert.Empty(r.Errors);
                 Assert.Contains("tr-06", TraceIds(ts));
                 Assert.Contains("tr-07", TraceIds(ts));
@@ -151,16 +155,16 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void MlflowDeleteCases()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             string e1 = ts.AddExperiment("exp1"), e2 = ts.AddExperiment("exp2"), e3 = ts.AddExperiment("exp3");
             long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             ts.AddTraces(Enumerable.Range(0, 10).Select(i => TestStore.MakeTrace($"a-{i}", e1, now - i))
                 .Concat(Enumerable.Range(0, 10).Select(i => TestStore.MakeTrace($"b-{i}", e2, now - i)))
                 .Concat(Enumerable.Range(0, 10).Select(i => TestStore.MakeTrace($"tr-{i}", e3, i))));
-            using var sh = new PsShell(ts.Folder);
+            using var sh = new PsShell(ts);
             int Deleted(string args)
             {
-                var r = sh.Run("Remove-Trace -TrackingUri $uri -Confirm:$false -PassThru " + args, new Dictionary<string, object?> { ["uri"] = ts.Path });
+                var r = sh.Run("Remove-Trace -TrackingUri $uri -Confirm:$false -PassThru " + args, new Dictionary<string, object?> { ["uri"] = ts.UriText });
                 Assert.True(r.Errors.Count == 0 && r.Terminating == null, r.Terminating?.Message ?? string.Join("\n", r.Errors));
                 return r.Output.Count(o => ((TraceDeletion)o.BaseObject).Deleted);
             }
@@ -185,7 +189,7 @@ namespace MlTraces.Tests.Commands
 
             ts.AddTraces(Enumerable.Range(0, 10).Select(i => TestStore.MakeTrace($"tr-{i}", e3, i)));
             Assert.Equal(8, Deleted("-TraceId " + string.Join(",", Enumerable.Range(0, 8).Select(i => $"tr-{i}"))));
-            Assert.Equal(new[] { "tr-9", "tr-8" }, sh.Ids($"Search-Trace -TrackingUri $uri -ExperimentId {e3}", new Dictionary<string, object?> { ["uri"] = ts.Path }));
+            Assert.Equal(new[] { "tr-9", "tr-8" }, sh.Ids($"Search-Trace -TrackingUri $uri -ExperimentId {e3}", new Dictionary<string, object?> { ["uri"] = ts.UriText }));
 
             // MLflow reads a bound of 0 as "no bound" and deletes everything; here 0 means the instant 0.
             Assert.Equal(0, Deleted($"-ExperimentId {e3} -Before {At(0)}"));
@@ -197,13 +201,13 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void LegalHoldIsNeverDeletedAndIsReported()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             string e = ts.AddExperiment("held");
             var holds = new[] { "true", "True", "false", "yes", null, "" };
             ts.AddTraces(holds.Select((h, i) => TestStore.MakeTrace(Id(i), e, i,
                 tags: h == null ? null : D("mltraces.legalHold", h))));
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
 
             // Held: tr-00 (true), tr-01 (True), tr-03 (yes). The two oldest held ones do not use up -MaxTraces 2.
             var first = sh.Run("Remove-Trace -TrackingUri $uri -Before ([DateTime]::UtcNow) -MaxTraces 2 -Confirm:$false -PassThru", vars);
@@ -228,13 +232,13 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void WorkspacesKeepTenantsApart()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             string mine = ts.AddExperiment("mine");
             Execute(ts, "INSERT INTO workspaces (name) VALUES ('team-b')");
             Execute(ts, "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, workspace) VALUES (7, 'theirs', 'file:///tmp/x', 'active', 0, 0, 'team-b')");
             ts.AddTraces(new[] { TestStore.MakeTrace("tr-mine", mine, 1), TestStore.MakeTrace("tr-theirs", "7", 1) });
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
 
             var hidden = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -TraceId tr-theirs -Confirm:$false -PassThru", vars);
             var absent = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -TraceId tr-nothere -Confirm:$false -PassThru", vars);
@@ -255,7 +259,7 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void LocalFilesGoAndRemoteOnesAreReported()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             string e = ts.AddExperiment("files");
             string root = Path.Combine(ts.Folder, "mlruns", e, "traces");
             string archive = Path.Combine(ts.Folder, "archive", e, "traces");
@@ -274,8 +278,8 @@ namespace MlTraces.Tests.Commands
                     "mlflow.trace.archiveLocation", "s3://archive/1/traces/tr-remote/artifacts")),
                 TestStore.MakeTrace("tr-odd", e, 3, tags: D("mlflow.artifactLocation", odd)),
             });
-            using var sh = new PsShell(ts.Folder);
-            var r = sh.Run("Remove-Trace -TrackingUri $uri -OlderThan 1m -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.Path });
+            using var sh = new PsShell(ts);
+            var r = sh.Run("Remove-Trace -TrackingUri $uri -OlderThan 1m -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.UriText });
             Assert.Empty(r.Errors);
             var receipts = r.Output.Select(o => (TraceDeletion)o.BaseObject).ToDictionary(x => x.TraceId);
             Assert.Equal(3, receipts.Values.Count(x => x.Deleted));
@@ -289,5 +293,10 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("not the trace's own folder", Assert.Single(receipts["tr-odd"].LeftBehind));
             Assert.Contains("2 removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove", Assert.Single(r.Warnings).Message);
         }
+    }
+
+    public class RemoveTraceTestsOnPostgres : RemoveTraceTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

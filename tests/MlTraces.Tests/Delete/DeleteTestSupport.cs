@@ -129,11 +129,15 @@ namespace MlTraces.Tests.Delete
         {
             using (var store = ts.Open())
             {
-                using (var cmd = store.Command("PRAGMA integrity_check"))
-                    Assert.Equal("ok", cmd.ExecuteScalar() as string);
-                using (var cmd = store.Command("PRAGMA foreign_key_check"))
-                using (var r = cmd.ExecuteReader())
-                    Assert.False(r.Read(), "foreign_key_check found a violation");
+                // PostgreSQL checks its constraints on every write: the orphan queries below are the whole check.
+                if (store.Kind == StoreKind.Sqlite)
+                {
+                    using (var cmd = store.Command("PRAGMA integrity_check"))
+                        Assert.Equal("ok", cmd.ExecuteScalar() as string);
+                    using (var cmd = store.Command("PRAGMA foreign_key_check"))
+                    using (var r = cmd.ExecuteReader())
+                        Assert.False(r.Read(), "foreign_key_check found a violation");
+                }
                 foreach (var m in TraceFamily.Read(store).Members)
                     Assert.True(0 == Scalar(store, $"SELECT count(*) FROM {m.Table} WHERE {m.TraceColumn} NOT IN (SELECT request_id FROM trace_info)"), $"orphan rows in {m.Table}");
                 if (store.Layout.HasEntityAssociations)

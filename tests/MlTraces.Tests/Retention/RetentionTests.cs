@@ -1,3 +1,4 @@
+using MlTraces.Core.Store;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -100,9 +101,12 @@ namespace MlTraces.Tests.Retention
 
     public class ExperimentRetentionCommandTests
     {
-        private static (TestStore ts, string config) Setup(string retention = "30d", string allow = "[]")
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
+        private (TestStore ts, string config) Setup(string retention = "30d", string allow = "[]")
         {
-            var ts = TestStore.CreateEmpty();
+            var ts = TestStore.CreateEmpty(Kind);
             ts.AddExperiment("short");   // 1
             ts.AddExperiment("long");    // 2
             ts.AddExperiment("allowed"); // 3
@@ -116,7 +120,7 @@ namespace MlTraces.Tests.Retention
         {
             var (ts, config) = Setup(allow: "['3']");
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
                 var vars = new Dictionary<string, object?> { ["config"] = config };
                 var set = sh.Run("Set-ExperimentRetention -ExperimentName short -Retention 7d; Set-ExperimentRetention -ExperimentId 2, 3 -Retention 90d; Set-ExperimentRetention 1 -ArchiveNow -OlderThan 1d -Verbose");
@@ -158,7 +162,7 @@ namespace MlTraces.Tests.Retention
         {
             var (ts, config) = Setup();
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
                 Assert.Empty(sh.Run("Set-ExperimentRetention 1 -Retention 7d -ArchiveNow").Errors);
                 long before = ts.Scalar("SELECT count(*) FROM experiment_tags");
@@ -191,7 +195,7 @@ namespace MlTraces.Tests.Retention
         {
             var (ts, _) = Setup();
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
                 File.WriteAllText(Path.Combine(ts.Folder, "bad.yaml"), "trace_archival:\n  enabled: maybe\n  location: file:///a\n  retention: 1d\n");
                 var r = sh.Run("Get-ExperimentRetention -ConfigPath bad.yaml");
@@ -200,5 +204,10 @@ namespace MlTraces.Tests.Retention
                 Assert.Contains("'trace_archival.enabled' must be a boolean.", e.Exception.Message);
             }
         }
+    }
+
+    public class ExperimentRetentionCommandTestsOnPostgres : ExperimentRetentionCommandTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

@@ -44,7 +44,10 @@ namespace MlTraces.Tests.Support
             pg.Open();
             using var tx = pg.BeginTransaction();
             void Pg(string sql) { using var c = pg.CreateCommand(); c.Transaction = tx; c.CommandText = sql; c.ExecuteNonQuery(); }
-            foreach (var sql in PostgresSchema.FromSqlite(order.Select(t => tables[t]).Concat(indexes))) Pg(sql);
+            // SQLite does not enforce VARCHAR lengths, and a fixture holds longer values than MLflow's columns allow
+            // (week5-lab's entity_associations.destination_id, 41 characters in a VARCHAR(36)): the copy widens them.
+            foreach (var sql in PostgresSchema.FromSqlite(order.Select(t => tables[t]).Concat(indexes)))
+                Pg(System.Text.RegularExpressions.Regex.Replace(sql, @"\bVARCHAR\(\d+\)", "VARCHAR"));
             foreach (var t in order) CopyRows(source, pg, tx, t);
             // A SERIAL column continues after the copied ids, as MLflow's sequence would.
             Pg("SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), (SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments), false) " +

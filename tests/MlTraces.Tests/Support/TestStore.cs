@@ -134,6 +134,29 @@ namespace MlTraces.Tests.Support
             return t;
         }
 
+        /// <summary>What the store holds, as one string that changes when anything in it changes: the file's
+        /// SHA-256 for SQLite; for PostgreSQL an md5 of every row of every table.</summary>
+        public string Fingerprint()
+        {
+            if (Kind == StoreKind.Sqlite)
+            {
+                using var sha = System.Security.Cryptography.SHA256.Create();
+                using var f = File.OpenRead(Path);
+                return Convert.ToHexString(sha.ComputeHash(f));
+            }
+            using var store = Open(StoreAccess.ReadOnly);
+            var tables = new List<string>();
+            using (var cmd = store.Command("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"))
+            using (var r = cmd.ExecuteReader()) while (r.Read()) tables.Add(r.GetString(0));
+            var parts = new List<string>();
+            foreach (var t in tables)
+            {
+                using var cmd = store.Command($"SELECT '{t}:' || count(*) || ':' || coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM \"{t}\" x");
+                parts.Add((string)cmd.ExecuteScalar()!);
+            }
+            return string.Join("\n", parts);
+        }
+
         public long Scalar(string sql)
         {
             using var store = Open(StoreAccess.ReadOnly);
