@@ -134,9 +134,15 @@ namespace MlTraces.Core.Store
                             $"{Capital(where)} (store '{uri.Original}') reported an error: {pg.MessageText} (SQLSTATE {pg.SqlState}).", ex);
                 }
             }
+            if (ex is System.IO.FileNotFoundException missing)
+                return new MlTracesException(ErrorKind.StoreNotFound, "PasswordFileNotFound",
+                    $"The password file for {where} does not exist: {missing.FileName ?? missing.Message}. Check PGPASSFILE or the passfile option.", ex);
             if (ex is NpgsqlException || ex is SocketException || ex is TimeoutException)
             {
                 var socket = FindInner<SocketException>(ex);
+                if (socket == null && ex is NpgsqlException && ex.Message.IndexOf("password", StringComparison.OrdinalIgnoreCase) >= 0)
+                    return new MlTracesException(ErrorKind.AuthenticationFailed, "StoreLoginFailed",
+                        $"{Capital(where)} asks '{t.UserName}' for a password and none was given. Give it in the URI, with -Credential, in PGPASSWORD or in a .pgpass file.", ex);
                 string reason = socket != null ? socket.Message : ex.Message;
                 return new MlTracesException(ErrorKind.StoreUnavailable, "StoreUnreachable",
                     $"The PostgreSQL server for {where} cannot be reached: {reason}. Check that the server is running, that host and port are right, and that it accepts connections from this machine.", ex);

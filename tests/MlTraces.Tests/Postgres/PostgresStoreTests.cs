@@ -101,3 +101,159 @@ namespace MlTraces.Tests.Postgres
         }
     }
 }
+
+namespace MlTraces.Tests.Postgres
+{
+    using System.Management.Automation;
+    using System.Text;
+    using MlTraces.Shell;
+
+    /// <summary>Logins and failures: clear terminating errors that name the server and database, never the password.</summary>
+    [Collection(ProcessEnvironmentCollection.Name)]
+    public class PostgresLoginTests
+    {
+        private static string Password => TrackingUri.Parse(PgServer.AdminUri, "/").Postgres!.Password!;
+
+        private static string WithoutPassword(string uri) => TrackingUri.Parse(uri, "/").Original;
+
+        /// <summary>Everything a run showed a person or a script: objects, errors, warnings, verbose, progress, host.</summary>
+        private static string AllText(RunResult r)
+        {
+            var s = new StringBuilder(r.HostText);
+            foreach (var o in r.Output) foreach (var p in o.Properties) { try { s.Append(p.Value).Append('\n'); } catch (Exception) { } }
+            foreach (var e in r.Errors) s.Append(e.Exception.ToString()).Append(e.ErrorDetails?.Message).Append(e.TargetObject).Append('\n');
+            foreach (var w in r.Warnings) s.Append(w.Message).Append('\n');
+            foreach (var v in r.Verbose) s.Append(v.Message).Append('\n');
+            foreach (var p in r.Progress) s.Append(p.Activity).Append(p.StatusDescription).Append(p.CurrentOperation).Append('\n');
+            if (r.Terminating != null) s.Append(r.Terminating);
+            return s.ToString();
+        }
+
+        private static ErrorRecord SingleError(RunResult r) => r.Errors.Count == 1 ? r.Errors[0]
+            : throw new Xunit.Sdk.XunitException("Expected one error, got " + r.Errors.Count + ": " + AllText(r));
+
+        [Fact]
+        public void ServerDownWrongPasswordMissingDatabaseAndNotAnMlflowStoreAreNamedClearly()
+        {
+            using var ts = TestStore.CreateEmpty(StoreKind.Postgres);
+            var target = ts.Uri.Postgres!;
+            using var sh = new PsShell(TestStore.NewFolder());
+            RunResult Search(string uri) => sh.Run("Search-Trace -TrackingUri $u", new Dictionary<string, object?> { ["u"] = uri });
+
+            int freePort; { var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0); l.Start(); freePort = ((System.Net.IPEndPoint)l.LocalEndpoint).Port; l.Stop(); }
+            var down = Search($"postgresql://mltraces:{Password}@127.0.0.1:{freePort}/mlflow");
+            var e = SingleError(down);
+            Assert.Equal("StoreUnreachable,MlTraces.Commands.SearchTraceCommand", e.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.ConnectionError, e.CategoryInfo.Category);
+            Assert.Contains($"127.0.0.1:{freePort}", e.Exception.Message);
+            Assert.Contains("'mlflow'", e.Exception.Message);
+
+            var wrong = Search($"postgresql://mltraces:not-{Password}@{target.Host}:{target.Port}/{target.Database}");
+            e = SingleError(wrong);
+            Assert.Equal("StoreLoginFailed,MlTraces.Commands.SearchTraceCommand", e.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.AuthenticationError, e.CategoryInfo.Category);
+            Assert.Contains(target.Database!, e.Exception.Message);
+            Assert.DoesNotContain("not-" + Password, AllText(wrong));
+
+            var missing = Search($"postgresql://mltraces:{Password}@{target.Host}:{target.Port}/no_such_db");
+            e = SingleError(missing);
+            Assert.Equal("StoreNotFound,MlTraces.Commands.SearchTraceCommand", e.FullyQualifiedErrorId);
+            Assert.Contains("no_such_db", e.Exception.Message);
+
+            string empty = PgServer.NewEmptyDatabase();
+            try
+            {
+                var notMlflow = Search(PgServer.UriFor(empty));
+                e = SingleError(notMlflow);
+                Assert.Equal("NotAnMlflowStore,MlTraces.Commands.SearchTraceCommand", e.FullyQualifiedErrorId);
+                Assert.Contains(empty, e.Exception.Message);
+            }
+            finally { PgServer.DropDatabase(empty); }
+
+            foreach (var r in new[] { down, wrong, missing }) Assert.DoesNotContain(Password, AllText(r));
+        }
+
+        [Fact]
+        public void PasswordComesFromCredentialPgpasswordOrPgpassAndNeverShows()
+        {
+            using var ts = TestStore.CreateEmpty(StoreKind.Postgres);
+            ts.AddTraces(new[] { TestStore.MakeTrace("tr-1", "0", 1, 5) });
+            var t = ts.Uri.Postgres!;
+            string bare = $"postgresql://{t.Host}:{t.Port}/{t.Database}";
+            using var sh = new PsShell(TestStore.NewFolder());
+            var vars = new Dictionary<string, object?> { ["u"] = bare, ["c"] = new PSCredential("mltraces", new System.Net.NetworkCredential("", Password).SecurePassword) };
+
+            // -Credential: user and password from a PSCredential.
+            var r = sh.Run("Search-Trace -TrackingUri $u -Credential $c -Verbose", vars);
+            Assert.True(!r.Failed, AllText(r));
+            Assert.Equal("tr-1", ((Trace)Assert.Single(r.Output).BaseObject).TraceId);
+            Assert.DoesNotContain(Password, AllText(r));
+
+            // A login this process has never been given a password for (a password once given is remembered per
+            // login, so that URIs shown without it still connect): without PGPASSWORD or .pgpass it is refused.
+            string reader = "reader_" + Guid.NewGuid().ToString("N").Substring(0, 8), readerPw = Guid.NewGuid().ToString("N");
+            PgServer.RunAdmin($"CREATE ROLE {reader} LOGIN PASSWORD '{readerPw}'");
+            PgServer.RunAdmin($"GRANT pg_read_all_data TO {reader}");
+            var readerUri = new Dictionary<string, object?> { ["u"] = $"postgresql://{reader}@{t.Host}:{t.Port}/{t.Database}" };
+            string? savedPw = Environment.GetEnvironmentVariable("PGPASSWORD"), savedFile = Environment.GetEnvironmentVariable("PGPASSFILE");
+            string pgpass = System.IO.Path.Combine(TestStore.NewFolder(), "pgpass");
+            try
+            {
+                Environment.SetEnvironmentVariable("PGPASSWORD", null);
+                string emptyPassfile = System.IO.Path.Combine(TestStore.NewFolder(), "empty");
+                System.IO.File.WriteAllText(emptyPassfile, "");
+                Environment.SetEnvironmentVariable("PGPASSFILE", emptyPassfile);
+                Assert.Equal("StoreLoginFailed,MlTraces.Commands.SearchTraceCommand", SingleError(sh.Run("Search-Trace -TrackingUri $u", readerUri)).FullyQualifiedErrorId);
+
+                // PGPASSWORD, as psql and psycopg2 take it.
+                Environment.SetEnvironmentVariable("PGPASSWORD", readerPw);
+                r = sh.Run("Search-Trace -TrackingUri $u -Verbose", readerUri);
+                Assert.True(!r.Failed, AllText(r));
+                Assert.Single(r.Output);
+                Assert.DoesNotContain(readerPw, AllText(r));
+                Environment.SetEnvironmentVariable("PGPASSWORD", null);
+
+                // A .pgpass file (here named by PGPASSFILE): host:port:database:user:password.
+                System.IO.File.WriteAllText(pgpass, $"{t.Host}:{t.Port}:*:{reader}:{readerPw}\n");
+                if (!OperatingSystem.IsWindows()) System.IO.File.SetUnixFileMode(pgpass, System.IO.UnixFileMode.UserRead | System.IO.UnixFileMode.UserWrite);
+                Environment.SetEnvironmentVariable("PGPASSFILE", pgpass);
+                r = sh.Run("Search-Trace -TrackingUri $u", readerUri);
+                Assert.True(!r.Failed, AllText(r));
+                Assert.Single(r.Output);
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("PGPASSWORD", savedPw);
+                Environment.SetEnvironmentVariable("PGPASSFILE", savedFile);
+            }
+        }
+
+        [Fact]
+        public void NoPasswordInOutputErrorsVerboseOrProgressOfAnyCommand()
+        {
+            using var ts = TestStore.CreateEmpty(StoreKind.Postgres);
+            var traces = new List<Trace>();
+            for (int i = 0; i < 30; i++) traces.Add(TestStore.MakeTrace($"tr-{i:00}", "0", 1000 + i, 5));
+            ts.AddTraces(traces);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["u"] = ts.UriText };
+            foreach (var script in new[]
+            {
+                "Search-Trace -TrackingUri $u -Verbose",
+                "Search-Trace -TrackingUri $u | Get-Trace -Verbose",
+                "Search-Trace -TrackingUri $u | Export-Trace -Path out.jsonl -Verbose -PassThru",
+                "Get-ExperimentRetention -TrackingUri $u -Verbose",
+                "Remove-Trace -TrackingUri $u -TraceId tr-00, tr-01 -WhatIf -Verbose",
+                "Remove-Trace -TrackingUri $u -TraceId tr-02 -Confirm:$false -PassThru -Verbose",
+                "Import-Trace -Path out.jsonl -TrackingUri $u -Verbose",
+                "Get-Trace nope -TrackingUri $u",
+                "Search-Trace -TrackingUri $u -Filter 'bad filter'",
+            })
+            {
+                var r = sh.Run(script, vars);
+                Assert.DoesNotContain(Password, AllText(r));
+                Assert.True(r.Output.Count > 0 || r.Errors.Count > 0 || r.HostText.Length > 0, "nothing to check in: " + script);
+            }
+        }
+    }
+}
