@@ -34,7 +34,7 @@ namespace MlTraces.Tests.Commands
 
         private static long Count(TestStore ts, string where = "1 = 1") => ts.Scalar("SELECT count(*) FROM trace_info WHERE " + where);
 
-        private static void WaitFor(Func<bool> condition, string what)
+        internal static void WaitFor(Func<bool> condition, string what)
         {
             var sw = Stopwatch.StartNew();
             while (!condition())
@@ -45,7 +45,7 @@ namespace MlTraces.Tests.Commands
         }
 
         /// <summary>MlTraces.Shell in its own process, as a scheduled task runs it.</summary>
-        private static Process Shell(string command, int batchSize)
+        internal static Process Shell(string command, int batchSize)
         {
             var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MlTraces.Shell.dll"));

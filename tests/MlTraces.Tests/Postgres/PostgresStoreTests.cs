@@ -257,3 +257,58 @@ namespace MlTraces.Tests.Postgres
         }
     }
 }
+
+namespace MlTraces.Tests.Postgres
+{
+    using System.Diagnostics;
+    using MlTraces.Tests.Commands;
+
+    /// <summary>Deletion on PostgreSQL beside a running MLflow server: row locks and bounded batches.</summary>
+    [Collection(ProcessEnvironmentCollection.Name)]
+    public class PostgresConcurrencyTests
+    {
+        [Fact]
+        public void ASecondConnectionWritesDuringALargeDeletionAndEveryRowSurvives()
+        {
+            using var ts = TestStore.CreateEmpty(StoreKind.Postgres);
+            string e = ts.AddExperiment("many");
+            ts.AddTraces(Enumerable.Range(0, 3000).Select(i => TestStore.MakeTrace($"tr-{i:D5}", e, 1000 + i,
+                tags: new Dictionary<string, string> { ["mlflow.traceName"] = "t" })));
+            long Originals() => ts.Scalar("SELECT count(*) FROM trace_info WHERE request_id LIKE 'tr-%'");
+
+            using var remover = RemoveTraceUnderLoadTests.Shell(
+                $"Remove-Trace -TrackingUri '{ts.UriText}' -ExperimentId {e} -Before ([DateTime]::MaxValue) -Confirm:$false", batchSize: 10);
+            RemoveTraceUnderLoadTests.WaitFor(() => Originals() < 3000, "the deletion to start");
+
+            // An MLflow server logging traces meanwhile, one transaction per trace, into the same experiment with old
+            // times: they were not in the plan, so they must stay; and no insert waits long for the deletion.
+            var slowest = TimeSpan.Zero;
+            var seenMidway = new List<long>();
+            using (var store = ts.Open())
+            {
+                for (int i = 0; i < 200 && !remover.HasExited; i++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    using (var tx = store.BeginTransaction())
+                    using (var writer = new TraceWriter(store, tx))
+                    {
+                        writer.Write(TestStore.MakeTrace($"new-{i:D3}", e, 500 + i, tags: new Dictionary<string, string> { ["mlflow.traceName"] = "new" }));
+                        tx.Commit();
+                    }
+                    if (sw.Elapsed > slowest) slowest = sw.Elapsed;
+                    seenMidway.Add(Originals());
+                    System.Threading.Thread.Sleep(2);
+                }
+            }
+            Assert.True(remover.WaitForExit(120_000), "Remove-Trace did not finish");
+            Assert.True(remover.ExitCode == 0, remover.StandardError.ReadToEnd() + remover.StandardOutput.ReadToEnd());
+            Assert.Contains(seenMidway, n => n > 0 && n < 3000);
+            Assert.Equal(0, Originals());
+            long written = seenMidway.Count;
+            Assert.Equal(written, ts.Scalar("SELECT count(*) FROM trace_info WHERE request_id LIKE 'new-%'"));
+            Assert.Equal(written, ts.Scalar("SELECT count(*) FROM trace_tags WHERE request_id LIKE 'new-%'"));
+            // Row locks: a writer of other traces never waits for a batch to finish (generous bound for a busy CI).
+            Assert.True(slowest < TimeSpan.FromSeconds(5), $"an insert waited {slowest.TotalMilliseconds:N0} ms");
+        }
+    }
+}
