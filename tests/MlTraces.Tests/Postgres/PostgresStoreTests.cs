@@ -312,3 +312,55 @@ namespace MlTraces.Tests.Postgres
         }
     }
 }
+
+namespace MlTraces.Tests.Postgres
+{
+    /// <summary>
+    /// Where MLflow's SQL behaves differently on PostgreSQL than on SQLite, MlTraces does what MLflow does on each: the
+    /// same filter on the same traces, and the answer each database gives MLflow.
+    /// </summary>
+    public class PostgresBehaviourTests
+    {
+        private static readonly Trace[] Traces =
+        {
+            TestStore.MakeTrace("tr-a", "0", 1, 5, tags: new Dictionary<string, string> { ["k"] = "a_b" }),
+            TestStore.MakeTrace("tr-b", "0", 2, null, tags: new Dictionary<string, string> { ["k"] = "a\\_b" }),
+            TestStore.MakeTrace("tr-c", "0", 3, 7, tags: new Dictionary<string, string> { ["k"] = "7" }),
+            TestStore.MakeTrace("tr-d", "0", 4, 1, tags: new Dictionary<string, string> { ["k"] = "ÄRGER" }),
+        };
+
+        private static List<string> Ids(TestStore ts, string? filter, params string[] orderBy)
+        {
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["f"] = filter, ["o"] = orderBy };
+            return sh.Ids(filter == null ? "Search-Trace -OrderBy $o" : "Search-Trace -Filter $f", vars);
+        }
+
+        [Fact]
+        public void LikeEscapesRegexDialectAndNullOrderFollowMlflowOnEachDatabase()
+        {
+            using var lite = TestStore.CreateEmpty(StoreKind.Sqlite);
+            using var pg = TestStore.CreateEmpty(StoreKind.Postgres);
+            lite.AddTraces(Traces);
+            pg.AddTraces(Traces);
+
+            // SQLAlchemy writes LIKE without ESCAPE: PostgreSQL's default escape character is the backslash, SQLite has none.
+            const string like = "tag.k LIKE 'a\\_b'";
+            Assert.Equal(new[] { "tr-b" }, Ids(lite, like));
+            Assert.Equal(new[] { "tr-a" }, Ids(pg, like));
+
+            // RLIKE: Python's re.search through a registered function on SQLite, POSIX regular expressions (~) on
+            // PostgreSQL, where [[:digit:]] is a character class.
+            const string rlike = "tag.k RLIKE '^[[:digit:]]$'";
+            Assert.Empty(Ids(lite, rlike));
+            Assert.Equal(new[] { "tr-c" }, Ids(pg, rlike));
+
+            // The same on both: MLflow orders NULLs last itself (CASE WHEN ... IS NULL), whatever the database's rule.
+            Assert.Equal(new[] { "tr-d", "tr-a", "tr-c", "tr-b" }, Ids(lite, null, "execution_time ASC"));
+            Assert.Equal(Ids(lite, null, "execution_time ASC"), Ids(pg, null, "execution_time ASC"));
+            Assert.Equal(Ids(lite, null, "execution_time DESC"), Ids(pg, null, "execution_time DESC"));
+            // ILIKE with ASCII letters agrees (lower() LIKE lower() on SQLite, ILIKE on PostgreSQL).
+            Assert.Equal(Ids(lite, "tag.k ILIKE 'A_B'"), Ids(pg, "tag.k ILIKE 'A_B'"));
+        }
+    }
+}
