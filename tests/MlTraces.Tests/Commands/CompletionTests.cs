@@ -1,3 +1,4 @@
+using MlTraces.Core.Store;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
@@ -7,6 +8,9 @@ namespace MlTraces.Tests.Commands
 {
     public class CompletionTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         private static List<string> Complete(PsShell sh, string input)
         {
             var r = sh.Run("(TabExpansion2 -inputScript $s -cursorColumn $s.Length).CompletionMatches | ForEach-Object CompletionText",
@@ -18,10 +22,10 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void CompletesExperimentsKeysAndFilterFieldsFromTheStoreWithoutWriting()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
-            string hash = Hash(ts.Path);
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
+            string hash = ts.Fingerprint();
             using var sh = new PsShell(ts.Folder);
-            string uri = $"-TrackingUri '{ts.Path}' ";
+            string uri = $"-TrackingUri '{ts.UriText}' ";
             Assert.Equal(new[] { "'MLflow Demo'" }, Complete(sh, "Search-Trace " + uri + "-ExperimentName ML"));
             Assert.Contains("1", Complete(sh, "Search-Trace " + uri + "-ExperimentId "));
             var order = Complete(sh, "Search-Trace " + uri + "-OrderBy tag.");
@@ -32,14 +36,12 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("\"metadata.``mlflow.trace.session``", Complete(sh, "Search-Trace " + uri + "-Filter \"metadata.mlflow.trace.s"));
             // The default store when none is typed: sqlite:///mlflow.db in the current location, which is missing here.
             Assert.Empty(Complete(sh, "Search-Trace -ExperimentName "));
-            Assert.Equal(hash, Hash(ts.Path));
+            Assert.Equal(hash, ts.Fingerprint());
         }
+    }
 
-        private static string Hash(string path)
-        {
-            using var sha = System.Security.Cryptography.SHA256.Create();
-            using var f = System.IO.File.OpenRead(path);
-            return System.Convert.ToHexString(sha.ComputeHash(f));
-        }
+    public class CompletionTestsOnPostgres : CompletionTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }
