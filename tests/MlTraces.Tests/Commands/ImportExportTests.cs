@@ -104,12 +104,30 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(source.Scalar("SELECT count(*) FROM assessments"), target.Scalar("SELECT count(*) FROM assessments"));
             Assert.Equal(source.Scalar("SELECT count(*) FROM trace_request_metadata"), target.Scalar("SELECT count(*) FROM trace_request_metadata"));
             // The same searches give the same answers in both stores.
-            foreach (var filter in new[] { "span.status = 'ERROR'", "feedback.relevance IS NOT NULL", "metadata.`mlflow.trace.session` LIKE '%'", "trace.text LIKE '%MLflow%'" })
+            int selective = 0;
+            foreach (var filter in new[]
             {
-                var a = sh.Ids("Search-Trace -TrackingUri $src -Filter $f", new Dictionary<string, object?> { ["src"] = source.UriText, ["f"] = filter });
-                var b = sh.Ids("Search-Trace -Filter $f", new Dictionary<string, object?> { ["f"] = filter });
-                Assert.Equal(a, b);
+                "", "status = 'OK'", "status != 'OK'", "status IN ('ERROR', 'IN_PROGRESS')", "execution_time_ms > 1000",
+                "timestamp_ms > 0 AND execution_time < 100000", "name LIKE '%a%'", "name ILIKE '%CHAT%'", "name RLIKE '^[a-z]'",
+                "tag.`mlflow.traceName` IS NOT NULL", "metadata.`mlflow.trace.session` LIKE '%'", "metadata.`mlflow.trace.user` IS NULL",
+                "span.status = 'ERROR'", "span.type = 'LLM'", "span.name LIKE '%Chat%'", "span.type IN ('LLM', 'TOOL')",
+                "span.attributes.model LIKE '%gpt%'", "span.content ILIKE '%mlflow%'", "trace.text LIKE '%MLflow%'",
+                "trace.text ILIKE '%error%'", "feedback.relevance IS NOT NULL", "feedback.relevance = 'yes'", "expectation.expected_response IS NOT NULL",
+                "client_request_id != 'none'", "request_id LIKE 'tr-%'", "end_time_ms > 0", "run_id = 'none'",
+            })
+            {
+                foreach (var order in new[] { "", "timestamp_ms ASC", "execution_time DESC", "name" })
+                {
+                    var search = new Dictionary<string, object?> { ["src"] = source.UriText, ["f"] = filter, ["o"] = order };
+                    const string args = "$p = @{}; if ($f) { $p.Filter = $f }; if ($o) { $p.OrderBy = $o }; ";
+                    var a = sh.Ids(args + "Search-Trace -TrackingUri $src @p", search);
+                    var b = sh.Ids(args + "Search-Trace @p", search);
+                    Assert.True(a.SequenceEqual(b), $"'{filter}' ordered by '{order}': {a.Count} in the source, {b.Count} in the copy");
+                    if (a.Count > 0 && a.Count < source.Scalar("SELECT count(*) FROM trace_info")) selective++;
+                }
             }
+            // The filters really choose: most match some traces but not all.
+            Assert.True(selective >= 40, $"only {selective} searches matched some but not all traces");
         }
 
         [Fact]
