@@ -153,7 +153,10 @@ namespace MlTraces.Core.Archive
             var p = new SqlParameters();
             string generation = _store.Layout.HasDbPayloadGeneration ? "ti.db_payload_generation" : "NULL";
             string state = finalizable ? "AND ti.status IN ('OK', 'ERROR', 'STATE_UNSPECIFIED') " : "";
-            using var cmd = _store.Command($"SELECT ti.request_id, {generation} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(traceIds)}) {state}AND {ArchivalPlanner.CandidateCondition(p)}", p);
+            // For the finalize on PostgreSQL, the checked rows stay locked until it commits (MLflow's SELECT ... FOR
+            // UPDATE): a span appended meanwhile waits, then bumps the generation of a trace already finalized.
+            string lockRows = finalizable ? _store.Dialect.ForUpdate : "";
+            using var cmd = _store.Command($"SELECT ti.request_id, {generation} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(traceIds)}) {state}AND {ArchivalPlanner.CandidateCondition(p)}{lockRows}", p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read()) result[r.GetString(0)] = new TraceSnapshot { Generation = r.IsDBNull(1) ? (long?)null : r.GetInt64(1) };
             return result;
@@ -286,7 +289,8 @@ namespace MlTraces.Core.Archive
                 using (var r = _store.Translate(() => cmd.ExecuteReader()))
                 {
                     r.Read();
-                    archivable = r.GetInt64(0) != 0; transient = r.GetInt64(1) != 0; blocked = r.GetInt64(2) != 0 && !archivable;
+                    // EXISTS is an integer on SQLite and a boolean on PostgreSQL.
+                    archivable = Convert.ToBoolean(r.GetValue(0)); transient = Convert.ToBoolean(r.GetValue(1)); blocked = Convert.ToBoolean(r.GetValue(2)) && !archivable;
                 }
                 if (archivable || transient) continue;
                 if (blocked) Warnings.Add($"The archive-now request of experiment {kv.Key} is cleared, but some of its traces cannot be archived (no span content, or under legal hold).");
