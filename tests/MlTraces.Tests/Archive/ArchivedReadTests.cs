@@ -8,21 +8,24 @@ namespace MlTraces.Tests.Archive
 {
     public class ArchivedReadTests
     {
-        private static Dictionary<string, object?> Vars(TestStore ts) => new Dictionary<string, object?> { ["uri"] = ts.Path };
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
+        private Dictionary<string, object?> Vars(TestStore ts) => new Dictionary<string, object?> { ["uri"] = ts.UriText };
 
         [Fact]
         public void GetTraceReadsArchivedSpansExactlyAsTheStoreHadThem()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
+            using var sh = new PsShell(ts);
             var ids = ArchiveTestSupport.TraceIds(ts);
             var before = sh.Objects<Trace>("Get-Trace -TrackingUri $uri -TraceId $ids",
-                new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.ToArray() });
+                new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.ToArray() });
             Assert.True(before.Sum(t => t.SpanCount) > 100);
             foreach (var id in ids) ArchiveTestSupport.Archive(ts, id);
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM spans WHERE content != ''"));
 
-            var r = sh.Run("Get-Trace -TrackingUri $uri -TraceId $ids", new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.ToArray() });
+            var r = sh.Run("Get-Trace -TrackingUri $uri -TraceId $ids", new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.ToArray() });
             Assert.Empty(r.Warnings);
             Assert.Empty(r.Errors);
             var after = r.Output.Select(o => (Trace)o.BaseObject).ToList();
@@ -37,7 +40,7 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void UnreadableArchivesWarnPerTraceAndTheTracesStillComeBack()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             var ids = ArchiveTestSupport.TraceIds(ts).Take(5).ToList();
             var folders = ids.Select(id => ArchiveTestSupport.Archive(ts, id)).ToList();
             File.Delete(ArchiveTestSupport.PayloadFile(folders[0]));
@@ -47,8 +50,8 @@ namespace MlTraces.Tests.Archive
                 ArchiveTestSupport.SetTag(store, ids[2], TraceTagKeys.ArchiveLocation, null);
                 ArchiveTestSupport.SetTag(store, ids[3], TraceTagKeys.ArchiveLocation, "s3://bucket/0/traces/x/artifacts");
             }
-            using var sh = new PsShell(ts.Folder);
-            var r = sh.Run("Get-Trace -TrackingUri $uri -TraceId $ids", new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.ToArray() });
+            using var sh = new PsShell(ts);
+            var r = sh.Run("Get-Trace -TrackingUri $uri -TraceId $ids", new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.ToArray() });
             Assert.Empty(r.Errors);
             Assert.Null(r.Terminating);
             var traces = r.Output.Select(o => (Trace)o.BaseObject).ToList();
@@ -66,7 +69,7 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void ATraceArchivedWhileBeingReadIsServedFromTheArchive()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             string id = ArchiveTestSupport.TraceIds(ts)[0];
             using var store = ts.Open(StoreAccess.ReadOnly);
             var reader = new TraceReader(store);
@@ -88,9 +91,9 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void ExportTraceWritesArchivedSpansAlsoForTracesReadBeforeTheyWereArchived()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["id"] = ArchiveTestSupport.TraceIds(ts)[0] };
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["id"] = ArchiveTestSupport.TraceIds(ts)[0] };
             Assert.False(sh.Run("Get-Trace -TrackingUri $uri -TraceId $id | Export-Trace -Path before.jsonl; $global:stale = Get-Trace -TrackingUri $uri -TraceId $id -ExcludeSpans", vars).Failed);
             ArchiveTestSupport.Archive(ts, (string)vars["id"]!);
             // Fresh objects say ARCHIVE_REPO; the stale one still says TRACKING_STORE and finds empty rows.
@@ -101,5 +104,10 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(SpansOf("before.jsonl"), SpansOf("after.jsonl"));
             Assert.Equal(SpansOf("before.jsonl"), SpansOf("stale.jsonl"));
         }
+    }
+
+    public class ArchivedReadTestsOnPostgres : ArchivedReadTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

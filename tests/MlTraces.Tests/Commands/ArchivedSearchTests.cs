@@ -1,3 +1,4 @@
+using MlTraces.Core.Store;
 using System.Collections.Generic;
 using System.Linq;
 using MlTraces.Tests.Support;
@@ -6,12 +7,15 @@ namespace MlTraces.Tests.Commands
 {
     public class ArchivedSearchTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         [Fact]
         public void PayloadFiltersWarnWhenArchivedTracesAreInScope()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db");
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path };
+            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db", Kind);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
             Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri -Filter \"trace.text LIKE '%a%'\"", vars).Warnings);
             // Archive one trace the way MLflow's finalize step leaves it: content emptied, tags set.
             Query.QueryTestSupport.Execute(ts, "UPDATE spans SET content = '' WHERE trace_id = (SELECT min(request_id) FROM trace_info)");
@@ -21,5 +25,10 @@ namespace MlTraces.Tests.Commands
             Assert.Contains("1 archived trace(s) are in scope", Assert.Single(r.Warnings).Message);
             Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri -Filter \"span.status = 'ERROR'\"", vars).Warnings);
         }
+    }
+
+    public class ArchivedSearchTestsOnPostgres : ArchivedSearchTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }
