@@ -8,6 +8,7 @@ namespace MlTraces.Bench
     {
         public string Command { get; private set; } = "";
         public string Store { get; private set; } = "";
+        public bool IsPostgres => Store.StartsWith("postgresql", StringComparison.Ordinal);
         public int Runs { get; private set; } = 7;
         public string? Out { get; private set; }
         /// <summary>delete: how many traces each deletion removes, and the folder for the copies it deletes from.</summary>
@@ -21,7 +22,8 @@ namespace MlTraces.Bench
             {
                 switch (args[i])
                 {
-                    case "--store": a.Store = System.IO.Path.GetFullPath(args[i + 1]); break;
+                    // A file path, or a postgresql:// URI taken as it is.
+                    case "--store": a.Store = args[i + 1].Contains("://") ? args[i + 1] : System.IO.Path.GetFullPath(args[i + 1]); break;
                     case "--runs": a.Runs = int.Parse(args[i + 1]); break;
                     case "--out": a.Out = args[i + 1]; break;
                     case "--traces": a.Traces = int.Parse(args[i + 1]); break;

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Text.RegularExpressions;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Delete;
 using MlTraces.Core.Store;
@@ -18,7 +19,8 @@ namespace MlTraces.Bench
     /// Search-Trace | Remove-Trace pipeline against the -Filter form, and -WhatIf against Search-Trace for the
     /// same traces. The SQL is one DELETE in one transaction, on a connection with MLflow's session settings and
     /// the same page cache as Remove-Trace's; every copy is made the same way, so each starts equally warm. The
-    /// source store is only read.
+    /// source store is only read. On PostgreSQL each copy is a new database made from the source with CREATE
+    /// DATABASE ... TEMPLATE (a file copy, as fast as the disk), and the previous copy is dropped.
     /// </summary>
     public static class DeleteBench
     {
@@ -26,10 +28,8 @@ namespace MlTraces.Bench
 
         public static int Run(Args a)
         {
-            Directory.CreateDirectory(a.Work);
-            string work = Path.Combine(a.Work, "delete-bench.db");
-            if (string.Equals(Path.GetFullPath(work), a.Store, StringComparison.Ordinal))
-                throw new ArgumentException("--work must not hold the source store: the benchmark deletes from its copies.");
+            var copies = new Copies(a);
+            string work = copies.Next();
 
             long ageCutoff, filterCutoff;
             using (var c = Open(a.Store, StoreAccess.ReadOnly))
@@ -42,7 +42,7 @@ namespace MlTraces.Bench
             string filter = $"tag.env = 'prod' AND timestamp_ms <= {filterCutoff}";
             var lines = new List<string>
             {
-                $"## Remove-Trace vs plain SQL, {a.Traces:N0} traces ({a.Store})",
+                $"## Remove-Trace vs plain SQL, {a.Traces:N0} traces ({TrackingUri.Redact(a.Store)})",
                 "",
                 $"By age: `Remove-Trace -OlderThan {minutes}m`; by filter: `-Filter \"{filter}\"`. Each deletion on a fresh copy.",
                 "",
@@ -51,6 +51,7 @@ namespace MlTraces.Bench
             };
             using var shell = new ShellSession(width: 120);
             var vars = new Dictionary<string, object?> { ["store"] = work, ["filter"] = filter };
+            void Fresh() { work = copies.Next(); vars["store"] = work; }
             bool allWithin = true;
             void Row(string what, double tool, string against, double other, double target)
             {
@@ -73,7 +74,6 @@ namespace MlTraces.Bench
             }
 
             // Reading only: -WhatIf against Search-Trace for the same traces, on the first copy, warm, median of 3.
-            Copy(a.Store, work);
             Run("$null = Search-Trace -TrackingUri $store -First 1");
             long ageCutoffNow = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - minutes * 60_000;
             string ageFilter = $"timestamp_ms <= {ageCutoffNow}";
@@ -94,21 +94,21 @@ namespace MlTraces.Bench
             var afterAge = Counts(work);
             long oldestLeft;
             using (var c = Open(work, StoreAccess.ReadOnly)) oldestLeft = Scalar(c, "SELECT min(timestamp_ms) FROM trace_info");
-            Copy(a.Store, work);
+            Fresh();
             double sqlAge = SqlDelete(work, $"timestamp_ms < {oldestLeft}");
             Same(afterAge, Counts(work), "by age");
 
-            Copy(a.Store, work);
+            Fresh();
             double toolFilter = Run("Remove-Trace -TrackingUri $store -Filter $filter -Confirm:$false -Verbose");
             var afterFilter = Counts(work);
-            Copy(a.Store, work);
+            Fresh();
             double sqlFilter = SqlDelete(work, $"timestamp_ms <= {filterCutoff} AND {Prod}");
             Same(afterFilter, Counts(work), "by filter");
 
-            Copy(a.Store, work);
+            Fresh();
             double pipeline = Run("Search-Trace -TrackingUri $store -Filter $filter | Remove-Trace -Confirm:$false -Verbose");
             Same(afterFilter, Counts(work), "through the pipeline");
-            File.Delete(work);
+            copies.Dispose();
 
             long deletedByAge = Initial(a.Store) - afterAge["trace_info"];
             Row($"`Remove-Trace -OlderThan` ({deletedByAge:N0} traces)", toolAge, "SQL", sqlAge, 1.5);
@@ -128,25 +128,75 @@ namespace MlTraces.Bench
             return m.Success ? long.Parse(m.Groups[1].Value.Replace(",", ""), CultureInfo.InvariantCulture) : -1;
         }
 
-        private static void Copy(string source, string target)
+        /// <summary>Fresh copies of the source store, one at a time: a file in --work, or a PostgreSQL database
+        /// cloned from the source database (a new name each time, so no pooled connection outlives its database).</summary>
+        private sealed class Copies : IDisposable
         {
-            foreach (var extra in new[] { "", "-journal" }) if (File.Exists(target + extra)) File.Delete(target + extra);
-            var sw = Stopwatch.StartNew();
-            File.Copy(source, target);
-            Console.WriteLine($"  copied the store in {sw.Elapsed.TotalSeconds:0} s");
+            private readonly Args _a;
+            private string? _current;
+            private int _n;
+
+            public Copies(Args a)
+            {
+                _a = a;
+                if (a.IsPostgres) return;
+                Directory.CreateDirectory(a.Work);
+                if (string.Equals(Path.GetFullPath(Path.Combine(a.Work, "delete-bench.db")), a.Store, StringComparison.Ordinal))
+                    throw new ArgumentException("--work must not hold the source store: the benchmark deletes from its copies.");
+            }
+
+            public string Next()
+            {
+                Dispose();
+                var sw = Stopwatch.StartNew();
+                if (_a.IsPostgres)
+                {
+                    var source = TrackingUri.Parse(_a.Store, "/");
+                    string name = source.Postgres!.Database + "_delete_" + (++_n).ToString(CultureInfo.InvariantCulture);
+                    // A template must have no sessions: let go of this process's idle ones to the source.
+                    TraceStore.ReleasePooledConnections(source);
+                    Admin(_a.Store, $"CREATE DATABASE \"{name}\" TEMPLATE \"{source.Postgres.Database}\" STRATEGY FILE_COPY");
+                    _current = Pg.WithDatabase(_a.Store, name);
+                }
+                else
+                {
+                    _current = Path.Combine(_a.Work, "delete-bench.db");
+                    File.Copy(_a.Store, _current);
+                }
+                Console.WriteLine($"  copied the store in {sw.Elapsed.TotalSeconds:0} s");
+                return _current;
+            }
+
+            public void Dispose()
+            {
+                if (_current == null) return;
+                if (_a.IsPostgres)
+                {
+                    TraceStore.ReleasePooledConnections(TrackingUri.Parse(_current, "/"));
+                    Admin(_a.Store, $"DROP DATABASE IF EXISTS \"{TrackingUri.Parse(_current, "/").Postgres!.Database}\" WITH (FORCE)");
+                }
+                else foreach (var extra in new[] { "", "-journal" }) if (File.Exists(_current + extra)) File.Delete(_current + extra);
+                _current = null;
+            }
+
+            private static void Admin(string store, string sql)
+            {
+                using var c = Open(Pg.WithDatabase(store, "postgres"), StoreAccess.ReadWrite);
+                Exec(c, sql);
+            }
         }
 
-        private static SqliteConnection Open(string path, StoreAccess access) =>
-            (SqliteConnection)TraceStore.OpenConnection(TrackingUri.Parse(path, "/"), access);
+        private static DbConnection Open(string store, StoreAccess access) =>
+            TraceStore.OpenConnection(TrackingUri.Parse(store, "/"), access);
 
         /// <summary>One DELETE in one transaction: trace_info rows (the foreign keys cascade) and their
         /// entity_associations rows, on a connection set up as Remove-Trace's.</summary>
         private static double SqlDelete(string path, string condition)
         {
             using var c = Open(path, StoreAccess.ReadWrite);
-            Exec(c, $"PRAGMA cache_size = -{DeletionExecutor.CacheMegabytes * 1024}");
+            if (c is SqliteConnection) Exec(c, $"PRAGMA cache_size = -{DeletionExecutor.CacheMegabytes * 1024}");
             var sw = Stopwatch.StartNew();
-            using (var tx = c.BeginTransaction(deferred: false))
+            using (var tx = c is SqliteConnection sqlite ? sqlite.BeginTransaction(deferred: false) : c.BeginTransaction())
             {
                 string ids = $"SELECT request_id FROM trace_info WHERE {condition}";
                 Exec(c, $"DELETE FROM entity_associations WHERE (source_type = 'trace' AND source_id IN ({ids})) OR (destination_type = 'trace' AND destination_id IN ({ids}))", tx);
@@ -179,7 +229,7 @@ namespace MlTraces.Bench
                     throw new Exception($"{what}: {kv.Key} has {actual[kv.Key]:N0} rows after SQL, {kv.Value:N0} after Remove-Trace.");
         }
 
-        private static void Exec(SqliteConnection c, string sql, SqliteTransaction? tx = null)
+        private static void Exec(DbConnection c, string sql, DbTransaction? tx = null)
         {
             using var cmd = c.CreateCommand();
             cmd.CommandText = sql;
@@ -188,7 +238,7 @@ namespace MlTraces.Bench
             cmd.ExecuteNonQuery();
         }
 
-        private static long Scalar(SqliteConnection c, string sql)
+        private static long Scalar(DbConnection c, string sql)
         {
             using var cmd = c.CreateCommand();
             cmd.CommandText = sql;

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using MlTraces.Core.Store;
 using MlTraces.Shell;
 
@@ -10,8 +10,11 @@ namespace MlTraces.Bench
 {
     /// <summary>
     /// The four searches of the foundation issue, first 100 with tags, metadata and assessments: Search-Trace in the
-    /// hosted engine against hand-written SQL on the same file, warm, median of N runs. The SQL floor is the better
-    /// of MLflow's one sorted query and a per-experiment index walk with a lazy merge.
+    /// hosted engine against hand-written SQL on the same store, warm, median of N runs. The SQL floor is the best
+    /// of MLflow's one sorted query and a per-experiment index walk merged in order. On SQLite the walk is one reader
+    /// per experiment on one connection, merged lazily here; on PostgreSQL (one statement at a time per connection)
+    /// it is one UNION ALL of per-experiment ordered subqueries, each with its own LIMIT, which the server merges
+    /// (Merge Append) and stops as soon as the page is full.
     /// </summary>
     public static class SearchBench
     {
@@ -47,7 +50,7 @@ namespace MlTraces.Bench
 
             var lines = new List<string>
             {
-                $"## Search-Trace -First 100 vs hand-written SQL ({a.Store}, {a.Runs} warm runs, median ms)",
+                $"## Search-Trace -First 100 vs hand-written SQL ({TrackingUri.Redact(a.Store)}, {a.Runs} warm runs, median ms)",
                 "",
                 "| filter | Search-Trace | SQL: one sorted query | SQL: per-experiment walk | SQL: walk, other plan | SQL floor | ratio |",
                 "|---|---:|---:|---:|---:|---:|---:|",
@@ -91,27 +94,30 @@ namespace MlTraces.Bench
             return 0;
         }
 
-        private static SqliteConnection Open(string path)
-        {
-            SqliteRuntime.EnsureInitialized();
-            var c = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-            c.Open();
-            using var cmd = c.CreateCommand();
-            cmd.CommandText = "PRAGMA case_sensitive_like = true";
-            cmd.ExecuteNonQuery();
-            return c;
-        }
+        /// <summary>A read-only connection with MLflow's session settings (SQLite: case-sensitive LIKE; PostgreSQL:
+        /// from Npgsql's pool, as the tool's are).</summary>
+        private static DbConnection Open(string store) =>
+            TraceStore.OpenConnection(TrackingUri.Parse(store, "/"), StoreAccess.ReadOnly);
 
         private const string Columns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status, ti.client_request_id, ti.request_preview, ti.response_preview";
 
-        private static List<string> SingleQuery(SqliteConnection c, List<long> experiments, Case k) =>
+        private static List<string> SingleQuery(DbConnection c, List<long> experiments, Case k) =>
             Ids(c, $"SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id IN ({string.Join(",", experiments)}) AND {k.SqlCondition} " +
                    "ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100");
 
         /// <summary>Each experiment's index in order, merged lazily; or, where the case has one, another plan per experiment.</summary>
-        private static List<string> Walk(SqliteConnection c, List<long> experiments, Case k, Func<long, string>? condition = null)
+        private static List<string> Walk(DbConnection c, List<long> experiments, Case k, Func<long, string>? condition = null)
         {
-            var readers = new List<(SqliteCommand cmd, SqliteDataReader r)>();
+            if (c is Npgsql.NpgsqlConnection)
+            {
+                // Without parallel workers, which would read ahead of the LIMIT (a cursor never gets them either).
+                using var tx = c.BeginTransaction();
+                using (var set = c.CreateCommand()) { set.Transaction = tx; set.CommandText = "SET LOCAL max_parallel_workers_per_gather = 0"; set.ExecuteNonQuery(); }
+                return Ids(c, "SELECT * FROM (" + string.Join(" UNION ALL ", experiments.Select(e =>
+                    $"(SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id = {e} AND {(condition != null ? condition(e) : k.SqlCondition)} ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100)")) +
+                    ") walk ORDER BY timestamp_ms DESC, request_id LIMIT 100", tx);
+            }
+            var readers = new List<(DbCommand cmd, DbDataReader r)>();
             try
             {
                 foreach (var e in experiments)
@@ -121,7 +127,7 @@ namespace MlTraces.Bench
                     readers.Add((cmd, cmd.ExecuteReader()));
                 }
                 // Every selected column is read, as any client answering the question must.
-                (long, string)? Head(SqliteDataReader r)
+                (long, string)? Head(DbDataReader r)
                 {
                     if (!r.Read()) return null;
                     for (int i = 0; i < r.FieldCount; i++) r.GetValue(i);
@@ -150,7 +156,7 @@ namespace MlTraces.Bench
         }
 
         /// <summary>What a result page needs besides trace_info: tags, metadata, assessments of those traces.</summary>
-        private static void Hydrate(SqliteConnection c, List<string> ids)
+        private static void Hydrate(DbConnection c, List<string> ids)
         {
             if (ids.Count == 0) return;
             string list = string.Join(",", ids.Select(i => "'" + i + "'"));
@@ -168,9 +174,10 @@ namespace MlTraces.Bench
             }
         }
 
-        private static List<string> Ids(SqliteConnection c, string sql)
+        private static List<string> Ids(DbConnection c, string sql, DbTransaction? tx = null)
         {
             using var cmd = c.CreateCommand();
+            cmd.Transaction = tx;
             cmd.CommandText = sql;
             using var r = cmd.ExecuteReader();
             var ids = new List<string>();
@@ -182,14 +189,14 @@ namespace MlTraces.Bench
             return ids;
         }
 
-        private static long Scalar(SqliteConnection c, string sql)
+        private static long Scalar(DbConnection c, string sql)
         {
             using var cmd = c.CreateCommand();
             cmd.CommandText = sql;
             return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
 
-        private static List<long> Longs(SqliteConnection c, string sql)
+        private static List<long> Longs(DbConnection c, string sql)
         {
             using var cmd = c.CreateCommand();
             cmd.CommandText = sql;

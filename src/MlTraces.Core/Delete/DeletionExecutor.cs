@@ -73,7 +73,8 @@ namespace MlTraces.Core.Delete
                 done += batch.Count;
                 listener.BatchDone(receipts, done, ordered.Count, locked);
                 // As long as the batch held the lock, up to MaxPause, counting what was done since the commit.
-                if (done < ordered.Count)
+                // PostgreSQL locks only the rows a batch deletes: no other writer waits for the next batch.
+                if (done < ordered.Count && _store.Kind == StoreKind.Sqlite)
                 {
                     var pause = (locked < MaxPause ? locked : MaxPause) - (clock.Elapsed - locked);
                     if (pause > TimeSpan.Zero) cancel.WaitHandle.WaitOne(pause);

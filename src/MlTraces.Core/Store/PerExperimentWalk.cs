@@ -54,17 +54,21 @@ namespace MlTraces.Core.Store
         /// <summary>
         /// PostgreSQL runs one statement at a time per connection, and merges sorted subqueries itself (Merge
         /// Append over each experiment's index scan): one UNION ALL, streamed, ordered in the database's own
-        /// collation as MLflow's single query would be.
+        /// collation as MLflow's single query would be. The limit goes on every part as well as on the whole:
+        /// the planner does not pass an outer LIMIT down into ordered subqueries, so without their own each part is
+        /// planned to return every match (a bitmap scan and a sort of the experiment, or a hash join over all of
+        /// trace_tags) instead of walking its index backwards and stopping.
         /// </summary>
         private static IEnumerable<Trace> InServer(TraceStore store, IEnumerable<long> experimentIds,
             Func<long, SqlParameters, string> sqlFor, WalkOrder order, long? limit)
         {
             var reader = new TraceReader(store);
             var p = new SqlParameters();
-            var parts = experimentIds.Select(id => "(" + sqlFor(id, p) + ")").ToList();
+            string? limitParam = limit.HasValue ? p.Add(limit.Value) : null;
+            string tail = limitParam != null ? store.Dialect.LimitOffset(limitParam, null) : "";
+            var parts = experimentIds.Select(id => "(" + sqlFor(id, p) + tail + ")").ToList();
             if (parts.Count == 0) return Enumerable.Empty<Trace>();
-            string sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) walk ORDER BY {order.Sql}"
-                + (limit.HasValue ? store.Dialect.LimitOffset(p.Add(limit.Value), null) : "");
+            string sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) walk ORDER BY {order.Sql}" + tail;
             return store.Stream(sql, p, reader.ReadInfo);
         }
 
