@@ -145,7 +145,11 @@ namespace MlTraces.Commands
                 case TraceArchiveOutcome.LeftForNextPass:
                     summary.LeftForNextPass++;
                     retryable.Add(r.ExperimentId);
-                    WriteWarning($"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}");
+                    string message = $"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}";
+                    // A failure (the location cannot be written, the payload vanished) is an error a scheduled task
+                    // must see; a trace that changed meanwhile is the normal race, a warning.
+                    if (r.ErrorId == null) WriteWarning(message);
+                    else WriteError(new ErrorRecord(new MlTracesException(ErrorKind.IOError, r.ErrorId, message), r.ErrorId, ErrorCategory.WriteError, r.TraceId));
                     break;
                 case TraceArchiveOutcome.Malformed:
                     summary.Malformed++;
