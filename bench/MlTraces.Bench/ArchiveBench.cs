@@ -18,7 +18,7 @@ namespace MlTraces.Bench
     {
         public static int Run(Args a)
         {
-            long count = a.Runs > 1000 ? a.Runs : 100_000;
+            long? count = a.Traces > 0 ? a.Traces : (long?)null;
             string dir = Path.Combine(Path.GetDirectoryName(a.Store)!, "archive-bench");
             if (Directory.Exists(dir)) Directory.Delete(dir, true);
             Directory.CreateDirectory(dir);
@@ -32,8 +32,9 @@ namespace MlTraces.Bench
             using (var store = TraceStore.Open(TrackingUri.Parse(work, "/")))
             {
                 var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), count, DateTimeOffset.UtcNow);
-                ids = plan.Candidates.Select(c => c.TraceId).ToList();
-                bytes = plan.PayloadBytes;
+                var candidates = plan.Candidates().ToList();
+                ids = candidates.Select(c => c.TraceId).ToList();
+                bytes = candidates.Sum(c => c.PayloadBytes);
             }
 
             // The floor: the same content bytes out of SQLite into a file per trace.
@@ -62,23 +63,13 @@ namespace MlTraces.Bench
             }
             floor.Stop();
 
-            string shell = Path.Combine(AppContext.BaseDirectory, "MlTraces.Shell.dll");
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(shell);
-            psi.ArgumentList.Add("-Command");
-            psi.ArgumentList.Add($"$s = Invoke-TraceArchive -TrackingUri '{work}' -ConfigPath '{config}' -MaxTraces {count} -ProgressAction SilentlyContinue; " +
-                                 "\"$($s.Archived) $([System.Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64)\"");
-            var tool = Stopwatch.StartNew();
-            using var p = Process.Start(psi)!;
-            string output = p.StandardOutput.ReadToEnd();
-            string errors = p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            tool.Stop();
-            var last = output.Trim().Split('\n').Last().Trim().Split(' ');
-            if (last.Length != 2) { Console.Error.WriteLine(output + errors); return 1; }
-            long archived = long.Parse(last[0]);
-            double peakMb = long.Parse(last[1]) / 1024.0 / 1024.0;
-            double floorRate = ids.Count / floor.Elapsed.TotalSeconds, toolRate = archived / tool.Elapsed.TotalSeconds;
+            var run = Shell.Run($"$s = Invoke-TraceArchive -TrackingUri '{work}' -ConfigPath '{config}'{(count.HasValue ? $" -MaxTraces {count}" : "")} -ProgressAction SilentlyContinue; " +
+                                "\"$($s.Archived) $([System.Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64)\"");
+            if (run == null) return 1;
+            long archived = long.Parse(run.Value.Last[0]);
+            double peakMb = run.Value.PeakMb(run.Value.Last[1]);
+            var tool = TimeSpan.FromSeconds(run.Value.Seconds);
+            double floorRate = ids.Count / floor.Elapsed.TotalSeconds, toolRate = archived / tool.TotalSeconds;
             Stats.Report(a.Out, new[]
             {
                 $"## Archiving {ids.Count:N0} traces ({bytes / 1024.0 / 1024.0:N0} MiB of span content) from a copy of {a.Store}",
@@ -86,7 +77,7 @@ namespace MlTraces.Bench
                 "| | traces | time | traces/s |",
                 "|---|---:|---:|---:|",
                 $"| floor: read content, write a file per trace | {ids.Count:N0} | {floor.Elapsed.TotalSeconds:0.0} s | {floorRate:N0} |",
-                $"| Invoke-TraceArchive (fresh MlTraces.Shell) | {archived:N0} | {tool.Elapsed.TotalSeconds:0.0} s | {toolRate:N0} |",
+                $"| Invoke-TraceArchive (fresh MlTraces.Shell) | {archived:N0} | {tool.TotalSeconds:0.0} s | {toolRate:N0} |",
                 "",
                 $"Throughput {toolRate / floorRate:0.00} of the floor (target at least 0.33); peak working set {peakMb:0} MB ({(peakMb < 300 ? "under" : "OVER")} 300 MB).",
             });

@@ -18,17 +18,25 @@ namespace MlTraces.Commands
         private long _lastWrite = -1000;
         private bool _written;
 
-        public ProgressReporter(Cmdlet cmdlet, string activity)
+        private readonly long _showAfterMs;
+
+        /// <param name="showAfterMs">Nothing is shown before the work has run this long: work that is usually
+        /// quick (a search) shows progress only when it turns out long.</param>
+        public ProgressReporter(Cmdlet cmdlet, string activity, long showAfterMs = 0)
         {
             _cmdlet = cmdlet;
+            _showAfterMs = showAfterMs;
             _record = new ProgressRecord(System.Threading.Interlocked.Increment(ref _nextId), activity, "Starting");
         }
+
+        /// <summary>True once a report would be shown: callers that must compute something for it can wait for this.</summary>
+        public bool Due => _clock.ElapsedMilliseconds >= _showAfterMs && _clock.ElapsedMilliseconds - _lastWrite >= 250;
 
         /// <summary>Reports <paramref name="done"/> of <paramref name="total"/> (total &lt;= 0: unknown).</summary>
         public void Report(long done, long total, string unit)
         {
+            if (!Due) return;
             long now = _clock.ElapsedMilliseconds;
-            if (now - _lastWrite < 250) return;
             _lastWrite = now;
             if (total > 0)
             {

@@ -63,7 +63,7 @@ namespace MlTraces.Core.Archive
 
             // Parsing, OTLP serialization and the file write are CPU and file work with no store access: they run on
             // every core. Everything that touches the store stays on this thread and its one connection.
-            var outcomes = new (IArchiveRepository? Repository, string? Malformed, string? Failed)[work.Count];
+            var outcomes = new (IArchiveRepository? Repository, string? Malformed, MlTracesException? Failed)[work.Count];
             System.Threading.Tasks.Parallel.For(0, work.Count, new System.Threading.Tasks.ParallelOptions { CancellationToken = cancel }, i =>
             {
                 var (candidate, snapshot, _) = work[i];
@@ -76,7 +76,7 @@ namespace MlTraces.Core.Archive
                 catch (MlTracesException ex) { outcomes[i] = (null, ex.Message, null); return; }
                 IArchiveRepository repository;
                 try { repository = _repositoryFor(candidate.ArchiveFolder); }
-                catch (MlTracesException ex) { outcomes[i] = (null, null, ex.Message); return; }
+                catch (MlTracesException ex) { outcomes[i] = (null, null, ex); return; }
                 try
                 {
                     repository.Write(candidate.ArchiveFolder, payload);
@@ -85,7 +85,7 @@ namespace MlTraces.Core.Archive
                 catch (MlTracesException ex)
                 {
                     try { repository.Delete(candidate.ArchiveFolder); } catch (MlTracesException) { }
-                    outcomes[i] = (null, null, "Trace archival upload failed: " + ex.Message);
+                    outcomes[i] = (null, null, new MlTracesException(ex.Kind, ex.ErrorId, "Trace archival upload failed: " + ex.Message, ex));
                 }
             });
             for (int i = 0; i < work.Count; i++)
@@ -97,7 +97,7 @@ namespace MlTraces.Core.Archive
                     MarkMalformed(candidate.TraceId, snapshot);
                     Done(result, TraceArchiveOutcome.Malformed, malformed);
                 }
-                else if (failed != null) Done(result, TraceArchiveOutcome.LeftForNextPass, failed);
+                else if (failed != null) Failed(result, failed);
                 else
                 {
                     result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
@@ -106,8 +106,20 @@ namespace MlTraces.Core.Archive
             }
             if (written.Count == 0) return results;
 
-            var aborted = Finalize(written.Select(w => (w.Candidate, w.Snapshot)).ToList());
+            // A payload that is gone before the finalize (removed by someone else, or a location that lies about
+            // its writes) must not become the only copy of the spans: that trace stays in the store.
+            var present = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, IArchiveRepository Repository, TraceArchiveResult Result)>();
             foreach (var w in written)
+            {
+                bool exists;
+                try { exists = w.Repository.Exists(w.Candidate.ArchiveFolder); }
+                catch (MlTracesException) { exists = false; }
+                if (exists) present.Add(w);
+                else Failed(w.Result, new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing",
+                    $"The payload written to '{w.Candidate.ArchiveFolder}' was gone before the trace could point to it; the spans stay in the store."));
+            }
+            var aborted = present.Count == 0 ? new Dictionary<string, string>() : Finalize(present.Select(w => (w.Candidate, w.Snapshot)).ToList());
+            foreach (var w in present)
             {
                 if (aborted.TryGetValue(w.Candidate.TraceId, out string? why))
                 {
@@ -126,6 +138,13 @@ namespace MlTraces.Core.Archive
             r.Outcome = outcome;
             r.Message = message;
             return r;
+        }
+
+        /// <summary>Left for the next pass because something failed (not because the trace changed).</summary>
+        private static void Failed(TraceArchiveResult r, MlTracesException error)
+        {
+            Done(r, TraceArchiveOutcome.LeftForNextPass, error.Message);
+            r.ErrorId = error.ErrorId;
         }
 
         private sealed class TraceSnapshot
@@ -316,6 +335,7 @@ namespace MlTraces.Core.Archive
                 if (traces == null || !Directory.Exists(traces)) continue;
                 foreach (var traceFolder in Directory.GetDirectories(traces))
                 {
+                    removed += RemoveStaleTemporaryFiles(Path.Combine(traceFolder, "artifacts"), now);
                     string file = Path.Combine(traceFolder, "artifacts", TracePayload.FileName);
                     if (!File.Exists(file) || now - File.GetLastWriteTimeUtc(file) < OrphanGracePeriod) continue;
                     string traceId = Path.GetFileName(traceFolder);
@@ -326,6 +346,24 @@ namespace MlTraces.Core.Archive
                     {
                         Warnings.Add($"Could not remove the orphaned payload '{file}': {ex.Message}");
                     }
+                }
+            }
+            return removed;
+        }
+
+        /// <summary>Half-written payloads (traces.pb.*.tmp) of a process killed in the middle of a write: nothing
+        /// ever points to them.</summary>
+        private int RemoveStaleTemporaryFiles(string folder, DateTimeOffset now)
+        {
+            int removed = 0;
+            if (!Directory.Exists(folder)) return 0;
+            foreach (var temp in Directory.GetFiles(folder, TracePayload.FileName + ".*" + FileArchiveRepository.TemporarySuffix))
+            {
+                if (now - File.GetLastWriteTimeUtc(temp) < OrphanGracePeriod) continue;
+                try { File.Delete(temp); removed++; }
+                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+                {
+                    Warnings.Add($"Could not remove the unfinished payload '{temp}': {ex.Message}");
                 }
             }
             return removed;

@@ -33,6 +33,9 @@ namespace MlTraces.Core.Archive
     {
         public static readonly FileArchiveRepository Instance = new FileArchiveRepository();
 
+        /// <summary>The end of the name a payload has while it is being written, before it is renamed.</summary>
+        public const string TemporarySuffix = ".tmp";
+
         /// <summary>A local folder for a file:// URI or a rooted path; null for anything else.</summary>
         public static string? LocalFolder(string uri) => Store.SpanLoader.LocalPath(uri);
 
@@ -42,11 +45,11 @@ namespace MlTraces.Core.Archive
         public void Write(string folderUri, byte[] payload)
         {
             string file = FilePath(folderUri);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             // Written beside the target and renamed over it: a crash leaves the old file or the new one, never half.
-            string temp = file + "." + Guid.NewGuid().ToString("N") + ".tmp";
+            string temp = file + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
             try
             {
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
                 using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
                 {
                     // No fsync: a killed process loses nothing the OS has, and the store only points here after the

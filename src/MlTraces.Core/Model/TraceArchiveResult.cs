@@ -24,6 +24,9 @@ namespace MlTraces
         public long PayloadBytes { get; set; }
         public string ArchiveLocation { get; set; } = "";
         public string? Message { get; set; }
+        /// <summary>Set when the trace was left for the next pass because something failed (a write to the archive
+        /// location, a payload gone before the finalize), not because it changed: e.g. ArchiveWriteFailed.</summary>
+        public string? ErrorId { get; set; }
         public string? TrackingUri { get; set; }
         public override string ToString() => $"{TraceId}: {Outcome}";
     }

@@ -69,13 +69,18 @@ namespace MlTraces.Commands
             });
             if (store == null || plan == null || config == null) return;
             foreach (var warning in plan.Warnings) WriteWarning(warning);
-            WriteVerbose($"Plan: {plan.Candidates.Count:N0} trace(s), {plan.PayloadBytes:N0} bytes of span content.");
+            long estimate = 0;
+            Terminating(() => estimate = plan.EstimateCount(_cancel.Token));
+            WriteVerbose($"Plan: archive-now requests of {plan.ArchiveNowExperiments} experiment(s) first, then retention in {plan.RetentionExperiments}; " +
+                         $"at most {estimate:N0} trace(s){(plan.Budget == long.MaxValue ? "" : $" (budget {plan.Budget:N0})")}, read in pages as the pass goes, oldest first.");
 
-            var summary = new TraceArchiveSummary { TrackingUri = store.Uri.Original, Planned = plan.Candidates.Count, WhatIf = whatIf };
+            var summary = new TraceArchiveSummary { TrackingUri = store.Uri.Original, WhatIf = whatIf };
             var pass = new ArchivalPass(store);
             var retryable = new HashSet<string>();
             var progress = new ProgressReporter(this, "Archiving traces of " + store.Name);
-            int done = 0;
+            IEnumerator<ArchiveCandidate>? candidates = null;
+            Terminating(() => candidates = plan.Candidates(_cancel.Token).GetEnumerator());
+            if (candidates == null) return;
             try
             {
                 var batch = new List<ArchiveCandidate>(ArchivalPass.FinalizeBatchSize);
@@ -91,9 +96,13 @@ namespace MlTraces.Commands
                         if (PassThru) WriteObject(result);
                     }
                 }
-                foreach (var c in plan.Candidates)
+                while (true)
                 {
-                    progress.Report(done++, plan.Candidates.Count, "traces");
+                    bool more = false;
+                    Terminating(() => more = candidates.MoveNext());
+                    if (!more) break;
+                    var c = candidates.Current;
+                    progress.Report(summary.Planned++, Math.Max(estimate, summary.Planned), "traces");
                     string target = $"trace {c.TraceId} (experiment {c.ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(c.TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {c.Reason}, {c.PayloadBytes:N0} bytes) to {c.ArchiveFolder}";
                     if (!ShouldProcess(target, "Archive trace"))
                     {
@@ -117,6 +126,7 @@ namespace MlTraces.Commands
             }
             finally
             {
+                candidates.Dispose();
                 progress.Complete();
                 foreach (var warning in pass.Warnings) WriteWarning(warning);
             }
@@ -135,7 +145,11 @@ namespace MlTraces.Commands
                 case TraceArchiveOutcome.LeftForNextPass:
                     summary.LeftForNextPass++;
                     retryable.Add(r.ExperimentId);
-                    WriteWarning($"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}");
+                    string message = $"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}";
+                    // A failure (the location cannot be written, the payload vanished) is an error a scheduled task
+                    // must see; a trace that changed meanwhile is the normal race, a warning.
+                    if (r.ErrorId == null) WriteWarning(message);
+                    else WriteError(new ErrorRecord(new MlTracesException(ErrorKind.IOError, r.ErrorId, message), r.ErrorId, ErrorCategory.WriteError, r.TraceId));
                     break;
                 case TraceArchiveOutcome.Malformed:
                     summary.Malformed++;

@@ -154,37 +154,54 @@ namespace MlTraces.Commands
             }
             WriteVerbose(plan.Summary());
             var restorer = new TraceRestorer(store);
-            foreach (var t in accepted)
+            var progress = new ProgressReporter(this, "Restoring archived traces into " + store.Name);
+            try
             {
-                TraceRestore receipt;
-                try
+                int done = 0;
+                foreach (var t in accepted)
                 {
-                    receipt = restorer.Restore(t, (id, ex) => WriteError(new ErrorRecord(ex, "ArchiveFileNotRemoved", ErrorCategory.WriteError, id)
-                    {
-                        ErrorDetails = new ErrorDetails($"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
-                                                        "No trace points at it any more; the archival pass removes such files."),
-                    }));
+                    if (!RestoreOne(restorer, plan, t)) return;
+                    progress.Report(++done, accepted.Count, "traces");
                 }
-                catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
-                {
-                    WriteError(ErrorRecords.From(ex, t.Trace.TraceId));
-                    receipt = new TraceRestore
-                    {
-                        TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
-                        Status = ex.ErrorId == TraceRestorer.NotArchivedId ? TraceRestoreStatus.NotArchived
-                            : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
-                        TrackingUri = plan.TrackingUri,
-                    };
-                }
-                catch (MlTracesException ex)
-                {
-                    CloseStore();
-                    ThrowTerminatingError(ErrorRecords.From(ex, t.Trace.TraceId));
-                    return;
-                }
-                if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
-                if (PassThru) WriteObject(receipt);
             }
+            finally
+            {
+                progress.Complete();
+            }
+        }
+
+        /// <summary>Restores one trace and reports it; false when the store cannot go on (locked, read-only).</summary>
+        private bool RestoreOne(TraceRestorer restorer, RestorePlan plan, PlannedRestore t)
+        {
+            TraceRestore receipt;
+            try
+            {
+                receipt = restorer.Restore(t, (id, ex) => WriteError(new ErrorRecord(ex, "ArchiveFileNotRemoved", ErrorCategory.WriteError, id)
+                {
+                    ErrorDetails = new ErrorDetails($"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
+                                                    "No trace points at it any more; the archival pass removes such files."),
+                }));
+            }
+            catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
+            {
+                WriteError(ErrorRecords.From(ex, t.Trace.TraceId));
+                receipt = new TraceRestore
+                {
+                    TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
+                    Status = ex.ErrorId == TraceRestorer.NotArchivedId ? TraceRestoreStatus.NotArchived
+                        : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
+                    TrackingUri = plan.TrackingUri,
+                };
+            }
+            catch (MlTracesException ex)
+            {
+                CloseStore();
+                ThrowTerminatingError(ErrorRecords.From(ex, t.Trace.TraceId));
+                return false;
+            }
+            if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
+            if (PassThru) WriteObject(receipt);
+            return true;
         }
     }
 }

@@ -96,13 +96,16 @@ namespace MlTraces.Commands
             {
                 ExperimentIds = ids, Filter = filter, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,
             };
+            long? total = null;
             if (PagingParameters.IncludeTotalCount)
             {
-                long total = 0;
-                Terminating(() => total = search.Count(options));
-                WriteObject(PagingParameters.NewTotalCount((ulong)total, 1.0));
+                long count = 0;
+                Terminating(() => count = search.Count(options));
+                total = count;
+                WriteObject(PagingParameters.NewTotalCount((ulong)count, 1.0));
             }
             long written = 0;
+            var progress = new ProgressReporter(this, "Searching traces of " + store.Name, ProgressAfterMs);
             IEnumerator<IReadOnlyList<Trace>>? results = null;
             Terminating(() => results = search.RunBatches(options, _cancel.Token).GetEnumerator());
             try
@@ -115,11 +118,13 @@ namespace MlTraces.Commands
                     if (!more) break;
                     WriteObject(results!.Current, enumerateCollection: true);
                     written += results.Current.Count;
+                    if (progress.Due) progress.Report(written, Estimate(search, options, filter, limit, ref total), "traces");
                 }
             }
             finally
             {
                 results?.Dispose();
+                progress.Complete();
             }
             if (MaxResults.HasValue || NextPageTokenVariable != null)
             {
@@ -128,6 +133,23 @@ namespace MlTraces.Commands
                 if (next != null) WriteVerbose($"Next page token: {next}");
                 if (NextPageTokenVariable != null) SessionState.PSVariable.Set(NextPageTokenVariable, next);
             }
+        }
+
+        /// <summary>A search shows progress only once it has streamed this long (a slow pipeline, a large store).</summary>
+        private const long ProgressAfterMs = 1000;
+
+        /// <summary>How many traces the search writes, for progress: the page size when there is one, else the
+        /// count when it is cheap (no filter: the experiment index alone), else unknown (0: counts only).</summary>
+        private long Estimate(TraceSearch search, SearchOptions options, string? filter, long? limit, ref long? total)
+        {
+            if (total == null && limit == null && string.IsNullOrEmpty(filter))
+            {
+                long count = 0;
+                Terminating(() => count = search.Count(options));
+                total = count;
+            }
+            long remaining = total.HasValue ? Math.Max(0, total.Value - options.Offset) : 0;
+            return limit.HasValue ? (total.HasValue ? Math.Min(limit.Value, remaining) : limit.Value) : remaining;
         }
 
         /// <summary>As MLflow's client: run_id becomes an AND-ed attribute.run_id clause.</summary>

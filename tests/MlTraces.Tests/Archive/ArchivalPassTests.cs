@@ -121,7 +121,7 @@ namespace MlTraces.Tests.Archive
                 using var store = ts.Open(StoreAccess.ReadWrite);
                 var plan = ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow);
                 var repo = new AppendingRepository(ts.Path);
-                var result = new ArchivalPass(store, _ => repo).Archive(plan.Candidates[0]);
+                var result = new ArchivalPass(store, _ => repo).Archive(plan.Candidates().First());
                 Assert.Equal(TraceArchiveOutcome.LeftForNextPass, result.Outcome);
                 string id = result.TraceId;
                 Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND span_id = 'ffffffffffffffff' AND content <> ''"));
@@ -129,7 +129,7 @@ namespace MlTraces.Tests.Archive
                 Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{id}' AND key = 'mlflow.trace.archiveLocation'"));
                 Assert.False(FileArchiveRepository.Instance.Exists(result.ArchiveLocation));
                 // A later pass archives it, new span included.
-                var again = new ArchivalPass(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates[0]);
+                var again = new ArchivalPass(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates().First());
                 Assert.Equal((id, TraceArchiveOutcome.Archived), (again.TraceId, again.Outcome));
                 // The appended row's JSON is a copy of another span's, so it is counted, not looked up by id.
                 long rows = ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}'");

@@ -42,10 +42,12 @@ namespace MlTraces.Tests.Archive
             return (ts, ArchivalServerConfig.Load(path));
         }
 
-        private static ArchivalPlan Plan(TestStore ts, ArchivalServerConfig config, long? max = null)
+        /// <summary>The candidates of a plan, streamed to the end, and the plan.</summary>
+        private static (List<ArchiveCandidate> Candidates, ArchivalPlan Plan) Plan(TestStore ts, ArchivalServerConfig config, long? max = null)
         {
             using var store = ts.Open(StoreAccess.ReadOnly);
-            return ArchivalPlanner.Plan(store, config, Experiments.Active(store), max, Now);
+            var plan = ArchivalPlanner.Plan(store, config, Experiments.Active(store), max, Now);
+            return (plan.Candidates().ToList(), plan);
         }
 
         [Fact]
@@ -73,12 +75,12 @@ namespace MlTraces.Tests.Archive
                 var plan = Plan(ts, config);
                 Assert.Equal(new[] { "b-old", "b-mid", "a-older", "a-old" }, plan.Candidates.Select(c => c.TraceId));
                 Assert.Equal(new[] { ArchiveReason.ArchiveNow, ArchiveReason.ArchiveNow, ArchiveReason.Retention, ArchiveReason.Retention }, plan.Candidates.Select(c => c.Reason));
-                Assert.Equal("{\"older_than\": \"7d\"}", plan.ArchiveNowRequests["2"]);
+                Assert.Equal("{\"older_than\": \"7d\"}", plan.Plan.ArchiveNowRequests["2"]);
                 // The whole experiment, whatever the age; and a budget that archive-now uses up.
                 ExperimentArchivalTags.Write(ts.Open(), "2", ExperimentArchivalTags.ArchiveNowKey, "{}");
                 Assert.Equal(new[] { "b-old", "b-mid", "b-new" }, Plan(ts, config, max: 3).Candidates.Select(c => c.TraceId));
                 ExperimentArchivalTags.Write(ts.Open(), "1", ExperimentArchivalTags.ArchiveNowKey, "not json");
-                Assert.Contains(Plan(ts, config).Warnings, w => w.StartsWith("Ignoring malformed trace archive-now tag value: not json"));
+                Assert.Contains(Plan(ts, config).Plan.Warnings, w => w.StartsWith("Ignoring malformed trace archive-now tag value: not json"));
             }
         }
 
@@ -94,8 +96,60 @@ namespace MlTraces.Tests.Archive
                 File.WriteAllText(off, $"trace_archival:\n  enabled: false\n  location: file://{ts.Folder}/archive\n  retention: 1d\n");
                 var disabled = Plan(ts, ArchivalServerConfig.Load(off));
                 Assert.Empty(disabled.Candidates);
-                Assert.Contains("disabled", Assert.Single(disabled.Warnings));
+                Assert.Contains("disabled", Assert.Single(disabled.Plan.Warnings));
             }
+        }
+
+        /// <summary>
+        /// The streamed walk reads each experiment in pages (64 rows first); across many pages, ties in time,
+        /// experiments interleaved and traces that are not candidates at page edges, it must give exactly what
+        /// MLflow's one sorted query gives: archive-now rows first, then retention rows, each by (timestamp_ms,
+        /// request_id), truncated to the budget, no trace twice.
+        /// </summary>
+        [Fact]
+        public void TheStreamedWalkGivesWhatOneSortedQueryGivesAcrossManyPages()
+        {
+            using var ts = TestStore.CreateEmpty();
+            var exps = new[] { ts.AddExperiment("x"), ts.AddExperiment("y"), ts.AddExperiment("z") };
+            var traces = new List<Trace>();
+            for (int i = 0; i < 900; i++)
+            {
+                string exp = exps[i % 3];
+                // Four traces share each time; every 7th is in progress, every 11th has no content, every 13th failed.
+                var t = T($"t{(i * 7919) % 900:D4}", exp, 60 - (i / 4) * 0.2, state: i % 7 == 0 ? "IN_PROGRESS" : "OK", content: i % 11 != 0,
+                    tags: i % 13 == 0 ? D("mlflow.trace.archivalFailure", "MALFORMED_TRACE") : null);
+                traces.Add(t);
+            }
+            ts.AddTraces(traces);
+            string path = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(path, $"trace_archival:\n  enabled: true\n  location: file://{ts.Folder}/archive\n  retention: 7d\n");
+            var config = ArchivalServerConfig.Load(path);
+            // Experiment y asks for everything older than 30 days now: its rows up to 30 days come first, its
+            // rows between 30 and 7 days come with the retention group.
+            ExperimentArchivalTags.Write(ts.Open(), exps[1], ExperimentArchivalTags.ArchiveNowKey, "{\"older_than\": \"30d\"}");
+
+            List<string> Sorted(string where, long? limit)
+            {
+                using var store = ts.Open(StoreAccess.ReadOnly);
+                var p = new SqlParameters();
+                using var cmd = store.Command($"SELECT ti.request_id FROM trace_info ti WHERE {where} AND {ArchivalPlanner.CandidateCondition(p)} " +
+                                              $"ORDER BY ti.timestamp_ms, ti.request_id{(limit.HasValue ? " LIMIT " + limit : "")}", p);
+                using var r = cmd.ExecuteReader();
+                var ids = new List<string>();
+                while (r.Read()) ids.Add(r.GetString(0));
+                return ids;
+            }
+            foreach (long? max in new long?[] { null, 1, 65, 200, 400 })
+            {
+                var archiveNow = Sorted($"ti.experiment_id = {exps[1]} AND ti.timestamp_ms <= {DaysAgo(30)}", max);
+                var retention = Sorted($"ti.timestamp_ms <= {DaysAgo(7)}", null).Except(archiveNow).ToList();
+                var expected = archiveNow.Concat(retention).Take((int)(max ?? int.MaxValue)).ToList();
+                var (candidates, _) = Plan(ts, config, max);
+                Assert.Equal(expected, candidates.Select(c => c.TraceId).ToList());
+                Assert.Equal(expected.Count, candidates.Select(c => c.TraceId).Distinct().Count());
+                Assert.All(candidates.Take(archiveNow.Count), c => Assert.Equal(ArchiveReason.ArchiveNow, c.Reason));
+            }
+            Assert.True(Plan(ts, config).Candidates.Count > 300);
         }
     }
 }

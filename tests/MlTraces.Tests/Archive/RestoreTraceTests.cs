@@ -1,3 +1,4 @@
+using System.Management.Automation;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -124,6 +125,26 @@ namespace MlTraces.Tests.Archive
             Assert.Empty(Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*.pb", SearchOption.AllDirectories));
             // Restore +1, file removal +1: a pass that read the trace in between cannot finalize.
             Assert.Equal(generation + 2, ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'"));
+        }
+
+        [Fact]
+        public void ProgressCountsTheRestoresCompletesAndStaysSilentWhenAsked()
+        {
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            var ids = ArchiveTestSupport.TraceIds(ts).Take(10).ToList();
+            foreach (var id in ids) ArchiveTestSupport.Archive(ts, id);
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["a"] = ids.Take(5).ToArray(), ["b"] = ids.Skip(5).ToArray() };
+            var quiet = sh.Run("$ProgressPreference = 'SilentlyContinue'; Restore-Trace -TrackingUri $uri -TraceId $a -Confirm:$false; $ProgressPreference = 'Continue'", vars);
+            Assert.Empty(quiet.Errors);
+            Assert.DoesNotContain(quiet.Progress, p => p.Activity.StartsWith("Restoring"));
+            var r = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $b -Confirm:$false", vars);
+            Assert.Empty(r.Errors);
+            var records = r.Progress.Where(p => p.Activity.StartsWith("Restoring archived traces into")).ToList();
+            Assert.NotEmpty(records);
+            Assert.Equal(ProgressRecordType.Completed, records[^1].RecordType);
+            Assert.Matches("^[1-5] of 5 traces$", records[^1].StatusDescription);
+            Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_tags WHERE value = 'ARCHIVE_REPO'"));
         }
     }
 }

@@ -34,28 +34,12 @@ namespace MlTraces.Tests.Commands
 
         private static long Count(TestStore ts, string where = "1 = 1") => ts.Scalar("SELECT count(*) FROM trace_info WHERE " + where);
 
-        internal static void WaitFor(Func<bool> condition, string what)
-        {
-            var sw = Stopwatch.StartNew();
-            while (!condition())
-            {
-                if (sw.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("Timed out waiting for " + what);
-                Thread.Sleep(2);
-            }
-        }
+        internal static void WaitFor(Func<bool> condition, string what) => ShellProcess.WaitFor(condition, what);
 
-        /// <summary>MlTraces.Shell in its own process, as a scheduled task runs it.</summary>
-        internal static Process Shell(string command, int batchSize)
-        {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MlTraces.Shell.dll"));
-            psi.ArgumentList.Add("-Command");
-            psi.ArgumentList.Add(command);
-            psi.Environment[BatchSizeVariable] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Process.Start(psi)!;
-        }
+        internal static Process Shell(string command, int batchSize) =>
+            ShellProcess.Start(command, new Dictionary<string, string> { [BatchSizeVariable] = batchSize.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
-        private static string Quote(string path) => "'" + path.Replace("'", "''") + "'";
+        private static string Quote(string path) => ShellProcess.Quote(path);
 
         [Fact]
         public void CtrlCStopsBetweenBatchesAndEveryTraceIsWhollyDeletedOrWhollyThere()

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Management.Automation;
+using MlTraces.Shell;
 using MlTraces.Tests.Support;
 using static MlTraces.Tests.Query.QueryTestSupport;
 
@@ -123,6 +124,30 @@ namespace MlTraces.Tests.Commands
             var unknown = sh.Run("Get-Trace tr-0");
             Assert.Null(((Trace)unknown.Output.Single().BaseObject).Spans);
             Assert.Contains("tr-0", Assert.Single(unknown.Warnings).Message);
+        }
+
+        /// <summary>A search shows progress only once it runs long (here: a slow pipeline downstream), with the
+        /// count as the estimate when it is cheap (no filter), counts alone otherwise; completed at the end, and
+        /// silent when $ProgressPreference says so.</summary>
+        [Fact]
+        public void ALongSearchShowsProgressWithAnEstimateAndCompletes()
+        {
+            using var ts = StoreWithTraces(out _, out _);
+            using var sh = new PsShell(ts.Folder);
+            List<System.Management.Automation.ProgressRecord> Searching(RunResult r)
+            {
+                Assert.Empty(r.Errors);
+                return r.Progress.Where(p => p.Activity.StartsWith("Searching traces of")).ToList();
+            }
+            const string slow = " | ForEach-Object { [System.Threading.Thread]::Sleep(450) }";
+            var all = Searching(sh.Run("Search-Trace" + slow));
+            Assert.NotEmpty(all);
+            Assert.Equal(System.Management.Automation.ProgressRecordType.Completed, all[^1].RecordType);
+            Assert.Equal("5 of 5 traces", all[^1].StatusDescription);
+            var filtered = Searching(sh.Run("Search-Trace -Filter \"status = 'OK'\"" + slow));
+            Assert.Equal("3 traces", Assert.Single(filtered.Select(p => p.StatusDescription).Distinct()));
+            Assert.Empty(Searching(sh.Run("Search-Trace")));
+            Assert.Empty(Searching(sh.Run("$ProgressPreference = 'SilentlyContinue'; Search-Trace" + slow + "; $ProgressPreference = 'Continue'")));
         }
     }
 
