@@ -133,7 +133,7 @@ namespace MlTraces.Tests.Commands
         public void ALongSearchShowsProgressWithAnEstimateAndCompletes()
         {
             using var ts = StoreWithTraces(out _, out _);
-            using var sh = new PsShell(ts.Folder);
+            using var sh = new PsShell(ts);
             List<System.Management.Automation.ProgressRecord> Searching(RunResult r)
             {
                 Assert.Empty(r.Errors);
