@@ -193,13 +193,24 @@ namespace MlTraces.Core.Store
                 ? sqlite.BeginTransaction(deferred)
                 : Connection.BeginTransaction());
 
-        /// <summary>The transaction commands join now, if any.</summary>
-        public DbTransaction? CurrentTransaction => _transaction?.Connection != null ? _transaction : null;
+        /// <summary>The transaction commands join now, if any: begun, and neither committed, rolled back nor disposed
+        /// (Microsoft.Data.Sqlite then says Connection is null; Npgsql throws once it is disposed).</summary>
+        public DbTransaction? CurrentTransaction
+        {
+            get
+            {
+                try { if (_transaction?.Connection != null) return _transaction; }
+                catch (ObjectDisposedException) { }
+                _transaction = null;
+                return null;
+            }
+        }
 
         public DbCommand Command(string sql, SqlParameters? parameters = null)
         {
             var cmd = Connection.CreateCommand();
-            if (_transaction?.Connection != null) cmd.Transaction = _transaction;
+            var transaction = CurrentTransaction;
+            if (transaction != null) cmd.Transaction = transaction;
             cmd.CommandText = sql;
             // No command timeout on PostgreSQL (as psycopg2 has none): a large delete or archival batch is bounded
             // by its size, not cut off at Npgsql's 30 s default. SQLite's is its busy timeout, set on the connection.

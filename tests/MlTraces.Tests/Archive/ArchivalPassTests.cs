@@ -12,15 +12,18 @@ namespace MlTraces.Tests.Archive
 {
     public class ArchivalPassTests
     {
-        private static (TestStore ts, string config) Setup()
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
+        private (TestStore ts, string config) Setup()
         {
-            var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             string config = Path.Combine(ts.Folder, "archival.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
             return (ts, config);
         }
 
-        private static Dictionary<string, string> Contents(TestStore ts)
+        private Dictionary<string, string> Contents(TestStore ts)
         {
             using var store = ts.Open(StoreAccess.ReadOnly);
             using var cmd = store.Command("SELECT trace_id || '/' || span_id, content FROM spans");
@@ -42,18 +45,18 @@ namespace MlTraces.Tests.Archive
         {
             var (ts, config) = Setup();
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
-                var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config };
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
                 var before = Contents(ts);
-                string hash = Sha(ts.Path);
+                string hash = ts.Fingerprint();
                 var dry = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -WhatIf -PassThru", vars);
                 Assert.Empty(dry.Errors);
                 var planned = dry.Output.Select(o => (TraceArchiveResult)o.BaseObject).ToList();
                 Assert.Equal(5, planned.Count);
                 Assert.All(planned, p => Assert.Equal(TraceArchiveOutcome.Planned, p.Outcome));
                 Assert.Contains("What if: Archive 5 trace(s)", dry.HostText);
-                Assert.Equal(hash, Sha(ts.Path));
+                Assert.Equal(hash, ts.Fingerprint());
                 Assert.False(Directory.Exists(Path.Combine(ts.Folder, "archive")));
 
                 var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -PassThru", vars);
@@ -78,8 +81,11 @@ namespace MlTraces.Tests.Archive
                 var summary = (TraceArchiveSummary)next.Output.Single().BaseObject;
                 Assert.Equal(5, summary.Archived);
                 Assert.Equal(10, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
-                using var check = store.Command("PRAGMA integrity_check");
-                Assert.Equal("ok", check.ExecuteScalar());
+                if (Kind == StoreKind.Sqlite)
+                {
+                    using var check = store.Command("PRAGMA integrity_check");
+                    Assert.Equal("ok", check.ExecuteScalar());
+                }
             }
         }
 
@@ -87,23 +93,23 @@ namespace MlTraces.Tests.Archive
         /// its new span is kept, the unfinished payload is removed, and a later pass archives it.</summary>
         private sealed class AppendingRepository : IArchiveRepository
         {
-            private readonly string _dbPath;
+            private readonly TestStore _store;
             public bool Appended;
-            public AppendingRepository(string dbPath) { _dbPath = dbPath; }
+            public AppendingRepository(TestStore store) { _store = store; }
             public void Write(string folderUri, byte[] payload)
             {
                 FileArchiveRepository.Instance.Write(folderUri, payload);
                 if (Appended) return;
                 Appended = true;
                 string traceId = folderUri.Split('/')[^2];
-                using var c = new SqliteConnection($"Data Source={_dbPath};Pooling=False");
-                c.Open();
-                using var cmd = c.CreateCommand();
-                cmd.CommandText =
+                // A connection of its own, as another process (an MLflow server) has.
+                using var other = _store.Open(StoreAccess.ReadWrite);
+                var p = new SqlParameters();
+                string t = p.Add(traceId);
+                using var cmd = other.Command(
                     "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, end_time_unix_nano, content) " +
-                    "SELECT trace_id, experiment_id, 'ffffffffffffffff', span_id, 'late', 'TOOL', 'OK', start_time_unix_nano, end_time_unix_nano, content FROM spans WHERE trace_id = $t LIMIT 1; " +
-                    "UPDATE trace_info SET db_payload_generation = db_payload_generation + 1 WHERE request_id = $t;";
-                TraceStore.AddParameter(cmd, "$t", traceId);
+                    $"SELECT trace_id, experiment_id, 'ffffffffffffffff', span_id, 'late', 'TOOL', 'OK', start_time_unix_nano, end_time_unix_nano, content FROM spans WHERE trace_id = {t} LIMIT 1; " +
+                    $"UPDATE trace_info SET db_payload_generation = db_payload_generation + 1 WHERE request_id = {t};", p);
                 cmd.ExecuteNonQuery();
             }
             public byte[] Read(string folderUri) => FileArchiveRepository.Instance.Read(folderUri);
@@ -120,7 +126,7 @@ namespace MlTraces.Tests.Archive
                 var cfg = ArchivalServerConfig.Load(config);
                 using var store = ts.Open(StoreAccess.ReadWrite);
                 var plan = ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow);
-                var repo = new AppendingRepository(ts.Path);
+                var repo = new AppendingRepository(ts);
                 var result = new ArchivalPass(store, _ => repo).Archive(plan.Candidates().First());
                 Assert.Equal(TraceArchiveOutcome.LeftForNextPass, result.Outcome);
                 string id = result.TraceId;
@@ -142,11 +148,11 @@ namespace MlTraces.Tests.Archive
         {
             var (ts, config) = Setup();
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
                 string bad = ts.Scalar("SELECT count(*) FROM trace_info") > 0 ? FirstTraceByTime(ts) : "";
                 Query.QueryTestSupport.Execute(ts, "UPDATE spans SET content = {0} WHERE trace_id = {1}", "{not json", bad);
-                var r = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 3", new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config });
+                var r = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 3", new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config });
                 var e = Assert.Single(r.Errors);
                 Assert.Equal("MalformedTrace,MlTraces.Commands.InvokeTraceArchiveCommand", e.FullyQualifiedErrorId);
                 Assert.Equal(bad, e.TargetObject);
@@ -162,10 +168,10 @@ namespace MlTraces.Tests.Archive
         {
             var (ts, config) = Setup();
             using (ts)
-            using (var sh = new PsShell(ts.Folder))
+            using (var sh = new PsShell(ts))
             {
                 File.WriteAllText(config, File.ReadAllText(config).Replace("retention: 1d", "retention: 36500d"));
-                var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["config"] = config };
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
                 Assert.Empty(sh.Run("Set-ExperimentRetention -TrackingUri $uri -ExperimentId 1 -ArchiveNow", vars).Errors);
                 var first = (TraceArchiveSummary)sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 10", vars).Output.Single().BaseObject;
                 Assert.Equal((10, 0), (first.Archived, first.ArchiveNowRequestsCleared));
@@ -177,11 +183,16 @@ namespace MlTraces.Tests.Archive
             }
         }
 
-        private static string FirstTraceByTime(TestStore ts)
+        private string FirstTraceByTime(TestStore ts)
         {
             using var store = ts.Open(StoreAccess.ReadOnly);
             using var cmd = store.Command("SELECT request_id FROM trace_info ORDER BY timestamp_ms, request_id LIMIT 1");
             return (string)cmd.ExecuteScalar()!;
         }
+    }
+
+    public class ArchivalPassTestsOnPostgres : ArchivalPassTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }

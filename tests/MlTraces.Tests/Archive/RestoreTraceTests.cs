@@ -11,9 +11,12 @@ namespace MlTraces.Tests.Archive
 {
     public class RestoreTraceTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         private static string Sha(string path) => System.Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
-        private static Dictionary<string, string> ArchiveFiles(TestStore ts) =>
+        private Dictionary<string, string> ArchiveFiles(TestStore ts) =>
             Directory.Exists(ArchiveTestSupport.ArchiveRoot(ts))
                 ? Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*", SearchOption.AllDirectories).ToDictionary(f => f, Sha)
                 : new Dictionary<string, string>();
@@ -22,16 +25,16 @@ namespace MlTraces.Tests.Archive
             Regex.Matches(hostText, "What if: Performing the operation \"Restore trace\" on target \"([^ \"]+) \\(")
                 .Select(m => m.Groups[1].Value).ToList();
 
-        private static string Experiment(TestStore ts, string id) =>
+        private string Experiment(TestStore ts, string id) =>
             System.Convert.ToString(ts.Scalar($"SELECT experiment_id FROM trace_info WHERE request_id = '{id}'"), System.Globalization.CultureInfo.InvariantCulture)!;
 
         [Fact]
         public void WhatIfChangesNothingThenTheRealRunRestoresExactlyThatAndSpansReadAsBefore()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
-            using var sh = new PsShell(ts.Folder);
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
+            using var sh = new PsShell(ts);
             var ids = ArchiveTestSupport.TraceIds(ts).Take(5).ToList();
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.ToArray(), ["exp"] = Experiment(ts, ids[0]), ["id0"] = ids[0] };
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.ToArray(), ["exp"] = Experiment(ts, ids[0]), ["id0"] = ids[0] };
             var before = sh.Objects<Trace>("Get-Trace -TrackingUri $uri -TraceId $ids", vars);
             string search = "Search-Trace -TrackingUri $uri -ExperimentId $exp -Filter \"trace.text LIKE '%$id0%'\"";
             Assert.Contains(ids[0], sh.Ids(search, vars));
@@ -39,10 +42,10 @@ namespace MlTraces.Tests.Archive
             File.Delete(ArchiveTestSupport.PayloadFile(folders[3]));
             Assert.DoesNotContain(ids[0], sh.Ids(search, vars));
 
-            string hash = Sha(ts.Path);
+            string hash = ts.Fingerprint();
             var files = ArchiveFiles(ts);
             var dry = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $ids -WhatIf", vars);
-            Assert.Equal(hash, Sha(ts.Path));
+            Assert.Equal(hash, ts.Fingerprint());
             Assert.Equal(files, ArchiveFiles(ts));
             Assert.Empty(dry.Output);
             Assert.Equal(ids.Take(3), WhatIfIds(dry.HostText));
@@ -80,7 +83,7 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void BadArchivesAreNonTerminatingErrorsThatChangeNothing()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             var ids = ArchiveTestSupport.TraceIds(ts).Take(5).ToList();
             var folders = ids.Select(id => ArchiveTestSupport.Archive(ts, id)).ToList();
             File.WriteAllBytes(ArchiveTestSupport.PayloadFile(folders[0]), new byte[] { 1, 2, 3 });
@@ -90,9 +93,9 @@ namespace MlTraces.Tests.Archive
                 ArchiveTestSupport.SetTag(store, ids[1], TraceTagKeys.ArchiveLocation, null);
                 ArchiveTestSupport.SetTag(store, ids[2], TraceTagKeys.ArchiveLocation, "s3://bucket/1/traces/x/artifacts");
             }
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["ids"] = ids.Take(4).Append("tr-nope").ToArray() };
-            string hash = Sha(ts.Path);
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids.Take(4).Append("tr-nope").ToArray() };
+            string hash = ts.Fingerprint();
             var files = ArchiveFiles(ts);
             var r = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $ids -PassThru", vars);
             Assert.Null(r.Terminating);
@@ -100,20 +103,20 @@ namespace MlTraces.Tests.Archive
                 r.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
             Assert.Equal(ids.Take(4).Append("tr-nope"), r.Errors.Select(e => (string)e.TargetObject));
             Assert.All(r.Output.Select(o => (TraceRestore)o.BaseObject), x => Assert.False(x.Restored));
-            Assert.Equal(hash, Sha(ts.Path));
+            Assert.Equal(hash, ts.Fingerprint());
             Assert.Equal(files, ArchiveFiles(ts));
         }
 
         [Fact]
         public void RestoresEveryArchivedTraceOfAnExperimentAndTracesFromThePipeline()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             var ids = ArchiveTestSupport.TraceIds(ts);
             string exp = Experiment(ts, ids[0]);
             var ofExp = ids.Where(id => Experiment(ts, id) == exp).Take(3).ToList();
             foreach (var id in ofExp) ArchiveTestSupport.Archive(ts, id);
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["exp"] = exp, ["first"] = ofExp[0] };
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["exp"] = exp, ["first"] = ofExp[0] };
             Assert.False(sh.Run("Get-Trace -TrackingUri $uri -TraceId $first -ExcludeSpans | Restore-Trace -Confirm:$false", vars).Failed);
             Assert.Equal(2, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
             long generation = ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'");
@@ -130,11 +133,11 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void ProgressCountsTheRestoresCompletesAndStaysSilentWhenAsked()
         {
-            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
+            using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             var ids = ArchiveTestSupport.TraceIds(ts).Take(10).ToList();
             foreach (var id in ids) ArchiveTestSupport.Archive(ts, id);
-            using var sh = new PsShell(ts.Folder);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.Path, ["a"] = ids.Take(5).ToArray(), ["b"] = ids.Skip(5).ToArray() };
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["a"] = ids.Take(5).ToArray(), ["b"] = ids.Skip(5).ToArray() };
             var quiet = sh.Run("$ProgressPreference = 'SilentlyContinue'; Restore-Trace -TrackingUri $uri -TraceId $a -Confirm:$false; $ProgressPreference = 'Continue'", vars);
             Assert.Empty(quiet.Errors);
             Assert.DoesNotContain(quiet.Progress, p => p.Activity.StartsWith("Restoring"));
@@ -146,5 +149,10 @@ namespace MlTraces.Tests.Archive
             Assert.Matches("^[1-5] of 5 traces$", records[^1].StatusDescription);
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_tags WHERE value = 'ARCHIVE_REPO'"));
         }
+    }
+
+    public class RestoreTraceTestsOnPostgres : RestoreTraceTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }
