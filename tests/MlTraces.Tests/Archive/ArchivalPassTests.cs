@@ -33,12 +33,6 @@ namespace MlTraces.Tests.Archive
             return d;
         }
 
-        private static string Sha(string path)
-        {
-            using var sha = System.Security.Cryptography.SHA256.Create();
-            using var f = File.OpenRead(path);
-            return Convert.ToHexString(sha.ComputeHash(f));
-        }
 
         [Fact]
         public void WhatIfChangesNothingAndTheRealRunArchivesExactlyThePlan()

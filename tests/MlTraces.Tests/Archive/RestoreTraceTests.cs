@@ -14,7 +14,6 @@ namespace MlTraces.Tests.Archive
         /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
-        private static string Sha(string path) => System.Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
         private Dictionary<string, string> ArchiveFiles(TestStore ts) =>
             Directory.Exists(ArchiveTestSupport.ArchiveRoot(ts))

@@ -176,12 +176,6 @@ namespace MlTraces.Tests.Commands
             Assert.DoesNotContain(quiet.Progress, p => p.Activity.StartsWith("Exporting"));
         }
 
-        private static string Sha(string path)
-        {
-            using var sha = System.Security.Cryptography.SHA256.Create();
-            using var f = File.OpenRead(path);
-            return System.Convert.ToHexString(sha.ComputeHash(f));
-        }
     }
 
     public class ImportExportTestsOnPostgres : ImportExportTests
