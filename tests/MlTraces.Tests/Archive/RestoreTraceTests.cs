@@ -17,7 +17,7 @@ namespace MlTraces.Tests.Archive
 
         private Dictionary<string, string> ArchiveFiles(TestStore ts) =>
             Directory.Exists(ArchiveTestSupport.ArchiveRoot(ts))
-                ? Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*", SearchOption.AllDirectories).ToDictionary(f => f, Sha)
+                ? Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*", SearchOption.AllDirectories).ToDictionary(f => f, f => System.Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(f))))
                 : new Dictionary<string, string>();
 
         private static List<string> WhatIfIds(string hostText) =>
