@@ -100,7 +100,7 @@ namespace MlTraces.Core.Search
                 Limit = options.Limit,
             }, _store.Layout, _store.Dialect, _reader.InfoColumns);
             Warnings.AddRange(compiled.Warnings);
-            foreach (var trace in _store.Stream(compiled.Sql, compiled.Parameters, _reader.ReadInfo))
+            foreach (var trace in _store.Stream(compiled.Sql, compiled.Parameters, _reader.ReadInfo, options.Limit))
             {
                 cancel.ThrowIfCancellationRequested();
                 yield return trace;

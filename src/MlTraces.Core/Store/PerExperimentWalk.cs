@@ -69,7 +69,7 @@ namespace MlTraces.Core.Store
             var parts = experimentIds.Select(id => "(" + sqlFor(id, p) + tail + ")").ToList();
             if (parts.Count == 0) return Enumerable.Empty<Trace>();
             string sql = $"SELECT * FROM ({string.Join(" UNION ALL ", parts)}) walk ORDER BY {order.Sql}" + tail;
-            return store.Stream(sql, p, reader.ReadInfo);
+            return store.Stream(sql, p, reader.ReadInfo, limit);
         }
 
         private static IEnumerable<Trace> InMemory(TraceStore store, IEnumerable<long> experimentIds,

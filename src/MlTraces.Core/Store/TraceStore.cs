@@ -246,8 +246,23 @@ namespace MlTraces.Core.Store
         /// at a time, so there the rows come from a cursor on a second connection of the pool, fetched in batches:
         /// the first rows arrive at once, and stopping early costs nothing.
         /// </summary>
-        public IEnumerable<T> Stream<T>(string sql, SqlParameters? parameters, Func<DbDataReader, T> map, int fetchSize = 500)
+        /// <param name="atMost">How many rows the query can return at most (its LIMIT), when known. On PostgreSQL a
+        /// page that small is read whole on this connection in one round trip, instead of through a cursor.</param>
+        public IEnumerable<T> Stream<T>(string sql, SqlParameters? parameters, Func<DbDataReader, T> map, long? atMost = null, int fetchSize = 500)
         {
+            if (Kind == StoreKind.Postgres && atMost.HasValue && atMost.Value <= fetchSize)
+            {
+                var page = new List<T>();
+                using (var cmd = Command(sql, parameters))
+                    Translate(() =>
+                    {
+                        using var r = cmd.ExecuteReader();
+                        while (r.Read()) page.Add(map(r));
+                        return 0;
+                    });
+                foreach (var row in page) yield return row;
+                yield break;
+            }
             if (Kind != StoreKind.Postgres)
             {
                 using var cmd = Command(sql, parameters);
