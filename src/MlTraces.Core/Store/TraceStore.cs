@@ -250,14 +250,18 @@ namespace MlTraces.Core.Store
         /// page that small is read whole on this connection in one round trip, instead of through a cursor.</param>
         public IEnumerable<T> Stream<T>(string sql, SqlParameters? parameters, Func<DbDataReader, T> map, long? atMost = null, int fetchSize = 500)
         {
-            if (Kind == StoreKind.Postgres && atMost.HasValue && atMost.Value <= fetchSize)
+            if (Kind == StoreKind.Postgres && atMost.HasValue && atMost.Value <= fetchSize && CurrentTransaction == null)
             {
+                // One round trip on this connection: its own transaction, serial like a cursor's plan (a parallel plan
+                // reads far past a LIMIT before the first row), the page read whole.
                 var page = new List<T>();
-                using (var cmd = Command(sql, parameters))
+                using (var cmd = Command("BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; " + sql + "; COMMIT", parameters))
                     Translate(() =>
                     {
                         using var r = cmd.ExecuteReader();
+                        while (r.FieldCount == 0 && r.NextResult()) { }
                         while (r.Read()) page.Add(map(r));
+                        while (r.NextResult()) { }
                         return 0;
                     });
                 foreach (var row in page) yield return row;
