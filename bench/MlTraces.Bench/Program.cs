@@ -5,7 +5,7 @@ using System.IO;
 using System.Linq;
 using MlTraces.Bench;
 
-// dotnet run -c Release --project bench/MlTraces.Bench -- <search|stream|startup|delete> --store <path.db> [--runs N]
+// dotnet run -c Release --project bench/MlTraces.Bench -- <search|stream|startup|profile|archive-plan|archive|archive-profile|delete> --store <path.db> [--runs N] [--traces N]
 var options = Args.Parse(args);
 switch (options.Command)
 {
@@ -19,6 +19,6 @@ switch (options.Command)
     case "archive-profile": return ArchiveProfile.Run(options);
     case "delete": return DeleteBench.Run(options);
     default:
-        Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup|delete --store <path.db> [--runs N] [--traces N] [--work dir] [--out results.md]");
+        Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup|profile|archive-plan|archive|archive-profile|delete --store <path.db> [--runs N] [--traces N] [--work dir] [--out results.md]");
         return 2;
 }
