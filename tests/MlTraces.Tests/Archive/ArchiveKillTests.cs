@@ -19,6 +19,9 @@ namespace MlTraces.Tests.Archive
     /// </summary>
     public class ArchiveKillTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         private const int Traces = 1500;
 
         private sealed class Setup : IDisposable
@@ -31,9 +34,9 @@ namespace MlTraces.Tests.Archive
             public void Dispose() => Store.Dispose();
         }
 
-        private static Setup Create()
+        private Setup Create()
         {
-            var s = new Setup { Store = TestStore.CreateEmpty() };
+            var s = new Setup { Store = TestStore.CreateEmpty(Kind) };
             string exp = s.ExperimentId = s.Store.AddExperiment("kill");
             s.Store.AddTraces(Enumerable.Range(0, Traces).Select(i =>
             {
@@ -63,7 +66,7 @@ namespace MlTraces.Tests.Archive
             return s;
         }
 
-        private static Dictionary<string, Dictionary<string, string>> Contents(TestStore ts)
+        private Dictionary<string, Dictionary<string, string>> Contents(TestStore ts)
         {
             using var store = ts.Open();
             using var cmd = store.Command("SELECT trace_id, span_id, content FROM spans");
@@ -77,19 +80,20 @@ namespace MlTraces.Tests.Archive
             return d;
         }
 
-        private static long Archived(TestStore ts) =>
+        private long Archived(TestStore ts) =>
             ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'");
 
-        private static List<string> Files(Setup s, string pattern = "traces.pb*") =>
+        private List<string> Files(Setup s, string pattern = "traces.pb*") =>
             Directory.Exists(s.ArchiveRoot) ? Directory.GetFiles(s.ArchiveRoot, pattern, SearchOption.AllDirectories).ToList() : new List<string>();
 
         /// <summary>Every trace reads from exactly one place with its spans as they were; returns the payload files
         /// that traces point to.</summary>
-        private static HashSet<string> AssertEachTraceInOnePlace(Setup s, string when)
+        private HashSet<string> AssertEachTraceInOnePlace(Setup s, string when)
         {
             // Read-write: opening rolls back a transaction the kill interrupted (SQLite's hot journal).
             using var store = s.Store.Open();
-            using (var check = store.Command("PRAGMA integrity_check")) Assert.Equal("ok", check.ExecuteScalar());
+            if (store.Kind == StoreKind.Sqlite)
+                using (var check = store.Command("PRAGMA integrity_check")) Assert.Equal("ok", check.ExecuteScalar());
             var tags = new Dictionary<string, Dictionary<string, string>>();
             using (var cmd = store.Command("SELECT request_id, key, value FROM trace_tags WHERE key IN ('mlflow.trace.spansLocation', 'mlflow.trace.archiveLocation')"))
             using (var r = cmd.ExecuteReader())
@@ -126,7 +130,7 @@ namespace MlTraces.Tests.Archive
         }
 
         /// <summary>Starts the command, waits until it has done some of its work, then kills it a random moment later.</summary>
-        private static bool KillDuringWork(string command, Func<bool> started, Random random)
+        private bool KillDuringWork(string command, Func<bool> started, Random random)
         {
             using var p = Start(command);
             WaitFor(started, "the work to start", p);
@@ -139,7 +143,7 @@ namespace MlTraces.Tests.Archive
 
         /// <summary>Ages every archive file past the grace period, adds a half-written one, runs a pass with nothing
         /// due, and checks that exactly the files no trace needs went.</summary>
-        private static void CleanUpOrphans(Setup s, string when)
+        private void CleanUpOrphans(Setup s, string when)
         {
             var pointed = AssertEachTraceInOnePlace(s, when);
             var files = Files(s);
@@ -151,7 +155,7 @@ namespace MlTraces.Tests.Archive
             foreach (var f in files) File.SetLastWriteTimeUtc(f, DateTime.UtcNow - ArchivalPass.OrphanGracePeriod - TimeSpan.FromMinutes(5));
             var orphans = files.Where(f => !pointed.Contains(f)).ToList();
 
-            var run = ShellProcess.Run($"(Invoke-TraceArchive -TrackingUri {Quote(s.Store.Path)} -ConfigPath {Quote(s.NothingDue)} -Confirm:$false).OrphanedPayloadsRemoved");
+            var run = ShellProcess.Run($"(Invoke-TraceArchive -TrackingUri {Quote(s.Store.UriText)} -ConfigPath {Quote(s.NothingDue)} -Confirm:$false).OrphanedPayloadsRemoved");
             Assert.True(run.ExitCode == 0, when + ": " + run.Errors);
             Assert.Equal(orphans.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), run.Output.Trim());
             Assert.Equal(pointed.OrderBy(f => f), Files(s).OrderBy(f => f));
@@ -164,7 +168,7 @@ namespace MlTraces.Tests.Archive
             int seed = Environment.TickCount;
             var random = new Random(seed);
             using var s = Create();
-            string pass = $"Invoke-TraceArchive -TrackingUri {Quote(s.Store.Path)} -ConfigPath {Quote(s.Config)} -Confirm:$false";
+            string pass = $"Invoke-TraceArchive -TrackingUri {Quote(s.Store.UriText)} -ConfigPath {Quote(s.Config)} -Confirm:$false";
             int killed = 0;
             for (int round = 0; round < 3; round++)
             {
@@ -182,7 +186,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(Traces, Archived(s.Store));
             Assert.Equal(Traces, AssertEachTraceInOnePlace(s, $"seed {seed}, after the last pass").Count);
 
-            string restore = $"Restore-Trace -TrackingUri {Quote(s.Store.Path)} -ExperimentId {s.ExperimentId} -Confirm:$false";
+            string restore = $"Restore-Trace -TrackingUri {Quote(s.Store.UriText)} -ExperimentId {s.ExperimentId} -Confirm:$false";
             killed = 0;
             for (int round = 0; round < 3; round++)
             {
@@ -199,5 +203,10 @@ namespace MlTraces.Tests.Archive
             Assert.Empty(AssertEachTraceInOnePlace(s, $"seed {seed}, after the last restore"));
             Assert.Empty(Files(s));
         }
+    }
+
+    public class ArchiveKillTestsOnPostgres : ArchiveKillTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }
