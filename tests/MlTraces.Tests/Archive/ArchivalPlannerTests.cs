@@ -12,6 +12,9 @@ namespace MlTraces.Tests.Archive
 {
     public class ArchivalPlannerTests
     {
+        /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
         private static readonly DateTimeOffset Now = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
         private static long DaysAgo(double d) => Now.AddDays(-d).ToUnixTimeMilliseconds();
 
@@ -23,9 +26,9 @@ namespace MlTraces.Tests.Archive
             return t;
         }
 
-        private static (TestStore ts, ArchivalServerConfig config) Setup(string yamlExtra = "")
+        private (TestStore ts, ArchivalServerConfig config) Setup(string yamlExtra = "")
         {
-            var ts = TestStore.CreateEmpty();
+            var ts = TestStore.CreateEmpty(Kind);
             string a = ts.AddExperiment("a"), b = ts.AddExperiment("b");
             ts.AddTraces(new[]
             {
@@ -109,7 +112,7 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void TheStreamedWalkGivesWhatOneSortedQueryGivesAcrossManyPages()
         {
-            using var ts = TestStore.CreateEmpty();
+            using var ts = TestStore.CreateEmpty(Kind);
             var exps = new[] { ts.AddExperiment("x"), ts.AddExperiment("y"), ts.AddExperiment("z") };
             var traces = new List<Trace>();
             for (int i = 0; i < 900; i++)
@@ -151,5 +154,10 @@ namespace MlTraces.Tests.Archive
             }
             Assert.True(Plan(ts, config).Candidates.Count > 300);
         }
+    }
+
+    public class ArchivalPlannerTestsOnPostgres : ArchivalPlannerTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
     }
 }
