@@ -21,24 +21,17 @@ namespace MlTraces.Core.Store
             return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
         }, "timestamp_ms DESC, request_id ASC");
 
-        /// <summary>Oldest first, then trace id: MLflow's archival candidate order.</summary>
-        public static readonly WalkOrder OldestFirst = new WalkOrder((a, b) =>
-        {
-            int c = a.TimestampMs.CompareTo(b.TimestampMs);
-            return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
-        }, "timestamp_ms ASC, request_id ASC");
     }
 
     /// <summary>
     /// MLflow's schema indexes traces by (experiment_id, timestamp_ms) only. A question ordered by time over several
     /// experiments is answered fastest by walking each experiment's index in that order and merging the streams
     /// lazily: the first page costs a few index steps instead of sorting every match of every experiment. Search
-    /// (newest first) and archival (oldest first) both walk this way.
+    /// walks this way (archival pages each experiment's index itself: ArchivalPlanner).
     /// </summary>
     public static class PerExperimentWalk
     {
         public static WalkOrder NewestFirst => WalkOrder.NewestFirst;
-        public static WalkOrder OldestFirst => WalkOrder.OldestFirst;
 
         /// <param name="sqlFor">The query for one experiment: it selects <see cref="TraceReader.InfoColumns"/>
         /// and orders its rows by <paramref name="order"/>.</param>

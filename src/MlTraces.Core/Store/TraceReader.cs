@@ -69,10 +69,7 @@ namespace MlTraces.Core.Store
             var byId = new Dictionary<string, Trace>(StringComparer.Ordinal);
             foreach (var t in traces) byId[t.TraceId] = t;
             foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize))
-            {
-                ReadTagsAndMetadata(chunk, byId);
-                if (_store.Layout.HasAssessments) ReadAssessments(chunk, byId);
-            }
+                ReadChildren(chunk, byId, _store.Layout.HasAssessments);
             // Sorted here rather than by SQLite, which would sort the whole batch in a temporary B-tree.
             foreach (var t in traces)
                 if (t.Assessments.Count > 1)
@@ -87,18 +84,31 @@ namespace MlTraces.Core.Store
         {
             var byId = new Dictionary<string, Trace>(StringComparer.Ordinal);
             foreach (var t in traces) { t.Tags.Clear(); t.Metadata.Clear(); byId[t.TraceId] = t; }
-            foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize)) ReadTagsAndMetadata(chunk, byId);
+            foreach (var chunk in Chunks(byId.Keys.ToList(), BatchSize)) ReadChildren(chunk, byId, assessments: false);
         }
 
-        /// <summary>Tags and metadata of the batch in one statement: one prepare and one bound id list, not two.</summary>
-        private void ReadTagsAndMetadata(List<string> ids, Dictionary<string, Trace> byId)
+        /// <summary>
+        /// The tags and metadata of a batch (one statement: one bound id list, not two), and its assessments, in one
+        /// command: one round trip to a database server per batch.
+        /// </summary>
+        private void ReadChildren(List<string> ids, Dictionary<string, Trace> byId, bool assessments)
         {
             var p = new SqlParameters();
             string list = p.AddList(ids);
-            using var cmd = _store.Command(
-                $"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) " +
-                $"UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})", p);
+            string sql = $"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) " +
+                         $"UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})";
+            if (assessments)
+                sql += "; SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
+                       "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
+                       $"FROM assessments WHERE trace_id IN ({list})";
+            using var cmd = _store.Command(sql, p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
+            ReadTagsAndMetadata(r, byId);
+            if (assessments && _store.Translate(() => r.NextResult())) ReadAssessments(r, byId);
+        }
+
+        private static void ReadTagsAndMetadata(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId)
+        {
             while (r.Read())
             {
                 if (!byId.TryGetValue(r.GetString(1), out var t)) continue;
@@ -107,14 +117,8 @@ namespace MlTraces.Core.Store
             }
         }
 
-        private void ReadAssessments(List<string> ids, Dictionary<string, Trace> byId)
+        private static void ReadAssessments(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId)
         {
-            var p = new SqlParameters();
-            using var cmd = _store.Command(
-                "SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
-                "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
-                $"FROM assessments WHERE trace_id IN ({p.AddList(ids)})", p);
-            using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read())
             {
                 if (!byId.TryGetValue(r.GetString(1), out var t)) continue;
