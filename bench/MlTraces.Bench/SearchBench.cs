@@ -179,6 +179,8 @@ namespace MlTraces.Bench
             using var cmd = c.CreateCommand();
             cmd.Transaction = tx;
             cmd.CommandText = sql;
+            // MLflow's single sorted query on a cold 1M store outlasts Npgsql's 30 s default.
+            cmd.CommandTimeout = 0;
             using var r = cmd.ExecuteReader();
             var ids = new List<string>();
             while (r.Read())
