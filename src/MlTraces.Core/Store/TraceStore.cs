@@ -252,10 +252,11 @@ namespace MlTraces.Core.Store
         {
             if (Kind == StoreKind.Postgres && atMost.HasValue && atMost.Value <= fetchSize && CurrentTransaction == null)
             {
-                // One round trip on this connection: its own transaction, serial like a cursor's plan (a parallel plan
-                // reads far past a LIMIT before the first row), the page read whole.
+                // One round trip on this connection, still planned as a cursor is: for the first rows (a LIMIT with a
+                // selective filter can otherwise get a plan that reads a whole table) and without parallel workers
+                // (which read far past a LIMIT). The page is read whole.
                 var page = new List<T>();
-                using (var cmd = Command("BEGIN READ ONLY; SET LOCAL max_parallel_workers_per_gather = 0; " + sql + "; COMMIT", parameters))
+                using (var cmd = Command("BEGIN READ ONLY; DECLARE mltraces_page NO SCROLL CURSOR FOR " + sql + "; FETCH ALL FROM mltraces_page; COMMIT", parameters))
                     Translate(() =>
                     {
                         using var r = cmd.ExecuteReader();
