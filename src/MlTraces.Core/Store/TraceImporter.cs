@@ -37,8 +37,10 @@ namespace MlTraces.Core.Store
             if (existing != null) return existing;
             return _store.Translate(() =>
             {
-                long id = Experiments.Create(_store, name, id => ArtifactRoot() + "/" + id.ToString(CultureInfo.InvariantCulture));
-                string location = ArtifactRoot() + "/" + id.ToString(CultureInfo.InvariantCulture);
+                string root = ArtifactRoot();
+                string LocationOf(long experimentId) => root + "/" + experimentId.ToString(CultureInfo.InvariantCulture);
+                long id = Experiments.Create(_store, name, LocationOf);
+                string location = LocationOf(id);
                 var e = new Experiment { ExperimentId = id.ToString(CultureInfo.InvariantCulture), Name = name, ArtifactLocation = location };
                 _experiments[e.ExperimentId] = e;
                 return e;

@@ -259,10 +259,19 @@ namespace MlTraces.Core.Store
                 using (var cmd = Command("BEGIN READ ONLY; DECLARE mltraces_page NO SCROLL CURSOR FOR " + sql + "; FETCH ALL FROM mltraces_page; COMMIT", parameters))
                     Translate(() =>
                     {
-                        using var r = cmd.ExecuteReader();
-                        while (r.FieldCount == 0 && r.NextResult()) { }
-                        while (r.Read()) page.Add(map(r));
-                        while (r.NextResult()) { }
+                        try
+                        {
+                            using var r = cmd.ExecuteReader();
+                            while (r.FieldCount == 0 && r.NextResult()) { }
+                            while (r.Read()) page.Add(map(r));
+                            while (r.NextResult()) { }
+                        }
+                        catch (Npgsql.PostgresException)
+                        {
+                            // The batch's own transaction is left aborted: end it, so the connection stays usable.
+                            using (var rollback = Command("ROLLBACK")) rollback.ExecuteNonQuery();
+                            throw;
+                        }
                         return 0;
                     });
                 foreach (var row in page) yield return row;
