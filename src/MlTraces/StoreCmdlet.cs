@@ -29,7 +29,7 @@ namespace MlTraces.Commands
 
         protected TrackingUri ResolveUri()
         {
-            var uri = Core.Store.TrackingUri.Parse(StoreUri, CurrentDirectory);
+            var uri = Core.Store.TrackingUri.Parse(StoreUri, () => CurrentDirectory);
             if (Credential != null && Credential != PSCredential.Empty)
             {
                 if (uri.Kind != StoreKind.Postgres)

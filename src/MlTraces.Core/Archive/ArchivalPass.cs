@@ -175,7 +175,7 @@ namespace MlTraces.Core.Archive
             // For the finalize on PostgreSQL, the checked rows stay locked until it commits (MLflow's SELECT ... FOR
             // UPDATE): a span appended meanwhile waits, then bumps the generation of a trace already finalized.
             string lockRows = finalizable ? _store.Dialect.ForUpdate : "";
-            using var cmd = _store.Command($"SELECT ti.request_id, {generation} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(traceIds)}) {state}AND {ArchivalPlanner.CandidateCondition(p)}{lockRows}", p);
+            using var cmd = _store.Command($"SELECT ti.request_id, {generation} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, traceIds)} {state}AND {ArchivalPlanner.CandidateCondition(p)}{lockRows}", p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read()) result[r.GetString(0)] = new TraceSnapshot { Generation = r.IsDBNull(1) ? (long?)null : r.GetInt64(1) };
             return result;
@@ -187,7 +187,7 @@ namespace MlTraces.Core.Archive
             foreach (var id in traceIds) spans[id] = new List<(string, string)>();
             if (traceIds.Count == 0) return spans;
             var p = new SqlParameters();
-            using var cmd = _store.Command($"SELECT trace_id, span_id, content FROM spans WHERE trace_id IN ({p.AddList(traceIds)}) ORDER BY trace_id, span_id", p);
+            using var cmd = _store.Command($"SELECT trace_id, span_id, content FROM spans WHERE {_store.Dialect.IsAnyOf("trace_id", p, traceIds)} ORDER BY trace_id, span_id", p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             while (r.Read()) spans[r.GetString(0)].Add((r.GetString(1), r.GetString(2)));
             return spans;

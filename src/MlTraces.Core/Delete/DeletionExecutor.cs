@@ -111,7 +111,7 @@ namespace MlTraces.Core.Delete
                 {
                     var ids = batch.Select(t => t.TraceId).ToList();
                     var p = new SqlParameters();
-                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(ids)}){_store.Dialect.ForUpdate}", p))
+                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}{_store.Dialect.ForUpdate}", p))
                     {
                         check.Transaction = tx;
                         using var r = check.ExecuteReader();
@@ -122,13 +122,13 @@ namespace MlTraces.Core.Delete
                     if (deletable.Count > 0)
                     {
                         foreach (var member in family.Explicit)
-                            Execute(tx, $"DELETE FROM {member.Table} WHERE {member.TraceColumn} IN ({{0}})", deletable);
+                            Delete(tx, member.Table, member.TraceColumn, deletable);
                         if (_store.Layout.HasEntityAssociations)
                         {
-                            Execute(tx, "DELETE FROM entity_associations WHERE source_type = 'trace' AND source_id IN ({0})", deletable);
-                            Execute(tx, "DELETE FROM entity_associations WHERE destination_type = 'trace' AND destination_id IN ({0})", deletable);
+                            Delete(tx, "entity_associations", "source_id", deletable, "source_type = 'trace' AND ");
+                            Delete(tx, "entity_associations", "destination_id", deletable, "destination_type = 'trace' AND ");
                         }
-                        Execute(tx, "DELETE FROM trace_info WHERE request_id IN ({0})", deletable);
+                        Delete(tx, "trace_info", "request_id", deletable);
                     }
                     tx.Commit();
                 }
@@ -138,10 +138,10 @@ namespace MlTraces.Core.Delete
             });
         }
 
-        private void Execute(System.Data.Common.DbTransaction tx, string sqlWithList, List<string> ids)
+        private void Delete(System.Data.Common.DbTransaction tx, string table, string traceColumn, List<string> ids, string condition = "")
         {
             var p = new SqlParameters();
-            using var cmd = _store.Command(string.Format(CultureInfo.InvariantCulture, sqlWithList, p.AddList(ids)), p);
+            using var cmd = _store.Command($"DELETE FROM {table} WHERE {condition}{_store.Dialect.IsAnyOf(traceColumn, p, ids)}", p);
             cmd.Transaction = tx;
             cmd.ExecuteNonQuery();
         }

@@ -128,7 +128,7 @@ namespace MlTraces.Core.Delete
                 + Count(layout.HasSpans, "spans", "trace_id") + ", " + Count(layout.HasAssessments, "assessments", "trace_id") + ", "
                 + Count(layout.HasTraceMetrics, "trace_metrics", "request_id") + " + " + Count(layout.HasSpanMetrics, "span_metrics", "trace_id") + ", "
                 + links
-                + $" FROM trace_info ti WHERE ti.request_id IN ({p.AddList(ids)})";
+                + $" FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}";
             return _store.Translate(() =>
             {
                 var result = new List<PlannedTrace>(ids.Count);

@@ -42,7 +42,7 @@ namespace MlTraces.Core.Store
                     var p = new SqlParameters();
                     using var cmd = _store.Command(
                         "SELECT trace_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, end_time_unix_nano, content " +
-                        $"FROM spans WHERE trace_id IN ({p.AddList(chunk)}) ORDER BY trace_id, start_time_unix_nano, span_id", p);
+                        $"FROM spans WHERE {_store.Dialect.IsAnyOf("trace_id", p, chunk)} ORDER BY trace_id, start_time_unix_nano, span_id", p);
                     using var r = _store.Translate(() => cmd.ExecuteReader());
                     while (r.Read())
                     {

@@ -47,26 +47,56 @@ namespace MlTraces.Core.Store
             new System.Collections.Concurrent.ConcurrentDictionary<string, StoreLayout>();
 
         /// <summary>
-        /// Reads the layout, or reuses the one read before for the same file at the same schema_version (SQLite
-        /// bumps it on every schema change), so a search does not pay for it on every call.
+        /// Reads the layout, or reuses the one read before for the same store at the same schema: on SQLite the same
+        /// file at the same schema_version (SQLite bumps it on every schema change); on PostgreSQL, which has no such
+        /// counter, the same database (its oid: one dropped and made again is a new one) at the same alembic revision,
+        /// which MLflow stamps with every schema change it makes. A store without alembic_version is read every time.
+        /// So a command does not pay for the catalog query on every call.
         /// </summary>
         public static StoreLayout Detect(DbConnection connection, TrackingUri uri)
         {
             string storeName = uri.Original;
-            // A PostgreSQL schema has no version counter to key a cache on: the one query runs each time.
-            string? cacheKey = uri.Kind == StoreKind.Sqlite ? uri.FilePath : null;
             var dialect = uri.Kind == StoreKind.Postgres ? (SqlDialect)PostgresDialect.Instance : SqliteDialect.Instance;
-            string? key = null;
-            if (cacheKey != null)
-            {
-                using var v = connection.CreateCommand();
-                v.CommandText = "PRAGMA schema_version";
-                key = cacheKey + "|" + Convert.ToString(v.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                if (Cache.TryGetValue(key, out var cached)) return cached;
-            }
+            string? key = uri.Kind == StoreKind.Postgres ? PostgresSchemaKey(connection, uri) : SqliteSchemaKey(connection, uri);
+            if (key != null && Cache.TryGetValue(key, out var cached)) return cached;
             var detected = DetectUncached(connection, storeName, dialect);
+            if (uri.Kind == StoreKind.Postgres && detected.AlembicRevision != null)
+            {
+                AlembicStores[storeName] = true;
+                key ??= PostgresSchemaKey(connection, uri);
+            }
             if (key != null) Cache[key] = detected;
             return detected;
+        }
+
+        /// <summary>PostgreSQL stores (by URI) last seen with an alembic_version table.</summary>
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> AlembicStores =
+            new System.Collections.Concurrent.ConcurrentDictionary<string, bool>(StringComparer.Ordinal);
+
+        private static string SqliteSchemaKey(DbConnection connection, TrackingUri uri)
+        {
+            using var v = connection.CreateCommand();
+            v.CommandText = "PRAGMA schema_version";
+            return uri.FilePath + "|" + Convert.ToString(v.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        private static string? PostgresSchemaKey(DbConnection connection, TrackingUri uri)
+        {
+            // Only asked of a store known to have the table: the query fails where it is missing.
+            if (!AlembicStores.ContainsKey(uri.Original)) return null;
+            using var v = connection.CreateCommand();
+            v.CommandText = "SELECT d.oid::text || '|' || coalesce((SELECT version_num FROM alembic_version LIMIT 1), '') " +
+                            "FROM pg_catalog.pg_database d WHERE d.datname = current_database()";
+            try
+            {
+                return uri.Original + "|" + v.ExecuteScalar();
+            }
+            catch (Npgsql.PostgresException ex) when (ex.SqlState == "42P01")
+            {
+                // The table is gone since (undefined_table): read the whole layout.
+                AlembicStores.TryRemove(uri.Original, out _);
+                return null;
+            }
         }
 
         private static StoreLayout DetectUncached(DbConnection connection, string storeName, SqlDialect dialect)

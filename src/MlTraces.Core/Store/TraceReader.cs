@@ -53,7 +53,7 @@ namespace MlTraces.Core.Store
             foreach (var chunk in Chunks(ids.Distinct(StringComparer.Ordinal).ToList(), BatchSize))
             {
                 var p = new SqlParameters();
-                using var cmd = _store.Command($"SELECT {InfoColumns} FROM trace_info ti WHERE ti.request_id IN ({p.AddList(chunk)})", p);
+                using var cmd = _store.Command($"SELECT {InfoColumns} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, chunk)}", p);
                 using var r = _store.Translate(() => cmd.ExecuteReader());
                 while (r.Read()) { var t = ReadInfo(r); found[t.TraceId] = t; }
             }
@@ -88,33 +88,31 @@ namespace MlTraces.Core.Store
         }
 
         /// <summary>
-        /// The tags and metadata of a batch (one statement: one bound id list, not two), and its assessments, in one
-        /// command: one round trip to a database server per batch.
+        /// The tags, metadata and assessments of a batch as three statements of one command: one round trip to a
+        /// database server per batch.
         /// </summary>
         private void ReadChildren(List<string> ids, Dictionary<string, Trace> byId, bool assessments)
         {
             var p = new SqlParameters();
-            string list = p.AddList(ids);
-            string sql = $"SELECT 0, request_id, \"key\", value FROM trace_tags WHERE request_id IN ({list}) " +
-                         $"UNION ALL SELECT 1, request_id, \"key\", value FROM trace_request_metadata WHERE request_id IN ({list})";
+            var dialect = _store.Dialect;
+            string sql = $"SELECT request_id, \"key\", value FROM trace_tags WHERE {dialect.IsAnyOf("request_id", p, ids)}; " +
+                         $"SELECT request_id, \"key\", value FROM trace_request_metadata WHERE {dialect.IsAnyOf("request_id", p, ids)}";
             if (assessments)
                 sql += "; SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
                        "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
-                       $"FROM assessments WHERE trace_id IN ({list})";
+                       $"FROM assessments WHERE {dialect.IsAnyOf("trace_id", p, ids)}";
             using var cmd = _store.Command(sql, p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
-            ReadTagsAndMetadata(r, byId);
+            ReadKeyValues(r, byId, t => t.Tags);
+            if (_store.Translate(() => r.NextResult())) ReadKeyValues(r, byId, t => t.Metadata);
             if (assessments && _store.Translate(() => r.NextResult())) ReadAssessments(r, byId);
         }
 
-        private static void ReadTagsAndMetadata(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId)
+        private static void ReadKeyValues(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId, Func<Trace, IDictionary<string, string?>> target)
         {
             while (r.Read())
-            {
-                if (!byId.TryGetValue(r.GetString(1), out var t)) continue;
-                var target = r.GetInt64(0) == 0 ? t.Tags : t.Metadata;
-                target[r.GetString(2)] = r.IsDBNull(3) ? null : r.GetString(3);
-            }
+                if (byId.TryGetValue(r.GetString(0), out var t))
+                    target(t)[r.GetString(1)] = r.IsDBNull(2) ? null : r.GetString(2);
         }
 
         private static void ReadAssessments(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId)

@@ -49,7 +49,10 @@ namespace MlTraces.Core.Store
             return string.IsNullOrWhiteSpace(env) ? DefaultUri : env!.Trim();
         }
 
-        public static TrackingUri Parse(string? uri, string currentDirectory)
+        public static TrackingUri Parse(string? uri, string currentDirectory) => Parse(uri, () => currentDirectory);
+
+        /// <param name="currentDirectory">Asked only for a relative SQLite path (PowerShell's location is not free).</param>
+        public static TrackingUri Parse(string? uri, Func<string> currentDirectory)
         {
             string text = string.IsNullOrWhiteSpace(uri) ? DefaultFromEnvironment() : uri!.Trim();
             int colon = text.IndexOf("://", StringComparison.Ordinal);
@@ -99,8 +102,8 @@ namespace MlTraces.Core.Store
             return new TrackingUri(target.Display, StoreKind.Postgres, null, target);
         }
 
-        private static string Resolve(string path, string currentDirectory) =>
-            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(currentDirectory, path));
+        private static string Resolve(string path, Func<string> currentDirectory) =>
+            Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(currentDirectory(), path));
 
         /// <summary>Removes a password from a URI text before it is shown anywhere.</summary>
         public static string Redact(string uri)

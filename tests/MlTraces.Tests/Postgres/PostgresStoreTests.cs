@@ -85,6 +85,50 @@ namespace MlTraces.Tests.Postgres
         }
 
         [Fact]
+        public void TheLayoutIsReadAgainWhenTheRevisionOrTheDatabaseChanges()
+        {
+            string db = PgServer.NewStoreDatabase();
+            try
+            {
+                var uri = TrackingUri.Parse(PgServer.UriFor(db), "/");
+                StoreLayout Layout() { using var s = TraceStore.Open(uri); return s.Layout; }
+                void Admin(string sql) { using var s = TraceStore.Open(uri, StoreAccess.ReadWrite); using var c = s.Command(sql); c.ExecuteNonQuery(); }
+                var first = Layout();
+                Assert.True(first.HasSpans);
+                Assert.Same(first, Layout()); // the same database at the same revision: read once
+
+                // An older generation (a downgrade, or a copy made at another revision) is read anew.
+                Admin("DROP TABLE IF EXISTS span_metrics, span_attributes, spans CASCADE; UPDATE alembic_version SET version_num = 'older'");
+                var older = Layout();
+                Assert.Equal("older", older.AlembicRevision);
+                Assert.False(older.HasSpans);
+
+                // Without alembic_version nothing can key a cache: the layout is read every time, and still right.
+                Admin("DROP TABLE alembic_version");
+                Assert.Null(Layout().AlembicRevision);
+                Assert.NotSame(Layout(), Layout());
+
+                // A database dropped and made again under the same name, at the same revision, is a new database.
+                Admin("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY); INSERT INTO alembic_version VALUES ('older')");
+                Assert.Same(Layout(), Layout());
+                PgServer.DropDatabase(db);
+                PgServer.RunAdmin($"CREATE DATABASE {db} TEMPLATE template0");
+                using (var connection = TraceStore.OpenConnection(uri, StoreAccess.ReadWrite))
+                using (var c = connection.CreateCommand())
+                {
+                    c.CommandText = "CREATE TABLE experiments (experiment_id INTEGER PRIMARY KEY, name VARCHAR(256)); " +
+                                         "CREATE TABLE trace_info (request_id VARCHAR(50) PRIMARY KEY, experiment_id INTEGER, timestamp_ms BIGINT, execution_time_ms BIGINT, status VARCHAR(50)); " +
+                                         "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY); INSERT INTO alembic_version VALUES ('older')";
+                    c.ExecuteNonQuery();
+                }
+                // Its experiments table has no workspace column, where the old database's had one.
+                Assert.True(older.HasExperimentWorkspace);
+                Assert.False(Layout().HasExperimentWorkspace);
+            }
+            finally { PgServer.DropDatabase(db); }
+        }
+
+        [Fact]
         public void SearchReadsWhatWasWritten()
         {
             using var ts = TestStore.CreateEmpty(StoreKind.Postgres);

@@ -46,7 +46,8 @@ namespace MlTraces.Tests.Support
             var sw = Stopwatch.StartNew();
             while (!condition())
             {
-                if (process != null && process.HasExited)
+                // The work may have happened between the check and the exit: look once more before calling it a failure.
+                if (process != null && process.HasExited && !condition())
                     throw new InvalidOperationException($"The process ended (exit {process.ExitCode}) before {what}: {process.StandardError.ReadToEnd()}");
                 if (sw.Elapsed > TimeSpan.FromSeconds(60))
                 {
