@@ -28,6 +28,31 @@ namespace MlTraces.Bench
                 var times = Enumerable.Range(0, a.Runs).Select(_ => Stats.Time(act)).ToList();
                 Console.WriteLine($"{label,-60} {Stats.Median(times),8:0.00} ms");
             }
+            if (Environment.GetEnvironmentVariable("PHASES") is string phaseFilter)
+            {
+                // The core's steps of one Search-Trace -First 100 -Filter $PHASES, timed apart (median of --runs).
+                var phases = new SortedDictionary<string, List<double>>(StringComparer.Ordinal);
+                for (int run = 0; run <= a.Runs; run++)
+                {
+                    var clock = System.Diagnostics.Stopwatch.StartNew();
+                    double last = 0;
+                    void Mark(string phase)
+                    {
+                        double now = clock.Elapsed.TotalMilliseconds;
+                        if (run > 0) { if (!phases.TryGetValue(phase, out var l)) phases[phase] = l = new List<double>(); l.Add(now - last); }
+                        last = now;
+                    }
+                    using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                    Mark("1 open and layout");
+                    var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
+                    Mark("2 active experiments");
+                    var search = new MlTraces.Core.Search.TraceSearch(s);
+                    var rows = search.RunBatches(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Filter = phaseFilter, Limit = 100 }).ToList();
+                    Mark("3 page and hydration");
+                }
+                foreach (var kv in phases) Console.WriteLine($"{kv.Key,-60} {Stats.Median(kv.Value),8:0.00} ms");
+                return 0;
+            }
             T("engine: $null = 1", () => shell.Invoke("$null = 1"));
             T("open store + detect layout", () => { using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/")); });
             T("Search-Trace -First 1 (no filter)", () => shell.Invoke("$null = Search-Trace -TrackingUri $store -First 1", vars));
@@ -62,6 +87,8 @@ namespace MlTraces.Bench
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
                 Experiments.Active(s);
             });
+            T("open connection only (pooled)", () => { using var c = TraceStore.OpenConnection(TrackingUri.Parse(a.Store, "/"), StoreAccess.ReadOnly); });
+            if (!a.Store.StartsWith("postgresql", StringComparison.Ordinal))
             T("core: rows only (merge, no hydration)", () =>
             {
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
