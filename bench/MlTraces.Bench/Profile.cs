@@ -28,6 +28,49 @@ namespace MlTraces.Bench
                 var times = Enumerable.Range(0, a.Runs).Select(_ => Stats.Time(act)).ToList();
                 Console.WriteLine($"{label,-60} {Stats.Median(times),8:0.00} ms");
             }
+            if (Environment.GetEnvironmentVariable("AB") != null)
+            {
+                using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
+                var npg = (Npgsql.NpgsqlConnection)s.Connection;
+                var eids = Experiments.Active(s).Select(e => long.Parse(e.ExperimentId)).ToList();
+                var reader = new TraceReader(s);
+                var clauses = MlTraces.Core.Query.FilterParser.Parse("status = 'ERROR'");
+                List<Trace> Page() => PerExperimentWalk.Run(s, eids, (id, p) =>
+                {
+                    string? where = MlTraces.Core.Query.FilterCompiler.CompileWhere(clauses, s.Layout, s.Dialect, p, new List<string>());
+                    return $"SELECT {reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)} AND ({where}) ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
+                }, PerExperimentWalk.NewestFirst, default, 100).Take(100).ToList();
+                const string Columns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status, ti.client_request_id, ti.request_preview, ti.response_preview";
+                void FloorWalk()
+                {
+                    using var tx = npg.BeginTransaction();
+                    using (var set = new Npgsql.NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0", npg, tx)) set.ExecuteNonQuery();
+                    using var cmd = new Npgsql.NpgsqlCommand("SELECT * FROM (" + string.Join(" UNION ALL ", eids.Select(e => $"(SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id = {e} AND ti.status = 'ERROR' ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100)")) + ") walk ORDER BY timestamp_ms DESC, request_id LIMIT 100", npg, tx);
+                    using var r = cmd.ExecuteReader();
+                    while (r.Read()) for (int k = 0; k < r.FieldCount; k++) r.GetValue(k);
+                }
+                var rows = Page();
+                void FloorHydrate()
+                {
+                    string list = string.Join(",", rows.Select(t => "'" + t.TraceId + "'"));
+                    foreach (var sql in new[] { $"SELECT request_id, key, value FROM trace_tags WHERE request_id IN ({list})", $"SELECT request_id, key, value FROM trace_request_metadata WHERE request_id IN ({list})", $"SELECT * FROM assessments WHERE trace_id IN ({list})" })
+                    {
+                        using var cmd = new Npgsql.NpgsqlCommand(sql, npg);
+                        using var r = cmd.ExecuteReader();
+                        while (r.Read()) { for (int k = 0; k < r.FieldCount; k++) r.GetValue(k); }
+                    }
+                }
+                var tp = new List<double>(); var fw = new List<double>(); var th = new List<double>(); var fh = new List<double>();
+                for (int i = 0; i < a.Runs; i++)
+                {
+                    tp.Add(Stats.Time(() => Page()));
+                    fw.Add(Stats.Time(FloorWalk));
+                    th.Add(Stats.Time(() => { foreach (var t in rows) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(rows, false); }));
+                    fh.Add(Stats.Time(FloorHydrate));
+                }
+                Console.WriteLine($"page: tool {Stats.Median(tp):0.00} floor {Stats.Median(fw):0.00}; hydrate: tool {Stats.Median(th):0.00} floor {Stats.Median(fh):0.00}");
+                return 0;
+            }
             if (Environment.GetEnvironmentVariable("PHASES") is string phaseFilter)
             {
                 // The core's steps of one Search-Trace -First 100 -Filter $PHASES, timed apart (median of --runs).
