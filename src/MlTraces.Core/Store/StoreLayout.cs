@@ -63,7 +63,9 @@ namespace MlTraces.Core.Store
             if (uri.Kind == StoreKind.Postgres && detected.AlembicRevision != null)
             {
                 AlembicStores[storeName] = true;
+                // Read after the layout: cached only if no upgrade stamped another revision in between.
                 key ??= PostgresSchemaKey(connection, uri);
+                if (key != null && !key.EndsWith("|" + detected.AlembicRevision, StringComparison.Ordinal)) key = null;
             }
             if (key != null) Cache[key] = detected;
             return detected;
