@@ -40,26 +40,11 @@ namespace MlTraces.Bench
                     string? where = MlTraces.Core.Query.FilterCompiler.CompileWhere(clauses, s.Layout, s.Dialect, p, new List<string>());
                     return $"SELECT {reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)} AND ({where}) ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
                 }, PerExperimentWalk.NewestFirst, default, 100).Take(100).ToList();
-                const string Columns = "ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.execution_time_ms, ti.status, ti.client_request_id, ti.request_preview, ti.response_preview";
-                void FloorWalk()
-                {
-                    using var tx = npg.BeginTransaction();
-                    using (var set = new Npgsql.NpgsqlCommand("SET LOCAL max_parallel_workers_per_gather = 0", npg, tx)) set.ExecuteNonQuery();
-                    using var cmd = new Npgsql.NpgsqlCommand("SELECT * FROM (" + string.Join(" UNION ALL ", eids.Select(e => $"(SELECT {Columns} FROM trace_info ti WHERE ti.experiment_id = {e} AND ti.status = 'ERROR' ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100)")) + ") walk ORDER BY timestamp_ms DESC, request_id LIMIT 100", npg, tx);
-                    using var r = cmd.ExecuteReader();
-                    while (r.Read()) for (int k = 0; k < r.FieldCount; k++) r.GetValue(k);
-                }
+                // The floor's own plans (SearchBench), on this connection.
+                var floorCase = new SearchBench.Case { SqlCondition = "ti.status = 'ERROR'" };
+                void FloorWalk() => SearchBench.Walk(npg, SearchBench.ActiveExperiments(npg), floorCase);
                 var rows = Page();
-                void FloorHydrate()
-                {
-                    string list = string.Join(",", rows.Select(t => "'" + t.TraceId + "'"));
-                    foreach (var sql in new[] { $"SELECT request_id, key, value FROM trace_tags WHERE request_id IN ({list})", $"SELECT request_id, key, value FROM trace_request_metadata WHERE request_id IN ({list})", $"SELECT * FROM assessments WHERE trace_id IN ({list})" })
-                    {
-                        using var cmd = new Npgsql.NpgsqlCommand(sql, npg);
-                        using var r = cmd.ExecuteReader();
-                        while (r.Read()) { for (int k = 0; k < r.FieldCount; k++) r.GetValue(k); }
-                    }
-                }
+                void FloorHydrate() => SearchBench.Hydrate(npg, rows.Select(t => t.TraceId).ToList());
                 void StoreCommandRead()
                 {
                     var p = new SqlParameters();

@@ -19,7 +19,7 @@ namespace MlTraces.Bench
     /// </summary>
     public static class SearchBench
     {
-        private sealed class Case
+        internal sealed class Case
         {
             public string Name = "", Filter = "";
             public string SqlCondition = "";      // over alias ti, for the hand-written plans
@@ -110,7 +110,7 @@ namespace MlTraces.Bench
         /// <summary>Every plan answers the whole question, as Search-Trace does: which experiments are active is part of it.</summary>
         private const string Active = "SELECT experiment_id FROM experiments WHERE lifecycle_stage = 'active'";
 
-        private static List<long> ActiveExperiments(DbConnection c) => Longs(c, Active + " ORDER BY experiment_id");
+        internal static List<long> ActiveExperiments(DbConnection c) => Longs(c, Active + " ORDER BY experiment_id");
 
         /// <summary>PostgreSQL: the walk and the experiments in one statement, each active experiment's index walked
         /// by a LATERAL subquery with the page limit.</summary>
@@ -123,7 +123,7 @@ namespace MlTraces.Bench
                    "ORDER BY ti.timestamp_ms DESC, ti.request_id LIMIT 100");
 
         /// <summary>Each experiment's index in order, merged lazily; or, where the case has one, another plan per experiment.</summary>
-        private static List<string> Walk(DbConnection c, List<long> experiments, Case k, Func<long, string>? condition = null)
+        internal static List<string> Walk(DbConnection c, List<long> experiments, Case k, Func<long, string>? condition = null)
         {
             if (c is Npgsql.NpgsqlConnection)
             {
@@ -173,7 +173,7 @@ namespace MlTraces.Bench
         }
 
         /// <summary>What a result page needs besides trace_info: tags, metadata, assessments of those traces.</summary>
-        private static void Hydrate(DbConnection c, List<string> ids)
+        internal static void Hydrate(DbConnection c, List<string> ids)
         {
             if (ids.Count == 0) return;
             string list = string.Join(",", ids.Select(i => "'" + i + "'"));
