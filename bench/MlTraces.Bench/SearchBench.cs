@@ -23,8 +23,8 @@ namespace MlTraces.Bench
         {
             public string Name = "", Filter = "";
             public string SqlCondition = "";      // over alias ti, for the hand-written plans
-            // Another way a person would write it for one experiment (e.g. driving from the spans index).
-            public Func<long, string>? AltCondition;
+            // Other ways a person would write it for one experiment (e.g. driving from the spans index).
+            public List<Func<long, string>> AltConditions = new List<Func<long, string>>();
         }
 
         public static int Run(Args a)
@@ -43,16 +43,24 @@ namespace MlTraces.Bench
                     SqlCondition = $"ti.timestamp_ms > {x} AND EXISTS (SELECT 1 FROM trace_tags t WHERE t.request_id = ti.request_id AND t.key = 'env' AND t.value = 'prod')" },
                 new Case { Name = "span.type = 'LLM' AND span.status = 'ERROR'", Filter = "span.type = 'LLM' AND span.status = 'ERROR'",
                     SqlCondition = "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND s.type = 'LLM' AND s.status = 'ERROR')",
-                    AltCondition = e => $"ti.request_id IN (SELECT s.trace_id FROM spans s WHERE s.experiment_id = {e} AND s.type = 'LLM' AND s.status = 'ERROR')" },
+                    AltConditions = { e => $"ti.request_id IN (SELECT s.trace_id FROM spans s WHERE s.experiment_id = {e} AND s.type = 'LLM' AND s.status = 'ERROR')" } },
                 new Case { Name = "trace.text LIKE '%timeout%'", Filter = "trace.text LIKE '%timeout%'",
                     SqlCondition = "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND s.content LIKE '%timeout%')" },
             };
+            if (postgres)
+                // OFFSET 0 keeps PostgreSQL from turning EXISTS into a semi-join planned from its guess of how many
+                // spans match: each trace the walk reaches is checked, and the walk stops at the page.
+                foreach (var k in cases.Where(k => k.SqlCondition.StartsWith("EXISTS (SELECT 1 FROM spans", StringComparison.Ordinal)))
+                {
+                    string fenced = k.SqlCondition.Substring(0, k.SqlCondition.Length - 1) + " OFFSET 0)";
+                    k.AltConditions.Add(_ => fenced);
+                }
 
             var lines = new List<string>
             {
                 $"## Search-Trace -First 100 vs hand-written SQL ({TrackingUri.Redact(a.Store)}, {a.Runs} warm runs, median ms)",
                 "",
-                "| filter | Search-Trace | SQL: one sorted query | SQL: per-experiment walk | SQL: walk, other plan | SQL: one LATERAL statement | SQL floor | ratio |",
+                "| filter | Search-Trace | SQL: one sorted query | SQL: per-experiment walk | SQL: walk, other plans (best) | SQL: one LATERAL statement | SQL floor | ratio |",
                 "|---|---:|---:|---:|---:|---:|---:|---:|",
             };
             using var shell = new ShellSession(width: 120);
@@ -69,7 +77,8 @@ namespace MlTraces.Bench
                 if (!ids.SequenceEqual(expected))
                     throw new Exception($"Search-Trace and SQL disagree for {k.Name}: {ids.Count} vs {expected.Count} ids.");
 
-                var tool = new List<double>(); var single = new List<double>(); var walk = new List<double>(); var alt = new List<double>(); var lateral = new List<double>();
+                var tool = new List<double>(); var single = new List<double>(); var walk = new List<double>(); var lateral = new List<double>();
+                var alts = k.AltConditions.Select(_ => new List<double>()).ToList();
                 if (postgres)
                     using (var c = Open(a.Store))
                         if (!Lateral(c, k).SequenceEqual(expected)) throw new Exception($"The LATERAL plan disagrees for {k.Name}.");
@@ -77,22 +86,28 @@ namespace MlTraces.Bench
                 // land on the fast plans, which are interleaved run by run with Search-Trace.
                 for (int run = 0; run < 3; run++)
                     single.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, SingleQuery(c, k)); }));
+                // A plan slower than 2 s (a bad guess of the planner) is not a candidate for the floor: three runs show it.
+                void Time(List<double> times, Action plan)
+                {
+                    if (times.Count < 3 || Stats.Median(times) < 2000) times.Add(Stats.Time(plan));
+                }
                 for (int run = 0; run < a.Runs; run++)
                 {
-                    tool.Add(Stats.Time(() => shell.Invoke("$null = Search-Trace -TrackingUri $store -Filter $filter -First 100", vars)));
-                    walk.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, Walk(c, ActiveExperiments(c), k)); }));
-                    if (k.AltCondition != null)
-                        alt.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, Walk(c, ActiveExperiments(c), k, k.AltCondition)); }));
+                    Time(tool, () => shell.Invoke("$null = Search-Trace -TrackingUri $store -Filter $filter -First 100", vars));
+                    Time(walk, () => { using var c = Open(a.Store); Hydrate(c, Walk(c, ActiveExperiments(c), k)); });
+                    for (int i = 0; i < alts.Count; i++)
+                        Time(alts[i], () => { using var c = Open(a.Store); Hydrate(c, Walk(c, ActiveExperiments(c), k, k.AltConditions[i])); });
                     if (postgres)
-                        lateral.Add(Stats.Time(() => { using var c = Open(a.Store); Hydrate(c, Lateral(c, k)); }));
+                        Time(lateral, () => { using var c = Open(a.Store); Hydrate(c, Lateral(c, k)); });
                 }
                 double floor = Math.Min(Stats.Median(single), Stats.Median(walk));
                 GC.Collect();
-                if (alt.Count > 0) floor = Math.Min(floor, Stats.Median(alt));
+                double? alt = alts.Count > 0 ? alts.Min(Stats.Median) : (double?)null;
+                if (alt.HasValue) floor = Math.Min(floor, alt.Value);
                 if (lateral.Count > 0) floor = Math.Min(floor, Stats.Median(lateral));
                 double ratio = Stats.Median(tool) / floor;
                 allWithin &= ratio <= 1.5;
-                lines.Add($"| `{k.Name}` | {Stats.Median(tool):0.0} | {Stats.Median(single):0.0} | {Stats.Median(walk):0.0} | {(alt.Count > 0 ? Stats.Median(alt).ToString("0.0") : "")} | {(lateral.Count > 0 ? Stats.Median(lateral).ToString("0.0") : "")} | {floor:0.0} | {ratio:0.00}x |");
+                lines.Add($"| `{k.Name}` | {Stats.Median(tool):0.0} | {Stats.Median(single):0.0} | {Stats.Median(walk):0.0} | {(alt.HasValue ? alt.Value.ToString("0.0") : "")} | {(lateral.Count > 0 ? Stats.Median(lateral).ToString("0.0") : "")} | {floor:0.0} | {ratio:0.00}x |");
             }
             lines.Add("");
             lines.Add(allWithin ? "All four within 1.5x of the SQL floor." : "NOT all within 1.5x of the SQL floor.");

@@ -17,10 +17,13 @@ namespace MlTraces.Core.Query
     {
         private const string True = "1 = 1", False = "1 = 0";
 
+        /// <param name="orderedWalk">The condition filters an index walk that stops at a page: span conditions then
+        /// stay per-trace checks, so the walk's cost follows the traces it reaches, not the planner's guess of how
+        /// many spans match (see <see cref="SqlDialect.KeepCorrelated"/>).</param>
         public static string? CompileWhere(IReadOnlyList<FilterClause> clauses, StoreLayout layout, SqlDialect dialect,
-            SqlParameters parameters, IList<string> warnings)
+            SqlParameters parameters, IList<string> warnings, bool orderedWalk = false)
         {
-            var c = new Context(layout, dialect, parameters, warnings);
+            var c = new Context(layout, dialect, parameters, warnings, orderedWalk);
             var conditions = new List<string>();
             var spanConditions = new List<string>();
             string? runId = null;
@@ -68,10 +71,11 @@ namespace MlTraces.Core.Query
             private readonly SqlDialect _dialect;
             private readonly SqlParameters _p;
             private readonly IList<string> _warnings;
+            private readonly bool _orderedWalk;
 
-            public Context(StoreLayout layout, SqlDialect dialect, SqlParameters parameters, IList<string> warnings)
+            public Context(StoreLayout layout, SqlDialect dialect, SqlParameters parameters, IList<string> warnings, bool orderedWalk)
             {
-                _layout = layout; _dialect = dialect; _p = parameters; _warnings = warnings;
+                _layout = layout; _dialect = dialect; _p = parameters; _warnings = warnings; _orderedWalk = orderedWalk;
             }
 
             private void Warn(string message)
@@ -190,7 +194,8 @@ namespace MlTraces.Core.Query
                     Warn("This store has no spans table (MLflow before 3.2): span filters match no trace.");
                     return False;
                 }
-                return $"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND {string.Join(" AND ", conditions)})";
+                return $"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND {string.Join(" AND ", conditions)}"
+                    + (_orderedWalk ? _dialect.KeepCorrelated : "") + ")";
             }
 
             private bool NeedAssessments()

@@ -55,7 +55,9 @@ namespace MlTraces.Core.Query
             string experiments = spec.ExperimentIds.Count == 0
                 ? "1 = 0"
                 : $"ti.experiment_id IN ({parameters.AddList(spec.ExperimentIds.Select(e => (object?)e))})";
-            string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings);
+            // One experiment, newest first, one page: the experiment's time index is walked and stops at the page.
+            bool orderedWalk = compiledOrder.IsDefault && spec.Limit.HasValue && spec.ExperimentIds.Count == 1;
+            string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings, orderedWalk);
             if (spec.MaxTimestampMs.HasValue)
                 where = (where == null ? "" : where + " AND ") + $"ti.timestamp_ms <= {parameters.Add(spec.MaxTimestampMs.Value)}";
             string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;

@@ -119,7 +119,8 @@ namespace MlTraces.Core.Search
             var rows = PerExperimentWalk.Run(_store, experimentIds, (id, p) =>
             {
                 // The filter's warnings are the same for every experiment: keep one copy.
-                string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, first ? Warnings : new List<string>());
+                string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p,
+                    first ? Warnings : new List<string>(), orderedWalk: limit.HasValue);
                 first = false;
                 return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
                     + (where != null ? $" AND ({where})" : "")

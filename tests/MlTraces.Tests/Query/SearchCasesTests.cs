@@ -346,6 +346,31 @@ namespace MlTraces.Tests.Query
             }, pages);
         }
 
+        /// <summary>Newest first with a page size, Search-Trace walks each experiment's time index and keeps span
+        /// conditions per-trace checks (on PostgreSQL fenced from becoming joins): every page must still be the same
+        /// slice of the whole, ordered result.</summary>
+        [Fact]
+        public void SpanFiltersPageOverEveryExperimentLikeTheWholeResult()
+        {
+            var all = new[] { _s.SpanBasics, _s.SameSpan, _s.FullText, _s.SpanAttrs };
+            foreach (var filter in new[] { "span.status = \"OK\"", "span.name LIKE \"%_%\" AND span.status != \"ERROR\"", "trace.text LIKE \"%a%\"",
+                         "span.content ILIKE \"%GPT%\"", "span.attributes.model RLIKE \"gpt\"", "span.type = \"LLM\" AND trace.text LIKE \"%o%\"" })
+            {
+                var whole = _s.Find(all, filter);
+                Assert.True(whole.Count >= 2, filter);
+                for (int limit = 1; limit <= whole.Count + 1; limit++)
+                    Assert.Equal(whole.Take(limit), _s.Find(all, filter, null, limit));
+                Assert.Equal(whole.Skip(1).Take(2), _s.Find(all, filter, null, 2, 1));
+                // One experiment's page is one query over its time index, fenced the same way.
+                foreach (var e in all)
+                {
+                    var own = _s.Find(new[] { e }, filter);
+                    Assert.Equal(own.Take(1), _s.Find(new[] { e }, filter, null, 1));
+                    Assert.Equal(own.Skip(1).Take(2), _s.Find(new[] { e }, filter, null, 2, 1));
+                }
+            }
+        }
+
         [Fact]
         public void UnlimitedSearchWithOffset()
         {
