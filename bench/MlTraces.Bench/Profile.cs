@@ -28,6 +28,13 @@ namespace MlTraces.Bench
                 var times = Enumerable.Range(0, a.Runs).Select(_ => Stats.Time(act)).ToList();
                 Console.WriteLine($"{label,-60} {Stats.Median(times),8:0.00} ms");
             }
+            if (Environment.GetEnvironmentVariable("LOOP") is string script)
+            {
+                // For a sampling profiler (dotnet-trace): the script, run over and over for --runs seconds.
+                var until = DateTime.UtcNow.AddSeconds(a.Runs);
+                while (DateTime.UtcNow < until) shell.Invoke(script, vars);
+                return 0;
+            }
             if (Environment.GetEnvironmentVariable("AB") != null)
             {
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));

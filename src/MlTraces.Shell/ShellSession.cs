@@ -44,6 +44,9 @@ namespace MlTraces.Shell
             var iss = InitialSessionState.CreateDefault2();
             if (OperatingSystem.IsWindows()) iss.ExecutionPolicy = Microsoft.PowerShell.ExecutionPolicy.Bypass;
             iss.ImportPSModule(new[] { ModulePath });
+            // One pipeline thread for the session, as pwsh's console host keeps: a new thread for every command
+            // (the engine's default) costs more than a small search does.
+            iss.ThreadOptions = PSThreadOptions.ReuseThread;
             _runspace = RunspaceFactory.CreateRunspace(Host, iss);
             _runspace.Open();
             if (workingDirectory != null) SetLocation(workingDirectory);
