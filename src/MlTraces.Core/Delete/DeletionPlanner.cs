@@ -46,11 +46,8 @@ namespace MlTraces.Core.Delete
             var plan = new DeletionPlan(_store.Uri.Original);
             var wanted = ids.Distinct(StringComparer.Ordinal).ToList();
             var found = new Dictionary<string, PlannedTrace>(StringComparer.Ordinal);
-            foreach (var chunk in TraceReader.Chunks(wanted, ChunkSize))
-            {
-                cancel.ThrowIfCancellationRequested();
-                foreach (var t in Details(chunk)) found[t.TraceId] = t;
-            }
+            foreach (var chunk in DetailsOfChunks(TraceReader.Chunks(wanted, ChunkSize).ToList(), cancel))
+                foreach (var t in chunk) found[t.TraceId] = t;
             foreach (var id in wanted)
             {
                 // Outside the workspace or the named experiments reads exactly like not there.
@@ -101,44 +98,95 @@ namespace MlTraces.Core.Delete
         private List<PlannedTrace> DetailsInOrder(List<string> ids, CancellationToken cancel)
         {
             var result = new List<PlannedTrace>(ids.Count);
-            foreach (var chunk in TraceReader.Chunks(ids, ChunkSize))
+            var chunks = TraceReader.Chunks(ids, ChunkSize).ToList();
+            var details = DetailsOfChunks(chunks, cancel);
+            for (int i = 0; i < chunks.Count; i++)
             {
-                cancel.ThrowIfCancellationRequested();
-                var byId = Details(chunk).ToDictionary(t => t.TraceId, StringComparer.Ordinal);
+                var byId = details[i].ToDictionary(t => t.TraceId, StringComparer.Ordinal);
                 // A trace deleted by someone else since the candidate query simply drops out of the plan.
-                foreach (var id in chunk) if (byId.TryGetValue(id, out var t)) result.Add(t);
+                foreach (var id in chunks[i]) if (byId.TryGetValue(id, out var t)) result.Add(t);
             }
             return result;
         }
 
-        private List<PlannedTrace> Details(IReadOnlyList<string> ids)
+        /// <summary>
+        /// The details of every chunk, in order. On PostgreSQL a second connection reads every other chunk: the
+        /// work is index reads of pages a large deletion mostly finds outside the buffer cache, and a server answers
+        /// two sessions at once (planning 100,000 traces was a third of deleting them, on one connection).
+        /// </summary>
+        private List<PlannedTrace>[] DetailsOfChunks(List<List<string>> chunks, CancellationToken cancel)
         {
-            var layout = _store.Layout;
-            string Count(bool has, string table, string column) =>
-                has ? $"(SELECT count(*) FROM {table} c WHERE c.{column} = ti.request_id)" : "0";
-            string Tag(string key) => $"(SELECT t.value FROM trace_tags t WHERE t.request_id = ti.request_id AND t.\"key\" = '{key}')";
-            string links = layout.HasEntityAssociations
-                ? "(SELECT count(*) FROM entity_associations a WHERE a.source_type = 'trace' AND a.source_id = ti.request_id) + " +
-                  "(SELECT count(*) FROM entity_associations a WHERE a.destination_type = 'trace' AND a.destination_id = ti.request_id)"
-                : "0";
+            var details = new List<PlannedTrace>[chunks.Count];
+            void Read(TraceStore store, int first, int step, CancellationToken token)
+            {
+                for (int i = first; i < chunks.Count; i += step)
+                {
+                    token.ThrowIfCancellationRequested();
+                    details[i] = Details(store, chunks[i]);
+                }
+            }
+            if (_store.Kind != StoreKind.Postgres || chunks.Count < 2)
+            {
+                Read(_store, 0, 1, cancel);
+                return details;
+            }
+            using var second = TraceStore.Open(_store.Uri, StoreAccess.ReadOnly);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            var odd = System.Threading.Tasks.Task.Run(() => Read(second, 1, 2, stop.Token));
+            try
+            {
+                Read(_store, 0, 2, cancel);
+            }
+            catch
+            {
+                // The second reader stops at its next chunk and is waited for: it must be done with its connection.
+                stop.Cancel();
+                try { odd.Wait(); } catch (AggregateException) { }
+                throw;
+            }
+            odd.GetAwaiter().GetResult();
+            return details;
+        }
+
+        /// <summary>
+        /// The traces with these ids, with what deleting each one removes: their trace_info rows, then one grouped
+        /// count per child table, all in one command. Grouped counts read the same index entries as a count per
+        /// trace, without a subplan per trace and table (on PostgreSQL 20 ms per 500 traces became 10 ms).
+        /// </summary>
+        private List<PlannedTrace> Details(TraceStore store, IReadOnlyList<string> ids)
+        {
+            var layout = store.Layout;
+            var dialect = store.Dialect;
             var p = new SqlParameters();
+            string Tag(string key) => $"(SELECT t.value FROM trace_tags t WHERE t.request_id = ti.request_id AND t.\"key\" = '{key}')";
+            var counts = new List<(string Sql, Action<PlannedTrace, int> Add)>();
+            void Count(bool has, string table, string column, Action<PlannedTrace, int> add, string condition = "")
+            {
+                if (has) counts.Add(($"SELECT {column}, count(*) FROM {table} WHERE {condition}{dialect.IsAnyOf(column, p, ids)} GROUP BY {column}", add));
+            }
+            Count(true, "trace_tags", "request_id", (t, n) => t.Tags += n);
+            Count(true, "trace_request_metadata", "request_id", (t, n) => t.Metadata += n);
+            Count(layout.HasSpans, "spans", "trace_id", (t, n) => t.Spans += n);
+            Count(layout.HasAssessments, "assessments", "trace_id", (t, n) => t.Assessments += n);
+            Count(layout.HasTraceMetrics, "trace_metrics", "request_id", (t, n) => t.Metrics += n);
+            Count(layout.HasSpanMetrics, "span_metrics", "trace_id", (t, n) => t.Metrics += n);
+            Count(layout.HasEntityAssociations, "entity_associations", "source_id", (t, n) => t.Associations += n, "source_type = 'trace' AND ");
+            Count(layout.HasEntityAssociations, "entity_associations", "destination_id", (t, n) => t.Associations += n, "destination_type = 'trace' AND ");
             string sql = "SELECT ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.status, " + LegalHold.Condition("ti") + ", "
-                + Tag(TraceTagKeys.ArtifactLocation) + ", " + Tag(TraceTagKeys.ArchiveLocation) + ", "
-                + Count(true, "trace_tags", "request_id") + ", " + Count(true, "trace_request_metadata", "request_id") + ", "
-                + Count(layout.HasSpans, "spans", "trace_id") + ", " + Count(layout.HasAssessments, "assessments", "trace_id") + ", "
-                + Count(layout.HasTraceMetrics, "trace_metrics", "request_id") + " + " + Count(layout.HasSpanMetrics, "span_metrics", "trace_id") + ", "
-                + links
-                + $" FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}";
-            return _store.Translate(() =>
+                + Tag(TraceTagKeys.ArtifactLocation) + ", " + Tag(TraceTagKeys.ArchiveLocation)
+                + $" FROM trace_info ti WHERE {dialect.IsAnyOf("ti.request_id", p, ids)}"
+                + string.Concat(counts.Select(c => "; " + c.Sql));
+            return store.Translate(() =>
             {
                 var result = new List<PlannedTrace>(ids.Count);
-                using var cmd = _store.Command(sql, p);
+                var byId = new Dictionary<string, PlannedTrace>(StringComparer.Ordinal);
+                using var cmd = store.Command(sql, p);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
                     string id = r.GetString(0);
                     string experimentId = Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? "";
-                    result.Add(new PlannedTrace
+                    var t = new PlannedTrace
                     {
                         TraceId = id,
                         ExperimentId = experimentId,
@@ -147,13 +195,16 @@ namespace MlTraces.Core.Delete
                         State = r.GetString(3),
                         Held = r.GetBoolean(4),
                         Files = TraceFiles.Locate(id, r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
-                        Tags = r.GetInt32(7),
-                        Metadata = r.GetInt32(8),
-                        Spans = r.GetInt32(9),
-                        Assessments = r.GetInt32(10),
-                        Metrics = r.GetInt32(11),
-                        Associations = r.GetInt32(12),
-                    });
+                    };
+                    result.Add(t);
+                    byId[id] = t;
+                }
+                foreach (var count in counts)
+                {
+                    r.NextResult();
+                    while (r.Read())
+                        if (byId.TryGetValue(r.GetString(0), out var t))
+                            count.Add(t, Convert.ToInt32(r.GetValue(1), CultureInfo.InvariantCulture));
                 }
                 return result;
             });

@@ -58,9 +58,9 @@ namespace MlTraces.Tests.Delete
         }
 
         /// <summary>A store with rich traces tr-00..tr-NN in one experiment, one a minute from <paramref name="start"/>.</summary>
-        public static TestStore RichStore(int count, out string experimentId, long start = 1_700_000_000_000)
+        public static TestStore RichStore(int count, out string experimentId, long start = 1_700_000_000_000, StoreKind kind = StoreKind.Sqlite)
         {
-            var ts = TestStore.CreateEmpty();
+            var ts = TestStore.CreateEmpty(kind);
             experimentId = ts.AddExperiment("rich");
             string exp = experimentId;
             var traces = Enumerable.Range(0, count).Select(i => RichTrace(Id(i), exp, start + i * 60_000L)).ToList();

@@ -33,6 +33,34 @@ namespace MlTraces.Tests.Delete
                 MaxTimestampMs = long.MaxValue,
             });
 
+        /// <summary>A plan is read a chunk at a time (on PostgreSQL on two connections, alternating chunks): every
+        /// trace must come back once, in the plan's order, with the rows that hang on it counted.</summary>
+        [Theory]
+        [InlineData(StoreKind.Sqlite)]
+        [InlineData(StoreKind.Postgres)]
+        public void APlanOfManyChunksHasEveryTraceInOrderWithItsRowsCounted(StoreKind kind)
+        {
+            int count = DeletionPlanner.ChunkSize * 2 + 37;
+            using var ts = RichStore(count, out _, kind: kind);
+            var rows = Snapshot(ts).ToDictionary(kv => kv.Key, kv => kv.Value.Split(',').Select(x => x.Split('='))
+                .ToDictionary(x => x[0], x => int.Parse(x[1], System.Globalization.CultureInfo.InvariantCulture)));
+            int Rows(string id, params string[] tables) => tables.Sum(t => rows[id].TryGetValue(t, out int n) ? n : 0);
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            var oldestFirst = PlanAll(store).Traces;
+            Assert.Equal(Enumerable.Range(0, count).Select(Id), oldestFirst.Select(t => t.TraceId));
+            var asked = Enumerable.Range(0, count).Select(Id).Reverse().Append("tr-missing").ToList();
+            var byId = new DeletionPlanner(store, Experiments.All(store)).ForIds(asked, null);
+            Assert.Equal(asked.Take(count), byId.Traces.Select(t => t.TraceId));
+            Assert.Equal(new[] { "tr-missing" }, byId.NotFound);
+            foreach (var t in oldestFirst.Concat(byId.Traces))
+            {
+                Assert.True(t.Spans == 2 && t.Assessments == 1, t.Describe());
+                Assert.Equal((Rows(t.TraceId, "spans"), Rows(t.TraceId, "assessments"), Rows(t.TraceId, "trace_tags"), Rows(t.TraceId, "trace_request_metadata"),
+                              Rows(t.TraceId, "trace_metrics", "span_metrics"), Rows(t.TraceId, "ea-source", "ea-destination")),
+                             (t.Spans, t.Assessments, t.Tags, t.Metadata, t.Metrics, t.Associations));
+            }
+        }
+
         [Fact]
         public void CancellingStopsBetweenBatchesWithEveryTraceWhollyDeletedOrWhollyThere()
         {
