@@ -18,7 +18,7 @@ namespace MlTraces.Generator
     /// Foreign-key triggers are off for the load (session_replication_role = replica; the source is a consistent
     /// MLflow store); primary keys are built as rows arrive. The source file is only read.
     /// </summary>
-    internal static class PostgresLoader
+    public static class PostgresLoader
     {
         public static int Run(string from, string to)
         {
@@ -59,7 +59,7 @@ namespace MlTraces.Generator
                 foreach (var name in tables.Select(TableName))
                 {
                     var sw = Stopwatch.StartNew();
-                    long n = CopyTable(source, pg, tx, name);
+                    long n = CopyTable(source, pg, tx, name, freeze: true, progress: c => Console.WriteLine($"    {name}: {c:N0} rows"));
                     rows += n;
                     if (n > 0) Console.WriteLine($"  {name}: {n:N0} rows, {sw.Elapsed.TotalSeconds:F1} s");
                 }
@@ -94,8 +94,16 @@ namespace MlTraces.Generator
         private static string TableName(string createTable) =>
             System.Text.RegularExpressions.Regex.Match(createTable, @"^\s*CREATE TABLE\s+""?(\w+)""?", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Groups[1].Value;
 
-        private static long CopyTable(SqliteConnection source, NpgsqlConnection pg, NpgsqlTransaction tx, string table)
+        /// <summary>
+        /// Streams every row of a SQLite table into the PostgreSQL table of the same name (lower case) with binary
+        /// COPY, each value written as the PostgreSQL column's type. The tests' fixture copies use it too.
+        /// </summary>
+        /// <param name="freeze">COPY ... FREEZE: only for a table created in this transaction.</param>
+        /// <param name="progress">Called every million rows.</param>
+        public static long CopyTable(SqliteConnection source, NpgsqlConnection pg, NpgsqlTransaction tx, string table,
+            bool freeze = false, Action<long>? progress = null)
         {
+            table = table.Trim('"');
             if (Convert.ToInt64(Scalar(source, $"SELECT count(*) FROM (SELECT 1 FROM \"{table}\" LIMIT 1)"), CultureInfo.InvariantCulture) == 0) return 0;
             var columns = new List<(string Name, string Type)>();
             using (var c = pg.CreateCommand())
@@ -111,7 +119,7 @@ namespace MlTraces.Generator
             using var read = source.CreateCommand();
             read.CommandText = $"SELECT {list} FROM \"{table}\"";
             using var rows = read.ExecuteReader();
-            using var writer = pg.BeginBinaryImport($"COPY \"{table.ToLowerInvariant()}\" ({list}) FROM STDIN (FORMAT BINARY, FREEZE)");
+            using var writer = pg.BeginBinaryImport($"COPY \"{table.ToLowerInvariant()}\" ({list}) FROM STDIN (FORMAT BINARY{(freeze ? ", FREEZE" : "")})");
             long n = 0;
             while (rows.Read())
             {
@@ -119,7 +127,7 @@ namespace MlTraces.Generator
                 for (int i = 0; i < write.Length; i++)
                     if (rows.IsDBNull(i)) writer.WriteNull();
                     else write[i](writer, rows, i);
-                if (++n % 1_000_000 == 0) Console.WriteLine($"    {table}: {n:N0} rows");
+                if (++n % 1_000_000 == 0) progress?.Invoke(n);
             }
             writer.Complete();
             return n;

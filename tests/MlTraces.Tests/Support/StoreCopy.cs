@@ -4,7 +4,6 @@ using System.Linq;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Store;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace MlTraces.Tests.Support
 {
@@ -48,51 +47,11 @@ namespace MlTraces.Tests.Support
             // (week5-lab's entity_associations.destination_id, 41 characters in a VARCHAR(36)): the copy widens them.
             foreach (var sql in PostgresSchema.FromSqlite(order.Select(t => tables[t]).Concat(indexes)))
                 Pg(System.Text.RegularExpressions.Regex.Replace(sql, @"\bVARCHAR\(\d+\)", "VARCHAR"));
-            foreach (var t in order) CopyRows(source, pg, tx, t);
+            foreach (var t in order) MlTraces.Generator.PostgresLoader.CopyTable(source, pg, tx, t);
             // A SERIAL column continues after the copied ids, as MLflow's sequence would.
             Pg("SELECT setval(pg_get_serial_sequence('experiments', 'experiment_id'), (SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments), false) " +
                "WHERE pg_get_serial_sequence('experiments', 'experiment_id') IS NOT NULL");
             tx.Commit();
-        }
-
-        private static void CopyRows(SqliteConnection source, NpgsqlConnection pg, NpgsqlTransaction tx, string table)
-        {
-            var types = new List<(string Name, string Type)>();
-            using (var c = pg.CreateCommand())
-            {
-                c.Transaction = tx;
-                c.CommandText = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = @t AND is_generated = 'NEVER' ORDER BY ordinal_position";
-                c.Parameters.AddWithValue("@t", table.Trim('"').ToLowerInvariant());
-                using var r = c.ExecuteReader();
-                while (r.Read()) types.Add((r.GetString(0), r.GetString(1)));
-            }
-            string columns = string.Join(", ", types.Select(t => "\"" + t.Name + "\""));
-            using var read = source.CreateCommand();
-            read.CommandText = $"SELECT {columns} FROM \"{table.Trim('"')}\"";
-            using var rows = read.ExecuteReader();
-            using var writer = pg.BeginBinaryImport($"COPY \"{table.Trim('"').ToLowerInvariant()}\" ({columns}) FROM STDIN (FORMAT BINARY)");
-            while (rows.Read())
-            {
-                writer.StartRow();
-                for (int i = 0; i < types.Count; i++)
-                {
-                    if (rows.IsDBNull(i)) { writer.WriteNull(); continue; }
-                    object v = rows.GetValue(i);
-                    switch (types[i].Type)
-                    {
-                        case "boolean": writer.Write(Convert.ToInt64(v) != 0, NpgsqlDbType.Boolean); break;
-                        case "integer": writer.Write(Convert.ToInt32(v), NpgsqlDbType.Integer); break;
-                        case "bigint": writer.Write(Convert.ToInt64(v), NpgsqlDbType.Bigint); break;
-                        case "smallint": writer.Write(Convert.ToInt16(v), NpgsqlDbType.Smallint); break;
-                        case "double precision": case "real": writer.Write(Convert.ToDouble(v), NpgsqlDbType.Double); break;
-                        case "bytea": writer.Write(v as byte[] ?? System.Text.Encoding.UTF8.GetBytes(Convert.ToString(v)!), NpgsqlDbType.Bytea); break;
-                        case "json": writer.Write(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!, NpgsqlDbType.Json); break;
-                        case "timestamp without time zone": writer.Write(Convert.ToDateTime(v), NpgsqlDbType.Timestamp); break;
-                        default: writer.Write(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!, NpgsqlDbType.Text); break;
-                    }
-                }
-            }
-            writer.Complete();
         }
     }
 }
