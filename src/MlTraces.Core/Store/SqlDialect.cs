@@ -68,7 +68,18 @@ namespace MlTraces.Core.Store
         public override string TablesAndColumnsQuery =>
             "SELECT m.name, p.name FROM sqlite_master m LEFT JOIN pragma_table_xinfo(m.name) p " +
             "ON m.name IN (@t0, @t1, @t2, @t3) WHERE m.type = 'table'";
-        public override string IsAnyOf(string expr, SqlParameters p, IReadOnlyCollection<string> ids) => $"{expr} IN ({p.AddList(ids)})";
+        // One JSON array parameter: Microsoft.Data.Sqlite offers every parameter of a command to every statement
+        // by name, so a batch's hydration with 100 placeholders per statement spent 0.6 ms of 7 binding them.
+        public override string IsAnyOf(string expr, SqlParameters p, IReadOnlyCollection<string> ids)
+        {
+            var json = new System.Text.StringBuilder("[");
+            foreach (var id in ids)
+            {
+                if (json.Length > 1) json.Append(',');
+                Json.PyJson.AppendString(json, id);
+            }
+            return $"{expr} IN (SELECT value FROM json_each({p.Add(json.Append(']').ToString())}))";
+        }
         public override string ForUpdate => "";
         // SQLite runs EXISTS per row of the walk as written.
         public override string KeepCorrelated => "";
