@@ -23,7 +23,7 @@ namespace MlTraces.Core.Delete
     /// <summary>
     /// Computes deletion plans. By id: the traces named, in the order named, each found once. By age or filter:
     /// Search-Trace's own query (SearchCompiler, FilterCompiler) ordered oldest first with MLflow's tie-breaker,
-    /// so a filter selects exactly what Search-Trace returns for it. Then, a chunk at a time, one statement reads
+    /// so a filter selects exactly what Search-Trace returns for it. Then, a chunk at a time, one command reads
     /// what the plan shows of each trace: experiment, time, state, the legal hold, its file locations and how many
     /// rows hang on it.
     /// </summary>
