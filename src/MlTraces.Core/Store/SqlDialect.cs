@@ -133,7 +133,7 @@ namespace MlTraces.Core.Store
         public override string ForUpdate => " FOR UPDATE";
         // An OFFSET keeps the planner from pulling the subquery up into a semi-join (simplify_EXISTS_query). The
         // join is planned from the estimated number of matching spans, which for LIKE '%...%' on span content rests
-        // on ANALYZE's sample: a low guess turned a 0.2 s page into a 34 s scan of every span, per experiment.
+        // on ANALYZE's sample: a low guess turned a 0.2 s page into 15-40 s, a scan of every span for each experiment.
         public override string KeepCorrelated => " OFFSET 0";
     }
 
