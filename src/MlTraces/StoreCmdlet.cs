@@ -87,6 +87,16 @@ namespace MlTraces.Commands
             return scope;
         }
 
+        /// <summary>The one id rule at every door (-TraceId, piped objects, imported traces): an id MLflow could not
+        /// have written is a non-terminating InvalidTraceId error and goes no further.</summary>
+        protected bool AcceptTraceId(string? id, object? target = null)
+        {
+            string? problem = TraceIds.Problem(id);
+            if (problem == null) return true;
+            WriteError(new ErrorRecord(new ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, target ?? id));
+            return false;
+        }
+
         protected void WriteWarnings(System.Collections.Generic.IList<string> warnings)
         {
             foreach (var w in warnings) WriteWarning(w);

@@ -63,7 +63,7 @@ namespace MlTraces.Core.Archive
             foreach (var (ranges, reason) in new[] { (ArchiveNow, ArchiveReason.ArchiveNow), (Retention, ArchiveReason.Retention) })
             {
                 if (yielded >= Budget) yield break;
-                foreach (var c in CandidateWalk.Run(Store, ranges, reason, Budget - yielded, cancel))
+                foreach (var c in CandidateWalk.Run(Store, ranges, reason, Budget - yielded, Warnings, cancel))
                 {
                     yielded++;
                     yield return c;
@@ -198,7 +198,7 @@ namespace MlTraces.Core.Archive
         }
 
         public static IEnumerable<ArchiveCandidate> Run(TraceStore store, IReadOnlyList<ArchivalRange> ranges, ArchiveReason reason,
-            long budget, CancellationToken cancel)
+            long budget, List<string> warnings, CancellationToken cancel)
         {
             var cursors = ranges.Select(r => new Cursor { Range = r }).ToList();
             // Pages grow while an experiment keeps giving candidates, within a bound on all buffers together.
@@ -210,7 +210,7 @@ namespace MlTraces.Core.Archive
                 Cursor? best = null;
                 foreach (var c in cursors)
                 {
-                    if (c.Buffer.Count == 0 && !c.Done) Fill(store, c, reason, (int)Math.Min(Math.Min(c.PageSize, largest), budget - yielded), cancel);
+                    if (c.Buffer.Count == 0 && !c.Done) Fill(store, c, reason, (int)Math.Min(Math.Min(c.PageSize, largest), budget - yielded), warnings, cancel);
                     if (c.Buffer.Count > 0 && (best == null || OldestFirst(c.Buffer.Peek(), best.Buffer.Peek()) < 0)) best = c;
                 }
                 if (best == null) yield break;
@@ -228,7 +228,7 @@ namespace MlTraces.Core.Archive
 
         /// <summary>Reads the next page of one experiment: up to <paramref name="size"/> traces that pass the trace
         /// conditions, of which those with span content become candidates.</summary>
-        private static void Fill(TraceStore store, Cursor c, ArchiveReason reason, int size, CancellationToken cancel)
+        private static void Fill(TraceStore store, Cursor c, ArchiveReason reason, int size, List<string> warnings, CancellationToken cancel)
         {
             while (c.Buffer.Count == 0 && !c.Done)
             {
@@ -251,11 +251,24 @@ namespace MlTraces.Core.Archive
                         c.LastTimestamp = r.GetInt64(1);
                         long bytes = r.IsDBNull(2) ? 0 : r.GetInt64(2);
                         if (bytes == 0) continue;
+                        // The folder is built from the id only when the id can name exactly the trace's own folder
+                        // there; otherwise the trace stays in the store, and the dry run says so as the real run does.
+                        string? folder = TraceFolders.ArchiveFolderUri(c.Range.ArchiveLocation, c.LastId, out string why);
+                        if (folder != null && FileArchiveRepository.LocalFolder(folder) != null)
+                        {
+                            try { TraceFolders.ArchiveWriteFolder(folder); }
+                            catch (MlTracesException ex) { folder = null; why = ex.Message; }
+                        }
+                        if (folder == null)
+                        {
+                            warnings.Add($"Trace {ConfinedPath.Printable(c.LastId)} is not archived: {why}");
+                            continue;
+                        }
                         c.Buffer.Enqueue(new ArchiveCandidate
                         {
                             TraceId = c.LastId, ExperimentId = c.Range.ExperimentId.ToString(CultureInfo.InvariantCulture),
                             TimestampMs = c.LastTimestamp.Value, Reason = reason, PayloadBytes = bytes,
-                            ArchiveFolder = c.Range.ArchiveLocation + "/traces/" + c.LastId + "/artifacts",
+                            ArchiveFolder = folder,
                         });
                     }
                 }

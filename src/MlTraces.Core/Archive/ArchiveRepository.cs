@@ -36,11 +36,13 @@ namespace MlTraces.Core.Archive
         /// <summary>The end of the name a payload has while it is being written, before it is renamed.</summary>
         public const string TemporarySuffix = ".tmp";
 
-        /// <summary>A local folder for a file:// URI or a rooted path; null for anything else.</summary>
-        public static string? LocalFolder(string uri) => Store.SpanLoader.LocalPath(uri);
+        /// <summary>A local folder for a file:// URI or an absolute path; null for anything else.</summary>
+        public static string? LocalFolder(string uri) => Store.ConfinedPath.LocalPath(uri);
 
+        /// <summary>traces.pb in the folder, which must be a trace's own (.../traces/&lt;id&gt;/artifacts, resolved and
+        /// confined): an UnsafeArchiveLocation error otherwise, before anything is read, written or removed.</summary>
         private static string FilePath(string folderUri) =>
-            Path.Combine(LocalFolder(folderUri) ?? throw new ArgumentException($"'{folderUri}' is not a local folder."), TracePayload.FileName);
+            Path.Combine(Store.TraceFolders.ArchiveWriteFolder(folderUri), TracePayload.FileName);
 
         public void Write(string folderUri, byte[] payload)
         {
@@ -69,15 +71,7 @@ namespace MlTraces.Core.Archive
         public byte[] Read(string folderUri)
         {
             string file = FilePath(folderUri);
-            try { return File.ReadAllBytes(file); }
-            catch (Exception ex) when (ex is FileNotFoundException || ex is DirectoryNotFoundException)
-            {
-                throw new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing", $"The archived payload '{file}' does not exist.", ex);
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                throw new MlTracesException(ErrorKind.IOError, "ArchiveReadFailed", $"Could not read '{file}': {ex.Message}", ex);
-            }
+            return Store.ConfinedPath.ReadOwnFile(Path.GetDirectoryName(file)!, TracePayload.FileName, "archived payload", "ArchivedPayloadMissing");
         }
 
         public bool Exists(string folderUri) => File.Exists(FilePath(folderUri));

@@ -86,7 +86,7 @@ namespace MlTraces.Core.Archive
                 receipt.ArchiveLocation = trace.ArchiveLocation;
                 try
                 {
-                    var spans = ReadPayload(id, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
+                    var spans = ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
                     Match(id, trace.ArchiveLocation!, spans, ReadRows(id));
                     plan.Traces.Add(new PlannedRestore { Trace = trace, ArchiveLocation = trace.ArchiveLocation!, Spans = spans.Count, PayloadBytes = bytes });
                 }
@@ -108,7 +108,7 @@ namespace MlTraces.Core.Archive
         {
             string id = planned.Trace.TraceId, location = planned.ArchiveLocation;
             // The payload is read before the write lock is taken, and checked again under it.
-            var spans = ReadPayload(id, SpansLocations.ArchiveRepo, location, out long bytes);
+            var spans = ReadPayload(id, planned.Trace.ExperimentId, SpansLocations.ArchiveRepo, location, out long bytes);
             using (var tx = _store.BeginTransaction())
             {
                 var tags = ReadTags(id);
@@ -140,7 +140,7 @@ namespace MlTraces.Core.Archive
                 TraceId = id, Status = TraceRestoreStatus.Restored, ExperimentId = planned.Trace.ExperimentId, ArchiveLocation = location,
                 Spans = spans.Count, PayloadBytes = bytes, TrackingUri = _store.Uri.Original,
             };
-            try { receipt.ArchiveFileRemoved = RemovePayload(id, location); }
+            try { receipt.ArchiveFileRemoved = RemovePayload(id, planned.Trace.ExperimentId, location); }
             catch (MlTracesException ex) { fileRemovalFailed?.Invoke(id, ex); }
             return receipt;
         }
@@ -151,14 +151,20 @@ namespace MlTraces.Core.Archive
         /// finalize check instead of pointing the trace at a file removed here. A trace pointing at the folder
         /// again keeps the file.
         /// </summary>
-        private bool RemovePayload(string id, string location)
+        private bool RemovePayload(string id, string experimentId, string location)
         {
-            using var tx = _store.BeginTransaction();
-            var tags = ReadTags(id);
-            if (tags != null && tags.TryGetValue(TraceTagKeys.ArchiveLocation, out var current) && current == location) return false;
-            BumpGeneration(id);
-            bool removed = ArchiveRepositories.For(location).Delete(location);
-            _store.Translate(() => { tx.Commit(); return 0; });
+            bool removed;
+            using (var tx = _store.BeginTransaction())
+            {
+                var tags = ReadTags(id);
+                if (tags != null && tags.TryGetValue(TraceTagKeys.ArchiveLocation, out var current) && current == location) return false;
+                BumpGeneration(id);
+                removed = ArchiveRepositories.For(location).Delete(location);
+                _store.Translate(() => { tx.Commit(); return 0; });
+            }
+            // The payload's own folders go too when empty; only those proven the trace's own (the read proved it).
+            string? own = TraceFolders.Archive(id, experimentId, location, out _);
+            if (removed && own != null) TraceFolders.RemoveEmptyFolders(own);
             return removed;
         }
 
@@ -180,12 +186,10 @@ namespace MlTraces.Core.Archive
                     $"Trace {id} is archived but has no {TraceTagKeys.ArchiveLocation} tag; the archived trace location cannot be determined.");
         }
 
-        private static List<Span> ReadPayload(string id, string? spansLocation, string? archiveLocation, out long bytes)
+        private static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes)
         {
             ReadPayloadCheck(id, spansLocation, archiveLocation);
-            byte[] payload = ArchiveRepositories.For(archiveLocation!).Read(archiveLocation!);
-            bytes = payload.LongLength;
-            return TracePayload.Read(id, payload);
+            return SpanLoader.ReadArchived(id, experimentId, archiveLocation!, out bytes);
         }
 
         /// <summary>The payload must hold exactly the trace's span rows; a row that still has content must agree.</summary>

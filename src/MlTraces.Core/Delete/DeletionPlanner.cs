@@ -194,7 +194,7 @@ namespace MlTraces.Core.Delete
                         TimestampMs = r.GetInt64(2),
                         State = r.GetString(3),
                         Held = r.GetBoolean(4),
-                        Files = TraceFiles.Locate(id, r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
+                        Files = TraceFiles.Locate(id, experimentId, e?.ArtifactLocation, r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
                     };
                     result.Add(t);
                     byId[id] = t;

@@ -1,16 +1,17 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Delete
 {
     /// <summary>
     /// The files of a trace outside the database: its artifact folder (tag mlflow.artifactLocation, MLflow's
-    /// ".../traces/&lt;id&gt;/artifacts") and its archived payload (traces.pb in the folder named by
-    /// mlflow.trace.archiveLocation). Only a local folder that is visibly the trace's own — its path ends in
-    /// &lt;trace id&gt;/artifacts — is removed, so a wrong or hostile tag can never point the deletion at
-    /// anything else; the rest is reported as left behind.
+    /// "&lt;experiment artifact location&gt;/traces/&lt;id&gt;/artifacts") and its archived payload (traces.pb in the folder
+    /// named by mlflow.trace.archiveLocation). Only a folder that <see cref="TraceFolders"/> proves the trace's own
+    /// is touched, so a wrong or hostile tag or id can never point the deletion at anything else; the rest is
+    /// reported as left behind, with the reason.
     /// </summary>
     public sealed class TraceFiles
     {
@@ -26,45 +27,29 @@ namespace MlTraces.Core.Delete
         public bool IsEmpty => Folders.Count == 0 && Files.Count == 0 && LeftBehind.Count == 0;
 
         /// <summary>Where the trace's files are. Looks at the file system only for local locations.</summary>
-        public static TraceFiles Locate(string traceId, string? artifactLocation, string? archiveLocation)
+        /// <param name="experimentLocation">The artifact location of the trace's experiment (the root its artifact
+        /// folder must be under); null when the experiment is not known.</param>
+        public static TraceFiles Locate(string traceId, string experimentId, string? experimentLocation, string? artifactLocation, string? archiveLocation)
         {
             var files = new TraceFiles();
             if (artifactLocation != null)
             {
-                string? folder = OwnFolder(traceId, artifactLocation, "artifact folder", files.LeftBehind);
-                if (folder != null && Directory.Exists(folder)) files.Folders.Add(folder);
+                string? own = TraceFolders.Artifacts(traceId, experimentLocation, artifactLocation, out string why);
+                if (own == null) files.LeftBehind.Add($"{artifactLocation} (artifact folder, {why}, so left in place)");
+                else if (Directory.Exists(own)) files.Folders.Add(Path.GetDirectoryName(own)!);
             }
             if (archiveLocation != null && archiveLocation != artifactLocation)
             {
-                string? folder = OwnFolder(traceId, archiveLocation, "archived payload", files.LeftBehind);
-                if (folder != null)
+                string? own = TraceFolders.Archive(traceId, experimentId, archiveLocation, out string why);
+                if (own == null) files.LeftBehind.Add($"{archiveLocation} (archived payload, {why}, so left in place)");
+                else
                 {
-                    string pb = Path.Combine(folder, "artifacts", ArchiveFileName);
-                    if (File.Exists(pb) && !files.Folders.Contains(folder)) files.Files.Add(pb);
+                    string pb = Path.Combine(own, ArchiveFileName);
+                    bool inRemovedFolder = files.Folders.Any(f => ConfinedPath.SamePath(Path.GetDirectoryName(own)!, f));
+                    if ((int)new FileInfo(pb).Attributes != -1 && !inRemovedFolder) files.Files.Add(pb);
                 }
             }
             return files;
-        }
-
-        /// <summary>The trace's folder (the parent of .../&lt;id&gt;/artifacts) when the location is local and
-        /// has that shape; otherwise null, with the reason added to <paramref name="leftBehind"/>.</summary>
-        private static string? OwnFolder(string traceId, string location, string what, List<string> leftBehind)
-        {
-            string? path = SpanLoader.LocalPath(location);
-            if (path == null)
-            {
-                leftBehind.Add($"{location} ({what}, not on the local file system)");
-                return null;
-            }
-            string trimmed = path.TrimEnd('/', '\\');
-            string? parent = Path.GetDirectoryName(trimmed);
-            if (!string.Equals(Path.GetFileName(trimmed), "artifacts", StringComparison.Ordinal) || parent == null
-                || !string.Equals(Path.GetFileName(parent), traceId, StringComparison.Ordinal))
-            {
-                leftBehind.Add($"{location} ({what}, not the trace's own folder .../{traceId}/artifacts, so left in place)");
-                return null;
-            }
-            return parent;
         }
 
         /// <summary>Removes the files; returns what was removed. A failure stops at the first path it concerns
@@ -86,22 +71,14 @@ namespace MlTraces.Core.Delete
             {
                 try
                 {
-                    if (!File.Exists(file)) continue;
+                    if ((int)new FileInfo(file).Attributes == -1) continue;
                     File.Delete(file);
                     removed.Add(file);
-                    // The payload's folders, .../<id>/artifacts and .../<id>, go too when nothing else is in them.
-                    string artifacts = Path.GetDirectoryName(file)!;
-                    RemoveIfEmpty(artifacts);
-                    RemoveIfEmpty(Path.GetDirectoryName(artifacts)!);
+                    TraceFolders.RemoveEmptyFolders(Path.GetDirectoryName(file)!);
                 }
                 catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { failed(file, ex); }
             }
             return removed;
-        }
-
-        private static void RemoveIfEmpty(string folder)
-        {
-            if (Directory.Exists(folder) && Directory.GetFileSystemEntries(folder).Length == 0) Directory.Delete(folder);
         }
     }
 }

@@ -89,17 +89,34 @@ namespace MlTraces.Core.Export
             return result;
         }
 
-        /// <summary>Reads a traces.json artifact file.</summary>
-        public static List<Span> ReadTraceDataFile(string traceId, string path)
+        /// <summary>The file name of a trace's span data in its artifact folder (MLflow 2.x, and 3.x without a spans table).</summary>
+        public const string TraceDataFileName = "traces.json";
+
+        /// <summary>Reads the traces.json of a trace's own artifact folder (see ConfinedPath.ReadOwnFile for what is refused).</summary>
+        public static List<Span> ReadTraceDataFile(string traceId, string ownFolder)
         {
-            string text;
-            try { text = File.ReadAllText(path, Encoding.UTF8); }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            byte[] bytes = Store.ConfinedPath.ReadOwnFile(ownFolder, TraceDataFileName, "span data file", "TraceDataMissing");
+            var spans = FromTraceData(traceId, new UTF8Encoding(false).GetString(bytes).TrimStart('\uFEFF'));
+            CheckBelongsTo(traceId, spans, Path.Combine(ownFolder, TraceDataFileName));
+            return spans;
+        }
+
+        /// <summary>
+        /// A payload read from a file must be the trace's own: every span that names its trace (attribute
+        /// mlflow.traceRequestId, which MLflow writes on each span) must name this one. A copied or swapped file
+        /// is refused rather than served as this trace's spans.
+        /// </summary>
+        public static void CheckBelongsTo(string traceId, IEnumerable<Span> spans, string source)
+        {
+            foreach (var span in spans)
             {
-                throw new MlTracesException(ErrorKind.IOError, "TraceDataUnreadable",
-                    $"The span data of trace '{traceId}' could not be read from '{path}': {ex.Message}", ex);
+                if (!span.Attributes.TryGetValue(TraceRequestIdAttribute, out var raw)) continue;
+                string owner = DecodeAttributeString(raw) ?? raw;
+                if (owner != traceId)
+                    throw new MlTracesException(ErrorKind.InvalidData, "PayloadOfAnotherTrace",
+                        $"'{source}' holds spans of trace '{Store.ConfinedPath.Printable(owner.Length > 80 ? owner.Substring(0, 80) + "..." : owner)}', not of trace '{traceId}'; " +
+                        "it is not served as this trace's spans. Find the trace's own payload, or restore it from a backup.");
             }
-            return FromTraceData(traceId, text);
         }
 
         /// <summary>

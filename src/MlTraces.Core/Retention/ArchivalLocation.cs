@@ -38,6 +38,12 @@ namespace MlTraces.Core.Retention
                 throw new InvalidParameterException(
                     $"Invalid value for '{parameterName}'. Trace archival location '{location}' uses an artifact repository that does not support deleting archived payloads.",
                     "InvalidArchivalLocation");
+            // A relative file: URI names a folder relative to whichever process reads it: MLflow's server and this
+            // console would archive to different places, so it is refused here rather than failing per trace.
+            if (scheme == "file" && Store.ConfinedPath.LocalPath(location) == null)
+                throw new InvalidParameterException(
+                    $"Invalid value for '{parameterName}'. Trace archival location '{location}' is not an absolute local path: write it as file:///absolute/path.",
+                    "InvalidArchivalLocation");
             return location;
         }
 

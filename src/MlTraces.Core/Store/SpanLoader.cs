@@ -147,8 +147,7 @@ namespace MlTraces.Core.Store
             List<Span> spans;
             try
             {
-                var repository = ArchiveRepositories.For(location!);
-                spans = TracePayload.Read(t.TraceId, repository.Read(location!));
+                spans = ReadArchived(t.TraceId, t.ExperimentId, location!, out _);
             }
             catch (MlTracesException ex)
             {
@@ -164,40 +163,53 @@ namespace MlTraces.Core.Store
 
         private void LoadFromArtifact(Trace t)
         {
-            string? folder = LocalPath(t.ArtifactLocation);
-            if (folder == null)
+            if (ConfinedPath.LocalPath(t.ArtifactLocation) == null)
             {
                 Warnings.Add(t.ArtifactLocation == null
                     ? $"Trace {t.TraceId} has no spans in the store and no artifact location; its spans cannot be loaded."
                     : $"The spans of trace {t.TraceId} are in the artifact store at '{t.ArtifactLocation}', which is not on the local file system; MlTraces cannot read them.");
                 return;
             }
-            string file = Path.Combine(folder, "traces.json");
-            if (!File.Exists(file))
+            _experimentLocations ??= Experiments.All(_store).ToDictionary(e => e.ExperimentId, e => e.ArtifactLocation, StringComparer.Ordinal);
+            _experimentLocations.TryGetValue(t.ExperimentId, out var root);
+            string? folder = TraceFolders.Artifacts(t.TraceId, root, t.ArtifactLocation!, out string why);
+            if (folder == null)
             {
-                Warnings.Add($"The spans of trace {t.TraceId} should be in '{file}', which does not exist.");
+                Warnings.Add($"The spans of trace {t.TraceId} at '{t.ArtifactLocation}' are not read: {why}.");
                 return;
             }
             try
             {
-                t.Spans = SpanJson.ReadTraceDataFile(t.TraceId, file);
+                t.Spans = SpanJson.ReadTraceDataFile(t.TraceId, folder);
+            }
+            catch (MlTracesException ex) when (ex.ErrorId == "TraceDataMissing")
+            {
+                Warnings.Add($"The spans of trace {t.TraceId} should be in '{Path.Combine(folder, SpanJson.TraceDataFileName)}', which does not exist.");
             }
             catch (MlTracesException ex)
             {
-                Warnings.Add($"The spans of trace {t.TraceId} in '{file}' cannot be read: {ex.Message}");
+                Warnings.Add($"The spans of trace {t.TraceId} at '{t.ArtifactLocation}' cannot be read: {ex.Message}");
             }
         }
 
-        /// <summary>A local folder for a file:// URI or a rooted path; null for remote artifact stores.</summary>
-        public static string? LocalPath(string? location)
+        private Dictionary<string, string?>? _experimentLocations;
+
+        /// <summary>
+        /// The spans of an archived trace, read only from its own folder (<see cref="TraceFolders.Archive"/>) and
+        /// only if they are its own (<see cref="SpanJson.CheckBelongsTo"/>). The one read path of Get-Trace,
+        /// Search-Trace -IncludeSpans and Restore-Trace.
+        /// </summary>
+        public static List<Span> ReadArchived(string traceId, string experimentId, string location, out long bytes)
         {
-            if (string.IsNullOrEmpty(location)) return null;
-            if (location!.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
-            {
-                try { return new Uri(location).LocalPath; } catch (UriFormatException) { return null; }
-            }
-            if (location.IndexOf("://", StringComparison.Ordinal) > 0 || location.StartsWith("mlflow-artifacts:", StringComparison.Ordinal)) return null;
-            return Path.IsPathRooted(location) ? location : null;
+            var repository = ArchiveRepositories.For(location);
+            if (repository is FileArchiveRepository && TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
+                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
+                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
+            byte[] payload = repository.Read(location);
+            bytes = payload.LongLength;
+            var spans = TracePayload.Read(traceId, payload);
+            SpanJson.CheckBelongsTo(traceId, spans, location);
+            return spans;
         }
     }
 }

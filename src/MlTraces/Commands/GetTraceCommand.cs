@@ -31,6 +31,7 @@ namespace MlTraces.Commands
             string? savedUri = TrackingUri;
             foreach (var id in TraceId)
             {
+                if (!AcceptTraceId(id)) continue;
                 _pending.Add(id);
                 if (_pending.Count >= TraceReader.BatchSize) Flush();
             }

@@ -81,7 +81,7 @@ namespace MlTraces.Commands
             if (_importer == null) return;
             if (ParameterSetName == "InputObject")
             {
-                foreach (var t in InputObject) if (t != null) Add(t);
+                foreach (var t in InputObject) if (t != null && AcceptTraceId(t.TraceId, t)) Add(t);
                 return;
             }
             var paths = ParameterSetName == "LiteralPath"
@@ -123,7 +123,7 @@ namespace MlTraces.Commands
                 _progress.Report(reader.BaseStream.Position, size, $"bytes of {System.IO.Path.GetFileName(file)} ({_imported + _pending.Count:N0} traces)");
                 if (line.Error != null)
                     WriteError(new ErrorRecord(line.Error, line.Error.ErrorId, ErrorCategory.InvalidData, $"{file}:{line.Number}"));
-                else
+                else if (AcceptTraceId(line.Trace!.TraceId, $"{file}:{line.Number}"))
                     Add(line.Trace!);
             }
         }

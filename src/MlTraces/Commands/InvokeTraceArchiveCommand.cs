@@ -68,7 +68,7 @@ namespace MlTraces.Commands
                 plan = ArchivalPlanner.Plan(store, config, experiments, MaxTraces, DateTimeOffset.UtcNow, _cancel.Token);
             });
             if (store == null || plan == null || config == null) return;
-            foreach (var warning in plan.Warnings) WriteWarning(warning);
+            WriteWarnings(plan.Warnings);
             long estimate = 0;
             Terminating(() => estimate = plan.EstimateCount(_cancel.Token));
             WriteVerbose($"Plan: archive-now requests of {plan.ArchiveNowExperiments} experiment(s) first, then retention in {plan.RetentionExperiments}; " +
@@ -128,6 +128,8 @@ namespace MlTraces.Commands
             {
                 candidates.Dispose();
                 progress.Complete();
+                // Traces the candidate walk passed over (ids or folders no path may be built from), then the pass's own.
+                WriteWarnings(plan.Warnings);
                 foreach (var warning in pass.Warnings) WriteWarning(warning);
             }
             summary.Duration = clock.Elapsed;

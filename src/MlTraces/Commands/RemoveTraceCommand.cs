@@ -149,12 +149,7 @@ namespace MlTraces.Commands
 
         private void Collect(string? id)
         {
-            string? problem = TraceIds.Problem(id);
-            if (problem != null)
-            {
-                WriteError(new ErrorRecord(new ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, id));
-                return;
-            }
+            if (!AcceptTraceId(id)) return;
             string key = TrackingUri ?? "";
             if (!_pending.TryGetValue(key, out var ids))
             {

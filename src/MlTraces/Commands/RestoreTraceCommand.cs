@@ -91,12 +91,7 @@ namespace MlTraces.Commands
 
         private void Collect(string? id)
         {
-            string? problem = TraceIds.Problem(id);
-            if (problem != null)
-            {
-                WriteError(new ErrorRecord(new System.ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, id));
-                return;
-            }
+            if (!AcceptTraceId(id)) return;
             string key = TrackingUri ?? "";
             if (!_pending.TryGetValue(key, out var ids))
             {

@@ -26,7 +26,10 @@ namespace MlTraces.Tests.Commands
                 id = (string)cmd.ExecuteScalar()!;
             string folder = Path.Combine(ts.Folder, "mlruns", "1", "traces", id, "artifacts");
             Directory.CreateDirectory(folder);
-            File.WriteAllText(Path.Combine(folder, "traces.json"), V2TraceData);
+            File.WriteAllText(Path.Combine(folder, "traces.json"), V2TraceData.Replace("ab12", id));
+            // Experiment 1's artifacts are local here, as they are on a server with a file artifact root.
+            Query.QueryTestSupport.Execute(ts, "UPDATE experiments SET artifact_location = {0} WHERE experiment_id = 1",
+                new System.Uri(Path.Combine(ts.Folder, "mlruns", "1")).AbsoluteUri);
             Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE request_id = {1} AND key = 'mlflow.artifactLocation'",
                 new System.Uri(folder).AbsoluteUri, id);
 

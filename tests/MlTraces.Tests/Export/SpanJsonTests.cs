@@ -160,10 +160,12 @@ namespace MlTraces.Tests.Export
         [Fact]
         public void ReadsTraceDataArtifacts()
         {
-            string current = SpanJson.ToCurrentContent("t", V2Span);
-            string file = Path.Combine(TestStore.NewFolder(), "traces.json");
+            const string id = "54b9f924996842a8fd8068327f575162";
+            string current = SpanJson.ToCurrentContent(id, V2Span);
+            string folder = TestStore.NewFolder();
+            string file = Path.Combine(folder, "traces.json");
             File.WriteAllText(file, "{\"spans\": [" + V2Span + ", " + current + "], \"request\": \"{}\", \"response\": \"{}\"}");
-            var spans = SpanJson.ReadTraceDataFile("t", file);
+            var spans = SpanJson.ReadTraceDataFile(id, folder);
             Assert.Equal(2, spans.Count);
             Assert.All(spans, s => Assert.Equal("5a92335085ae4f60", s.SpanId));
             Assert.Equal(current, spans[1].Content);
@@ -191,8 +193,8 @@ namespace MlTraces.Tests.Export
             Assert.Contains("span 1 of trace 'tr-1'", ex.Message);
             ex = Assert.Throws<MlTracesException>(() => SpanJson.FromTraceData("tr-1", "{\"other\": 1}"));
             Assert.Contains("no \"spans\" list", ex.Message);
-            ex = Assert.Throws<MlTracesException>(() => SpanJson.ReadTraceDataFile("tr-1", "/nonexistent/traces.json"));
-            Assert.Equal("TraceDataUnreadable", ex.ErrorId);
+            ex = Assert.Throws<MlTracesException>(() => SpanJson.ReadTraceDataFile("tr-1", "/nonexistent"));
+            Assert.Equal("TraceDataMissing", ex.ErrorId);
         }
     }
 }

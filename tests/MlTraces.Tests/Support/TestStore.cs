@@ -107,7 +107,8 @@ namespace MlTraces.Tests.Support
         public string AddExperiment(string name, string lifecycleStage = "active")
         {
             using var store = Open();
-            long id = Experiments.Create(store, name, _ => "file:///tmp/" + name);
+            // MLflow's shape: <artifact root>/<experiment id>, here under the store's own folder.
+            long id = Experiments.Create(store, name, n => new Uri(System.IO.Path.Combine(Folder, "mlruns", n.ToString(System.Globalization.CultureInfo.InvariantCulture))).AbsoluteUri);
             var p = new SqlParameters();
             using var cmd = store.Command($"UPDATE experiments SET lifecycle_stage = {p.Add(lifecycleStage)}, creation_time = 0, last_update_time = 0 WHERE experiment_id = {p.Add(id)}", p);
             cmd.ExecuteNonQuery();
