@@ -70,6 +70,13 @@ namespace MlTraces.Core.Store
                 {
                     var result = new ImportResult { Trace = original };
                     results.Add(result);
+                    // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
+                    if (TraceIds.Problem(original.TraceId) is string badId)
+                    {
+                        result.Outcome = ImportOutcome.CannotHold;
+                        result.Message = $"A trace was not imported: {badId}";
+                        continue;
+                    }
                     string experimentId = targetExperimentId ?? original.ExperimentId;
                     var experiment = FindExperiment(experimentId);
                     if (experiment == null)

@@ -169,6 +169,21 @@ namespace MlTraces.Tests.Attack
             }
         }
 
+        [Fact]
+        public void TheImporterItselfRefusesAnIdNoPathMayBeBuiltFrom()
+        {
+            var (ts, e) = NewStore();
+            using (ts)
+            {
+                List<ImportResult> results;
+                using (var store = ts.Open())
+                    results = new TraceImporter(store).Import(new[] { TestStore.MakeTrace("..", e, 1), TestStore.MakeTrace("tr-ok", e, 2) }, null);
+                Assert.Equal(new[] { ImportOutcome.CannotHold, ImportOutcome.Imported }, results.Select(r => r.Outcome));
+                Assert.Contains("relative folder reference", results[0].Message);
+                Assert.Equal(new[] { "tr-ok" }, TraceIds(ts));
+            }
+        }
+
         // ------------------------------------------------------------- impossible ids already in a store
 
         [Theory]
