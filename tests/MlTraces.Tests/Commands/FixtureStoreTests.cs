@@ -13,8 +13,8 @@ namespace MlTraces.Tests.Commands
         /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
-        public static IEnumerable<object[]> Fixtures() =>
-            Directory.GetFiles(TestStore.FixturesFolder())
+        public static IEnumerable<object[]> Fixtures() => RealStores.Folder == null ? new[] { new object[] { "(none)" } } :
+            Directory.GetFiles(RealStores.Folder)
                 .Where(f => f.EndsWith(".db", StringComparison.Ordinal) || f.EndsWith(".sqlite", StringComparison.Ordinal))
                 .Select(f => new object[] { Path.GetFileName(f) });
 
@@ -28,7 +28,7 @@ namespace MlTraces.Tests.Commands
             return ids;
         }
 
-        [Theory]
+        [RealStoreTheory]
         [MemberData(nameof(Fixtures))]
         public void SearchMatchesPlainSql(string fixture)
         {
@@ -52,7 +52,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(before, ts.Fingerprint());
         }
 
-        [Theory]
+        [RealStoreTheory]
         [MemberData(nameof(Fixtures))]
         public void GetTraceReadsEveryTraceWithItsChildren(string fixture)
         {
@@ -76,7 +76,7 @@ namespace MlTraces.Tests.Commands
             }
         }
 
-        [Theory]
+        [RealStoreTheory]
         [MemberData(nameof(Fixtures))]
         public void ExportImportExportIsByteIdentical(string fixture)
         {

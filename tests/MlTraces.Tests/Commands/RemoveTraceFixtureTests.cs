@@ -15,7 +15,7 @@ namespace MlTraces.Tests.Commands
 
         public static IEnumerable<object[]> Fixtures() => FixtureStoreTests.Fixtures();
 
-        [Theory]
+        [RealStoreTheory]
         [MemberData(nameof(Fixtures))]
         public void DeletesByFilterThenByAgeAndLeavesNothingBehind(string fixture)
         {

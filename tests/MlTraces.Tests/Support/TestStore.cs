@@ -86,18 +86,10 @@ namespace MlTraces.Tests.Support
             return new TestStore(folder, path);
         }
 
-        public static string FixturesFolder()
-        {
-            string? dir = AppContext.BaseDirectory;
-            while (dir != null)
-            {
-                string candidate = System.IO.Path.Combine(dir, "..", "shared", "fixtures", "mlflow-dbs");
-                if (Directory.Exists(candidate) && File.Exists(System.IO.Path.Combine(dir, "MlTraces.psd1")))
-                    return System.IO.Path.GetFullPath(candidate);
-                dir = System.IO.Path.GetDirectoryName(dir);
-            }
-            throw new DirectoryNotFoundException("../shared/fixtures/mlflow-dbs was not found beside the repository.");
-        }
+        /// <summary>The folder of real MLflow stores; a test that calls this is marked [RealStoreFact] or
+        /// [RealStoreTheory], so it is skipped (not failed) where the folder is missing.</summary>
+        public static string FixturesFolder() =>
+            RealStores.Folder ?? throw new DirectoryNotFoundException(RealStores.MissingReason + " Mark the test [RealStoreFact] or [RealStoreTheory].");
 
         public static string FixturePath(string fileName) => System.IO.Path.Combine(FixturesFolder(), fileName);
 
