@@ -4,7 +4,10 @@
     Builds, tests, lays out and packages the MlTraces module (the pwsh front door; `dotnet build`/`dotnet test`/
     `dotnet pack src/MlTraces` do the same without pwsh).
 .EXAMPLE
-    ./build.ps1                 # build and run every test (xunit, then Pester in a fresh pwsh)
+    ./build.ps1                 # build and run every test: `dotnet test`, whose PesterTests runs the Pester suite
+                                # in pwsh 7.6.10 with Pester 5.7.1 (both from NuGet)
+.EXAMPLE
+    ./build.ps1 -Task Pester    # only the Pester suite (tests/*.Tests.ps1), in a fresh pwsh, against out/MlTraces
 .EXAMPLE
     ./build.ps1 -Task Build     # lay out out/MlTraces (with its help) only
 .EXAMPLE
@@ -32,16 +35,16 @@ if ('Build' -in $Task) {
 if ('Test' -in $Task) {
     Invoke-Native dotnet @('test', 'MlTraces.slnx', '-c', $Configuration)
 }
-if ('Test' -in $Task -or 'Pester' -in $Task) {
-    if (-not (Get-Module -ListAvailable Pester | Where-Object Version -ge '5.0')) {
-        Write-Warning 'Pester 5 is not installed (Install-Module Pester -MinimumVersion 5.0); the Pester tests were not run.'
-    }
-    else {
-        # A fresh process, so the module under test is the laid-out one and nothing stays loaded.
-        $pwsh = (Get-Process -Id $PID).Path
-        Invoke-Native $pwsh @('-NoProfile', '-Command',
-            "Import-Module Pester -MinimumVersion 5.0; `$c = New-PesterConfiguration; `$c.Run.Path = '$PSScriptRoot/tests'; `$c.Run.Exit = `$true; `$c.Output.Verbosity = 'Detailed'; Invoke-Pester -Configuration `$c")
-    }
+if ('Pester' -in $Task) {
+    # Pester 5.7.1 is a PackageDownload of the test project: restore puts it in the NuGet cache.
+    Invoke-Native dotnet @('restore', 'tests/MlTraces.Tests/MlTraces.Tests.csproj')
+    $packages = (& dotnet msbuild tests/MlTraces.Tests/MlTraces.Tests.csproj -getProperty:NuGetPackageRoot).Trim()
+    $pester = Join-Path $packages 'pester/5.7.1/tools/Pester.psd1'
+    # A fresh process, so the module under test is the laid-out one and nothing stays loaded. Run as a .NET tool
+    # (`dotnet tool run pwsh`), this process is dotnet and pwsh is pwsh.dll in $PSHOME.
+    $exe = [Environment]::ProcessPath
+    $first = @(if ([IO.Path]::GetFileNameWithoutExtension($exe) -eq 'dotnet') { Join-Path $PSHOME 'pwsh.dll' })
+    Invoke-Native $exe ($first + @('-NoProfile', '-NonInteractive', '-File', (Join-Path $PSScriptRoot 'tests/Invoke-PesterSuite.ps1'), '-PesterModule', $pester))
 }
 if ('Package' -in $Task) {
     # Builds if needed, then packs the laid-out module with the nuspec the build made from the manifest.

@@ -34,7 +34,7 @@ namespace MlTraces.Tests.Archive
         }
 
 
-        [Fact]
+        [RealStoreFact]
         public void WhatIfChangesNothingAndTheRealRunArchivesExactlyThePlan()
         {
             var (ts, config) = Setup();
@@ -111,7 +111,7 @@ namespace MlTraces.Tests.Archive
             public bool Delete(string folderUri) => FileArchiveRepository.Instance.Delete(folderUri);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void SpansAppendedDuringArchivalAbortThatTraceAndAreKept()
         {
             var (ts, config) = Setup();
@@ -137,7 +137,7 @@ namespace MlTraces.Tests.Archive
             }
         }
 
-        [Fact]
+        [RealStoreFact]
         public void MalformedPayloadsAreTaggedAndThePassGoesOn()
         {
             var (ts, config) = Setup();
@@ -157,7 +157,7 @@ namespace MlTraces.Tests.Archive
             }
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ArchiveNowIsServedFirstAndClearedWhenDone()
         {
             var (ts, config) = Setup();

@@ -82,7 +82,7 @@ namespace MlTraces.Tests.Archive
         private static long Archived(TestStore ts) =>
             ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'");
 
-        [Fact]
+        [RealStoreFact]
         public void AReadOnlyLocationFailsEachTraceClearlyAndTheNextPassArchivesThem()
         {
             var (ts, config, archive) = Setup();
@@ -108,7 +108,7 @@ namespace MlTraces.Tests.Archive
             }
         }
 
-        [Fact]
+        [RealStoreFact]
         public void AFullLocationArchivesWhatFitsFailsTheRestClearlyAndLosesNothing()
         {
             var (ts, config, archive) = Setup();
@@ -161,7 +161,7 @@ namespace MlTraces.Tests.Archive
             public bool Delete(string folderUri) => FileArchiveRepository.Instance.Delete(folderUri);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void APayloadGoneBeforeTheFinalizeLeavesThatTraceInTheStoreAndThePassGoesOn()
         {
             var (ts, config, _) = Setup();

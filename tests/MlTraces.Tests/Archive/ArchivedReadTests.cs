@@ -13,7 +13,7 @@ namespace MlTraces.Tests.Archive
 
         private Dictionary<string, object?> Vars(TestStore ts) => new Dictionary<string, object?> { ["uri"] = ts.UriText };
 
-        [Fact]
+        [RealStoreFact]
         public void GetTraceReadsArchivedSpansExactlyAsTheStoreHadThem()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -37,7 +37,7 @@ namespace MlTraces.Tests.Archive
             }
         }
 
-        [Fact]
+        [RealStoreFact]
         public void UnreadableArchivesWarnPerTraceAndTheTracesStillComeBack()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -66,7 +66,7 @@ namespace MlTraces.Tests.Archive
             Assert.Contains(ids[3], w[3]); Assert.Contains("not on the local file system", w[3]);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ATraceArchivedWhileBeingReadIsServedFromTheArchive()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -88,7 +88,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(expected, ArchiveTestSupport.Describe(traces[0]));
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ExportTraceWritesArchivedSpansAlsoForTracesReadBeforeTheyWereArchived()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);

@@ -11,16 +11,6 @@ namespace MlTraces.Tests.Archive
     /// --decode_raw (no .proto at all) by field number, so a wrong number in our .proto files cannot hide.</summary>
     public class ProtocInteropTests
     {
-        private static string? FindProtoc()
-        {
-            foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-            {
-                string p = Path.Combine(dir, "protoc");
-                if (File.Exists(p)) return p;
-            }
-            return null;
-        }
-
         private static string ProtoRoot()
         {
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
@@ -53,18 +43,16 @@ namespace MlTraces.Tests.Archive
             _ => b >= 0x20 && b < 0x7f ? ((char)b).ToString() : "\\" + Convert.ToString(b, 8).PadLeft(3, '0'),
         }));
 
-        [Fact]
+        [ProtocFact]
         public void ProtocDecodesWrittenPayloads()
         {
-            string? protoc = FindProtoc();
-            if (protoc == null)
-            {
-                // .ci/run installs protoc; a developer machine without it runs the rest of the suite.
-                Assert.True(Environment.GetEnvironmentVariable("CI") == null, "protoc is not installed (.ci/run installs it).");
-                return;
-            }
+            string protoc = ProtocFactAttribute.Protoc() ?? throw new FileNotFoundException("protoc is not on PATH; .ci/run installs Debian's protobuf-compiler.");
             string root = ProtoRoot();
-            foreach (var (traceId, spans) in TracePayloadTests.FixtureTraces().Take(5))
+            // The repository's sample traces (MLflow's trace JSON): the test needs nothing from outside the clone.
+            var samples = File.ReadLines(Path.Combine(ModuleManifest.RepoRoot, "samples", "traces.jsonl"))
+                .Select(MlTraces.Core.Export.TraceJson.FromJson).Where(t => t.Spans is { Count: > 1 } && t.Spans.Any(s => s.Content.Contains("STATUS_CODE_OK"))).Take(5).ToList();
+            Assert.Equal(5, samples.Count);
+            foreach (var (traceId, spans) in samples.Select(t => (t.TraceId, t.Spans!)))
             {
                 byte[] payload = TracePayload.Write(traceId, spans);
                 string text = Protoc(protoc, $"--decode=opentelemetry.proto.trace.v1.TracesData -I \"{root}\" opentelemetry/proto/trace/v1/trace.proto", payload);

@@ -27,7 +27,7 @@ namespace MlTraces.Tests.Archive
         private string Experiment(TestStore ts, string id) =>
             System.Convert.ToString(ts.Scalar($"SELECT experiment_id FROM trace_info WHERE request_id = '{id}'"), System.Globalization.CultureInfo.InvariantCulture)!;
 
-        [Fact]
+        [RealStoreFact]
         public void WhatIfChangesNothingThenTheRealRunRestoresExactlyThatAndSpansReadAsBefore()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -79,7 +79,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(TraceRestoreStatus.NotArchived, Assert.Single(again.Output.Select(o => (TraceRestore)o.BaseObject)).Status);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void BadArchivesAreNonTerminatingErrorsThatChangeNothing()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -106,7 +106,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(files, ArchiveFiles(ts));
         }
 
-        [Fact]
+        [RealStoreFact]
         public void RestoresEveryArchivedTraceOfAnExperimentAndTracesFromThePipeline()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
@@ -129,7 +129,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(generation + 2, ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'"));
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ProgressCountsTheRestoresCompletesAndStaysSilentWhenAsked()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);

@@ -30,7 +30,7 @@ namespace MlTraces.Tests.Archive
             return byTrace;
         }
 
-        [Fact]
+        [RealStoreFact]
         public void EveryFixtureSpanRoundTripsByteForByte()
         {
             var traces = FixtureTraces();
@@ -55,7 +55,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(124, spans);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void PayloadHasMlflowsShapeAndRootFirstOrder()
         {
             var (traceId, spans) = FixtureTraces().First(t => t.Spans.Count > 2);

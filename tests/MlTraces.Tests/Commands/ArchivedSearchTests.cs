@@ -10,7 +10,7 @@ namespace MlTraces.Tests.Commands
         /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
-        [Fact]
+        [RealStoreFact]
         public void PayloadFiltersWarnWhenArchivedTracesAreInScope()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db", Kind);

@@ -16,7 +16,7 @@ namespace MlTraces.Tests.Commands
             "\"start_time\": 1700000000100000000, \"end_time\": 1700000001400000000, \"status_code\": \"ERROR\", \"status_message\": \"rate limited\", " +
             "\"attributes\": {\"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
 
-        [Fact]
+        [RealStoreFact]
         public void SpansComeFromALocalTracesJsonOnTheOldestLayout()
         {
             using var ts = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");

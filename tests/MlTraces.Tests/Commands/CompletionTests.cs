@@ -19,7 +19,7 @@ namespace MlTraces.Tests.Commands
             return r.Output.Select(o => o.BaseObject.ToString()!).ToList();
         }
 
-        [Fact]
+        [RealStoreFact]
         public void CompletesExperimentsKeysAndFilterFieldsFromTheStoreWithoutWriting()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);

@@ -89,7 +89,7 @@ namespace MlTraces.Tests.Commands
             Assert.True(ts.Scalar("SELECT count(*) FROM trace_info WHERE experiment_id = 0") > 0);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void TracesMoveBetweenStoresThroughThePipelineWithTheirSpans()
         {
             // From a SQLite file into a store of the kind under test: on PostgreSQL, the way to outgrow one file.
@@ -130,7 +130,7 @@ namespace MlTraces.Tests.Commands
             Assert.True(selective >= 40, $"only {selective} searches matched some but not all traces");
         }
 
-        [Fact]
+        [RealStoreFact]
         public void AStoreThatCannotHoldSpansRefusesThoseTracesOnly()
         {
             using var old = TestStore.CopyOfFixture("cobbie-gen-a.sqlite", Kind);
@@ -143,7 +143,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(before, old.Scalar("SELECT count(*) FROM trace_info"));
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ExportRefusesToClobberWhenAskedAndAppends()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db", Kind);

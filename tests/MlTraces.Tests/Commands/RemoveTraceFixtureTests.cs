@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using MlTraces.Core.Store;
 using MlTraces.Tests.Support;
@@ -14,12 +15,29 @@ namespace MlTraces.Tests.Commands
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
         public static IEnumerable<object[]> Fixtures() => FixtureStoreTests.Fixtures();
+        public static IEnumerable<object[]> Generations() => GeneratedStores.All();
 
-        [Theory]
+        [RealStoreTheory]
         [MemberData(nameof(Fixtures))]
         public void DeletesByFilterThenByAgeAndLeavesNothingBehind(string fixture)
         {
             using var ts = TestStore.CopyOfFixture(fixture, Kind);
+            CheckDeletesByFilterThenByAgeAndLeavesNothingBehind(ts);
+        }
+
+        [Theory]
+        [MemberData(nameof(Generations))]
+        public void DeletesByFilterThenByAgeAndLeavesNothingBehindOnEveryGeneration(string revision)
+        {
+            using var ts = TestStore.Generated(revision, Kind);
+            CheckDeletesByFilterThenByAgeAndLeavesNothingBehind(ts);
+            // The traces' own artifact folders went with them (the oldest layout's hold traces.json).
+            Assert.Empty(Directory.GetDirectories(ts.Folder, "*", SearchOption.AllDirectories)
+                .Where(d => Path.GetFileName(Path.GetDirectoryName(d)) == "traces"));
+        }
+
+        private static void CheckDeletesByFilterThenByAgeAndLeavesNothingBehind(TestStore ts)
+        {
             using var sh = new PsShell(ts);
             List<string> experiments;
             using (var store = ts.Open(StoreAccess.ReadOnly)) experiments = Experiments.All(store).Select(e => e.ExperimentId).ToList();

@@ -16,7 +16,7 @@ namespace MlTraces.Tests.Commands
             return Path.Combine(dir!, "examples", "nightly-maintenance.ps1");
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ArchivesDeletesLogsAndExitsZero()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");

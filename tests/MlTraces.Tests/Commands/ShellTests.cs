@@ -7,7 +7,7 @@ namespace MlTraces.Tests.Commands
     /// <summary>MlTraces.Shell as a console user and a scheduler see it: formatted views, plain text, exit codes.</summary>
     public class ShellTests
     {
-        [Fact]
+        [RealStoreFact]
         public void TracesRenderThroughTheTableViewAsPlainText()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db");

@@ -8,7 +8,7 @@ namespace MlTraces.Tests.Commands
     /// <summary>The table view through the host at the widths people use: nothing essential is cut.</summary>
     public class ViewTests
     {
-        [Theory]
+        [RealStoreTheory]
         [InlineData(80)]
         [InlineData(120)]
         public void TraceTableKeepsIdTimeStateAndName(int width)
@@ -29,7 +29,7 @@ namespace MlTraces.Tests.Commands
         }
 
         /// <summary>Every output type through its view at both widths: its identifying fields are never cut.</summary>
-        [Theory]
+        [RealStoreTheory]
         [InlineData(80)]
         [InlineData(120)]
         public void EveryOutputTypeRendersItsEssentials(int width)

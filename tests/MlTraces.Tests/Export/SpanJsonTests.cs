@@ -10,7 +10,7 @@ namespace MlTraces.Tests.Export
     public class SpanJsonTests
     {
         /// <summary>Every span MLflow wrote into the fixtures parses to exactly the values of its own row.</summary>
-        [Theory]
+        [RealStoreTheory]
         [InlineData("week5-lab-gen-e.db", 124)]
         [InlineData("week5-lab-traces-gen-e.db", 18)]
         [InlineData("customer-service-agent-gen-b.db", 20)]
@@ -46,7 +46,7 @@ namespace MlTraces.Tests.Export
             if (fixture == "week5-lab-traces-gen-e.db") Assert.Equal(5, errors);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void ReadsFixtureAttributesAsStoredJsonText()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");

@@ -149,7 +149,7 @@ namespace MlTraces.Tests.Query
 
     public class OldLayoutTests
     {
-        [Fact]
+        [RealStoreFact]
         public void OldestLayoutAnswersEveryFilterAndSaysWhatItCannotSee()
         {
             using var ts = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
@@ -175,7 +175,7 @@ namespace MlTraces.Tests.Query
             Assert.Equal(total, Search(ts, new[] { all }, "status != 'x'", new[] { "name", "tag.need_new_tool DESC", "end_time" }).Count);
         }
 
-        [Fact]
+        [RealStoreFact]
         public void OldestLayoutWarnsOnlyAboutWhatTheFilterUses()
         {
             using var ts = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
@@ -186,7 +186,7 @@ namespace MlTraces.Tests.Query
 
         /// <summary>Every child table is reached through its index on the trace id (never scanned, never looked up
         /// through the index on assessment type, which SQLite picks by itself without statistics).</summary>
-        [Fact]
+        [RealStoreFact]
         public void ChildTablesAreReachedThroughTheTraceKey()
         {
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db");
@@ -205,7 +205,7 @@ namespace MlTraces.Tests.Query
 
         /// <summary>A real store written by MLflow (week5-lab-gen-e); expected counts were computed independently
         /// by reading the rows and applying MLflow's rules in plain code.</summary>
-        [Theory]
+        [RealStoreTheory]
         [InlineData("prompt = 'mlflow-demo.prompts.customer-support/1'", 1)]
         [InlineData("span.type = 'LLM' AND span.status = 'OK'", 34)]
         [InlineData("trace.text ILIKE '%refund%'", 2)]

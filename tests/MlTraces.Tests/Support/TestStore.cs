@@ -49,13 +49,28 @@ namespace MlTraces.Tests.Support
 
         /// <summary>A copy of one of the real MLflow stores in ../shared/fixtures/mlflow-dbs, of this kind (for
         /// PostgreSQL: its own schema generation, translated, and every row).</summary>
-        public static TestStore CopyOfFixture(string fileName, StoreKind kind)
+        public static TestStore CopyOfFixture(string fileName, StoreKind kind) =>
+            kind == StoreKind.Sqlite ? CopyOfFixture(fileName) : OnPostgres(FixturePath(fileName), NewFolder());
+
+        /// <summary>A store of one MLflow schema generation that the test builds itself (see
+        /// <see cref="GeneratedStores"/>), of this kind; its artifacts are in the store's folder.</summary>
+        public static TestStore Generated(string revision, StoreKind kind = StoreKind.Sqlite)
         {
-            if (kind == StoreKind.Sqlite) return CopyOfFixture(fileName);
             string folder = NewFolder();
+            string path = System.IO.Path.Combine(folder, "mlflow-" + revision + ".db");
+            GeneratedStores.Build(revision, path, folder);
+            if (kind == StoreKind.Sqlite) return new TestStore(folder, path);
+            var ts = OnPostgres(path, folder);
+            File.Delete(path);
+            return ts;
+        }
+
+        /// <summary>A new database on the test server holding the SQLite store's schema generation and rows.</summary>
+        private static TestStore OnPostgres(string sqliteFile, string folder)
+        {
             string database = PgServer.NewEmptyDatabase();
             var ts = new TestStore(folder, database, PgServer.UriFor(database));
-            StoreCopy.SqliteToPostgres(FixturePath(fileName), ts.Uri);
+            StoreCopy.SqliteToPostgres(sqliteFile, ts.Uri);
             return ts;
         }
 
@@ -86,18 +101,10 @@ namespace MlTraces.Tests.Support
             return new TestStore(folder, path);
         }
 
-        public static string FixturesFolder()
-        {
-            string? dir = AppContext.BaseDirectory;
-            while (dir != null)
-            {
-                string candidate = System.IO.Path.Combine(dir, "..", "shared", "fixtures", "mlflow-dbs");
-                if (Directory.Exists(candidate) && File.Exists(System.IO.Path.Combine(dir, "MlTraces.psd1")))
-                    return System.IO.Path.GetFullPath(candidate);
-                dir = System.IO.Path.GetDirectoryName(dir);
-            }
-            throw new DirectoryNotFoundException("../shared/fixtures/mlflow-dbs was not found beside the repository.");
-        }
+        /// <summary>The folder of real MLflow stores; a test that calls this is marked [RealStoreFact] or
+        /// [RealStoreTheory], so it is skipped (not failed) where the folder is missing.</summary>
+        public static string FixturesFolder() =>
+            RealStores.Folder ?? throw new DirectoryNotFoundException(RealStores.MissingReason + " Mark the test [RealStoreFact] or [RealStoreTheory].");
 
         public static string FixturePath(string fileName) => System.IO.Path.Combine(FixturesFolder(), fileName);
 
