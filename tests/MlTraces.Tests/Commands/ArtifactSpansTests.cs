@@ -20,16 +20,21 @@ namespace MlTraces.Tests.Commands
         public void SpansComeFromALocalTracesJsonOnTheOldestLayout()
         {
             using var ts = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
-            string id;
+            string id, experiment;
             using (var store = ts.Open(Core.Store.StoreAccess.ReadOnly))
-            using (var cmd = store.Command("SELECT request_id FROM trace_info ORDER BY timestamp_ms DESC LIMIT 1"))
-                id = (string)cmd.ExecuteScalar()!;
-            string folder = Path.Combine(ts.Folder, "mlruns", "1", "traces", id, "artifacts");
+            using (var cmd = store.Command("SELECT request_id, experiment_id FROM trace_info ORDER BY timestamp_ms DESC LIMIT 1"))
+            using (var row = cmd.ExecuteReader())
+            {
+                row.Read();
+                id = row.GetString(0);
+                experiment = System.Convert.ToString(row.GetValue(1), System.Globalization.CultureInfo.InvariantCulture)!;
+            }
+            string folder = Path.Combine(ts.Folder, "mlruns", experiment, "traces", id, "artifacts");
             Directory.CreateDirectory(folder);
             File.WriteAllText(Path.Combine(folder, "traces.json"), V2TraceData.Replace("ab12", id));
-            // Experiment 1's artifacts are local here, as they are on a server with a file artifact root.
-            Query.QueryTestSupport.Execute(ts, "UPDATE experiments SET artifact_location = {0} WHERE experiment_id = 1",
-                new System.Uri(Path.Combine(ts.Folder, "mlruns", "1")).AbsoluteUri);
+            // The experiment's artifacts are local here, as they are on a server with a file artifact root.
+            Query.QueryTestSupport.Execute(ts, "UPDATE experiments SET artifact_location = {0} WHERE experiment_id = {1}",
+                new System.Uri(Path.Combine(ts.Folder, "mlruns", experiment)).AbsoluteUri, long.Parse(experiment));
             Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE request_id = {1} AND key = 'mlflow.artifactLocation'",
                 new System.Uri(folder).AbsoluteUri, id);
 
