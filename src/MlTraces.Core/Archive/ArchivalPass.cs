@@ -432,7 +432,12 @@ namespace MlTraces.Core.Archive
 
         private static bool Stale(string file, DateTimeOffset now) => now - File.GetLastWriteTimeUtc(file) >= OrphanGracePeriod;
 
-        private static bool IsLink(string path) => (File.GetAttributes(path) & FileAttributes.ReparsePoint) != 0;
+        /// <summary>A symbolic link (or anything that vanished meanwhile): the sweep never goes through it.</summary>
+        private static bool IsLink(string path)
+        {
+            try { return (File.GetAttributes(path) & FileAttributes.ReparsePoint) != 0; }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return true; }
+        }
 
         /// <summary>The ids among these that some trace in the store has archived.</summary>
         private List<string> ArchivedIds(List<string> ids)
