@@ -53,8 +53,21 @@ namespace MlTraces.Commands
             return _store;
         }
 
+        private Core.Archive.ArchivePassLock? _archiveLock;
+
+        /// <summary>Before moving payloads (an archival pass, a restore): takes the store-wide archive lock, held
+        /// until the store is closed, and checks that the store can be written now, before any file is.</summary>
+        protected void LockForArchiveWork(TraceStore store)
+        {
+            if (_archiveLock != null) return;
+            _archiveLock = Core.Archive.ArchivePassLock.Acquire(store, Core.Archive.ArchivePassLock.Wait());
+            store.EnsureWritable();
+        }
+
         protected void CloseStore()
         {
+            _archiveLock?.Dispose();
+            _archiveLock = null;
             _store?.Dispose();
             _store = null;
             _storeKey = null;

@@ -34,9 +34,13 @@ namespace MlTraces.Core.Archive
             _repositoryFor = repositoryFor ?? ArchiveRepositories.For;
         }
 
-        /// <summary>Traces finalized per write transaction: each is still checked inside it, but the commit (and
-        /// its journal sync) is shared, and the write lock is held for milliseconds.</summary>
-        public const int FinalizeBatchSize = 200;
+        /// <summary>Traces in the first batch: each is still checked inside the finalize transaction, but the
+        /// commit (and its journal sync) is shared. Later batches are sized by how long the finalize held the write
+        /// lock (<see cref="Sizer"/>), up to <see cref="MaxBatchSize"/> (the batch's spans are held in memory).</summary>
+        public const int FinalizeBatchSize = 200, MaxBatchSize = 2000;
+
+        /// <summary>How many traces the next batch should take.</summary>
+        public TransactionSizer Sizer { get; } = new TransactionSizer(FinalizeBatchSize, MaxBatchSize);
 
         public TraceArchiveResult Archive(ArchiveCandidate candidate, CancellationToken cancel = default) =>
             ArchiveBatch(new[] { candidate }, cancel)[0];
@@ -45,7 +49,7 @@ namespace MlTraces.Core.Archive
         public List<TraceArchiveResult> ArchiveBatch(IReadOnlyList<ArchiveCandidate> batch, CancellationToken cancel = default)
         {
             var results = new List<TraceArchiveResult>();
-            var written = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, IArchiveRepository Repository, TraceArchiveResult Result)>();
+            var written = new List<Written>();
             var snapshots = Snapshots(batch.Select(c => c.TraceId).ToList());
             var work = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, TraceArchiveResult Result)>();
             foreach (var candidate in batch)
@@ -63,7 +67,7 @@ namespace MlTraces.Core.Archive
 
             // Parsing, OTLP serialization and the file write are CPU and file work with no store access: they run on
             // every core. Everything that touches the store stays on this thread and its one connection.
-            var outcomes = new (IArchiveRepository? Repository, string? Malformed, MlTracesException? Failed)[work.Count];
+            var outcomes = new (IArchiveRepository? Repository, byte[]? Payload, string? Malformed, MlTracesException? Failed)[work.Count];
             System.Threading.Tasks.Parallel.For(0, work.Count, new System.Threading.Tasks.ParallelOptions { CancellationToken = cancel }, i =>
             {
                 var (candidate, snapshot, _) = work[i];
@@ -73,25 +77,26 @@ namespace MlTraces.Core.Archive
                     var spans = snapshot.Spans.Select(s => SpanJson.FromContent(candidate.TraceId, s.Content)).ToList();
                     payload = TracePayload.Write(candidate.TraceId, spans);
                 }
-                catch (MlTracesException ex) { outcomes[i] = (null, ex.Message, null); return; }
+                catch (MlTracesException ex) { outcomes[i] = (null, null, ex.Message, null); return; }
                 IArchiveRepository repository;
                 try { repository = _repositoryFor(candidate.ArchiveFolder); }
-                catch (MlTracesException ex) { outcomes[i] = (null, null, ex); return; }
+                catch (MlTracesException ex) { outcomes[i] = (null, null, null, ex); return; }
                 try
                 {
                     repository.Write(candidate.ArchiveFolder, payload);
-                    outcomes[i] = (repository, null, null);
+                    outcomes[i] = (repository, payload, null, null);
                 }
                 catch (MlTracesException ex)
                 {
-                    try { repository.Delete(candidate.ArchiveFolder); } catch (MlTracesException) { }
-                    outcomes[i] = (null, null, new MlTracesException(ex.Kind, ex.ErrorId, "Trace archival upload failed: " + ex.Message, ex));
+                    // Nothing to clean up: a failed write leaves the target as it was, which may be a payload
+                    // another pass finished and a trace points to.
+                    outcomes[i] = (null, null, null, new MlTracesException(ex.Kind, ex.ErrorId, "Trace archival upload failed: " + ex.Message, ex));
                 }
             });
             for (int i = 0; i < work.Count; i++)
             {
                 var (candidate, snapshot, result) = work[i];
-                var (repository, malformed, failed) = outcomes[i];
+                var (repository, payload, malformed, failed) = outcomes[i];
                 if (malformed != null)
                 {
                     MarkMalformed(candidate.TraceId, snapshot);
@@ -101,14 +106,14 @@ namespace MlTraces.Core.Archive
                 else
                 {
                     result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
-                    written.Add((candidate, snapshot, repository!, result));
+                    written.Add(new Written(candidate, snapshot, repository!, payload!, result));
                 }
             }
             if (written.Count == 0) return results;
 
             // A payload that is gone before the finalize (removed by someone else, or a location that lies about
             // its writes) must not become the only copy of the spans: that trace stays in the store.
-            var present = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, IArchiveRepository Repository, TraceArchiveResult Result)>();
+            var present = new List<Written>();
             foreach (var w in written)
             {
                 bool exists;
@@ -118,19 +123,58 @@ namespace MlTraces.Core.Archive
                 else Failed(w.Result, new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing",
                     $"The payload written to '{w.Candidate.ArchiveFolder}' was gone before the trace could point to it; the spans stay in the store."));
             }
-            var aborted = present.Count == 0 ? new Dictionary<string, string>() : Finalize(present.Select(w => (w.Candidate, w.Snapshot)).ToList());
+            Dictionary<string, string> aborted;
+            try
+            {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                aborted = present.Count == 0 ? new Dictionary<string, string>() : Finalize(present.Select(w => (w.Candidate, w.Snapshot)).ToList());
+                Sizer.Done(present.Count, clock.Elapsed);
+            }
+            catch (MlTracesException)
+            {
+                // The store could not be written (locked, read-only, gone): no trace points at these payloads, and
+                // they are this pass's own, so they go before the error is reported.
+                foreach (var w in present) RemoveOwnPayload(w);
+                throw;
+            }
             foreach (var w in present)
             {
                 if (aborted.TryGetValue(w.Candidate.TraceId, out string? why))
                 {
-                    // Not finalized: the store still serves the trace, so the file must go, unless the trace already
-                    // points at it (another pass finalized the same folder).
-                    if (!PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)) TryDelete(w.Repository, w.Candidate.ArchiveFolder);
+                    // Not finalized: the store still serves the trace (or the trace is gone), so this pass's file
+                    // must go, unless a trace points at the folder after all.
+                    if (!PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)) RemoveOwnPayload(w);
                     Done(w.Result, TraceArchiveOutcome.LeftForNextPass, why);
                 }
                 else Done(w.Result, TraceArchiveOutcome.Archived, null);
             }
             return results;
+        }
+
+        private sealed class Written
+        {
+            public readonly ArchiveCandidate Candidate;
+            public readonly TraceSnapshot Snapshot;
+            public readonly IArchiveRepository Repository;
+            public readonly byte[] Payload;
+            public readonly TraceArchiveResult Result;
+            public Written(ArchiveCandidate candidate, TraceSnapshot snapshot, IArchiveRepository repository, byte[] payload, TraceArchiveResult result)
+            {
+                Candidate = candidate; Snapshot = snapshot; Repository = repository; Payload = payload; Result = result;
+            }
+        }
+
+        /// <summary>Removes the payload this pass wrote, only while the file still holds exactly what it wrote:
+        /// a file someone else has written there since is theirs.</summary>
+        private void RemoveOwnPayload(Written w)
+        {
+            string folder = w.Candidate.ArchiveFolder;
+            try
+            {
+                if (!w.Repository.Exists(folder) || !w.Repository.Read(folder).SequenceEqual(w.Payload)) return;
+                w.Repository.Delete(folder);
+            }
+            catch (MlTracesException ex) { Warnings.Add($"Could not remove the unfinished payload in '{folder}': {ex.Message}"); }
         }
 
         private static TraceArchiveResult Done(TraceArchiveResult r, TraceArchiveOutcome outcome, string? message)
@@ -278,12 +322,6 @@ namespace MlTraces.Core.Archive
             return cmd.ExecuteScalar() != null;
         }
 
-        private void TryDelete(IArchiveRepository repository, string folder)
-        {
-            try { repository.Delete(folder); }
-            catch (MlTracesException ex) { Warnings.Add($"Could not remove the unfinished payload in '{folder}': {ex.Message}"); }
-        }
-
         /// <summary>
         /// Clears each archive-now request the pass has fully served, by MLflow's rules: kept while archivable or
         /// in-progress traces remain in its range; otherwise removed if still the value read at plan time.
@@ -321,52 +359,98 @@ namespace MlTraces.Core.Archive
         }
 
         /// <summary>
-        /// Removes payloads under the experiments' local archive folders that no trace points to (left by a pass that
-        /// stopped between its upload and its finalize, or by a trace deleted outside MlTraces), once they are older
-        /// than the grace period. A payload a trace points to is never touched.
+        /// The sweep (opt-in): the payloads under these experiments' local archive folders that nothing in the
+        /// store can need, and the temporary files of writes that never finished (a pass killed between its upload
+        /// and its finalize leaves them, as does a trace deleted outside MlTraces). Conservative by construction:
+        /// only files older than the grace period, only at &lt;location&gt;/traces/&lt;valid trace id&gt;/artifacts/
+        /// with no symbolic link on the way below the location, and a payload only when no trace in the store
+        /// (any experiment, any workspace) with that id is archived, and no trace's archive location resolves to
+        /// that file, whatever its spelling (./, .., a symbolic link, another workspace's path). Reads only: the
+        /// dry run lists exactly these, and <see cref="RemoveOrphan"/> removes one after checking it again.
         /// </summary>
-        public int RemoveOrphanedPayloads(IEnumerable<string> experimentArchiveLocations, DateTimeOffset now)
+        public List<string> FindOrphanedPayloads(IEnumerable<string> experimentArchiveLocations, DateTimeOffset now)
         {
-            int removed = 0;
-            foreach (var location in experimentArchiveLocations)
+            var payloads = new Dictionary<string, (string TraceId, string File)>(ConfinedPath.PathComparer); // by real path
+            var temporary = new List<string>();
+            foreach (var location in experimentArchiveLocations.Distinct(StringComparer.Ordinal))
             {
                 string? folder = FileArchiveRepository.LocalFolder(location);
                 string? traces = folder == null ? null : Path.Combine(folder, "traces");
-                if (traces == null || !Directory.Exists(traces)) continue;
+                if (traces == null || !Directory.Exists(traces) || IsLink(traces)) continue;
                 foreach (var traceFolder in Directory.GetDirectories(traces))
                 {
-                    removed += RemoveStaleTemporaryFiles(Path.Combine(traceFolder, "artifacts"), now);
-                    string file = Path.Combine(traceFolder, "artifacts", TracePayload.FileName);
-                    if (!File.Exists(file) || now - File.GetLastWriteTimeUtc(file) < OrphanGracePeriod) continue;
                     string traceId = Path.GetFileName(traceFolder);
-                    string folderUri = location.TrimEnd('/') + "/traces/" + traceId + "/artifacts";
-                    if (PointsAt(traceId, folderUri)) continue;
-                    try { File.Delete(file); removed++; }
-                    catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                    {
-                        Warnings.Add($"Could not remove the orphaned payload '{file}': {ex.Message}");
-                    }
+                    string artifacts = Path.Combine(traceFolder, "artifacts");
+                    if (TraceIds.Problem(traceId) != null || traceId.Trim('.').Length == 0 || IsLink(traceFolder)
+                        || !Directory.Exists(artifacts) || IsLink(artifacts)) continue;
+                    foreach (var temp in Directory.GetFiles(artifacts))
+                        if (FileArchiveRepository.IsTemporaryName(Path.GetFileName(temp)) && Stale(temp, now)) temporary.Add(temp);
+                    string file = Path.Combine(artifacts, TracePayload.FileName);
+                    if (!File.Exists(file) || IsLink(file) || !Stale(file, now)) continue;
+                    string? real = ConfinedPath.RealPath(file, out _);
+                    if (real != null) payloads[real] = (traceId, file);
                 }
             }
-            return removed;
+            if (payloads.Count > 0)
+            {
+                var archived = new HashSet<string>(ArchivedIds(payloads.Values.Select(v => v.TraceId).Distinct(StringComparer.Ordinal).ToList()), StringComparer.Ordinal);
+                foreach (var key in payloads.Where(kv => archived.Contains(kv.Value.TraceId)).Select(kv => kv.Key).ToList()) payloads.Remove(key);
+            }
+            if (payloads.Count > 0)
+            {
+                // Any trace's archive location, however spelled, that resolves to one of the files keeps it.
+                var p = new SqlParameters();
+                foreach (var value in _store.Stream($"SELECT value FROM trace_tags WHERE \"key\" = {p.Add(TraceTagKeys.ArchiveLocation)}", p, r => r.IsDBNull(0) ? null : r.GetString(0)))
+                {
+                    string? local = value == null ? null : FileArchiveRepository.LocalFolder(value);
+                    string? real = local == null ? null : ConfinedPath.RealPath(Path.Combine(local, TracePayload.FileName), out _);
+                    if (real != null) payloads.Remove(real);
+                    if (payloads.Count == 0) break;
+                }
+            }
+            return payloads.Values.Select(v => v.File).Concat(temporary).OrderBy(f => f, StringComparer.Ordinal).ToList();
         }
 
-        /// <summary>Half-written payloads (traces.pb.*.tmp) of a process killed in the middle of a write: nothing
-        /// ever points to them.</summary>
-        private int RemoveStaleTemporaryFiles(string folder, DateTimeOffset now)
+        /// <summary>Removes one file <see cref="FindOrphanedPayloads"/> found, if it still is what it was then: as
+        /// old, and (a payload) with no archived trace of its id. False when it was left.</summary>
+        public bool RemoveOrphan(string file, DateTimeOffset now)
         {
-            int removed = 0;
-            if (!Directory.Exists(folder)) return 0;
-            foreach (var temp in Directory.GetFiles(folder, TracePayload.FileName + ".*" + FileArchiveRepository.TemporarySuffix))
+            if (!File.Exists(file) || IsLink(file) || !Stale(file, now)) return false;
+            if (!FileArchiveRepository.IsTemporaryName(Path.GetFileName(file))
+                && ArchivedIds(new List<string> { Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(file)!)!) }).Count > 0) return false;
+            try
             {
-                if (now - File.GetLastWriteTimeUtc(temp) < OrphanGracePeriod) continue;
-                try { File.Delete(temp); removed++; }
-                catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-                {
-                    Warnings.Add($"Could not remove the unfinished payload '{temp}': {ex.Message}");
-                }
+                File.Delete(file);
+                return true;
             }
-            return removed;
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                Warnings.Add($"Could not remove the orphaned file '{file}': {ex.Message}");
+                return false;
+            }
+        }
+
+        private static bool Stale(string file, DateTimeOffset now) => now - File.GetLastWriteTimeUtc(file) >= OrphanGracePeriod;
+
+        /// <summary>A symbolic link (or anything that vanished meanwhile): the sweep never goes through it.</summary>
+        private static bool IsLink(string path)
+        {
+            try { return (File.GetAttributes(path) & FileAttributes.ReparsePoint) != 0; }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException) { return true; }
+        }
+
+        /// <summary>The ids among these that some trace in the store has archived.</summary>
+        private List<string> ArchivedIds(List<string> ids)
+        {
+            var archived = new List<string>();
+            foreach (var chunk in TraceReader.Chunks(ids, TraceReader.BatchSize))
+            {
+                var p = new SqlParameters();
+                using var cmd = _store.Command($"SELECT request_id FROM trace_tags WHERE \"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND value = {p.Add(SpansLocations.ArchiveRepo)} AND {_store.Dialect.IsAnyOf("request_id", p, chunk)}", p);
+                using var r = _store.Translate(() => cmd.ExecuteReader());
+                while (r.Read()) archived.Add(r.GetString(0));
+            }
+            return archived;
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using System.Linq;
 
 namespace MlTraces.Core.Archive
 {
@@ -9,7 +10,8 @@ namespace MlTraces.Core.Archive
     /// </summary>
     public interface IArchiveRepository
     {
-        /// <summary>Writes the payload so that a reader sees all of it or none of it.</summary>
+        /// <summary>Writes the payload so that a reader sees all of it or none of it: the old file or the new one,
+        /// replaced in one step. A failed write leaves the target as it was.</summary>
         void Write(string folderUri, byte[] payload);
         /// <summary>The payload; an MlTracesException (ArchivedPayloadMissing) when there is none.</summary>
         byte[] Read(string folderUri);
@@ -33,7 +35,8 @@ namespace MlTraces.Core.Archive
     {
         public static readonly FileArchiveRepository Instance = new FileArchiveRepository();
 
-        /// <summary>The end of the name a payload has while it is being written, before it is renamed.</summary>
+        /// <summary>The end of the name a payload has while it is being written, before it is renamed:
+        /// traces.pb.&lt;32 hex digits&gt;.tmp, a name only this class makes.</summary>
         public const string TemporarySuffix = ".tmp";
 
         /// <summary>A local folder for a file:// URI or an absolute path; null for anything else.</summary>
@@ -44,10 +47,21 @@ namespace MlTraces.Core.Archive
         private static string FilePath(string folderUri) =>
             Path.Combine(Store.TraceFolders.ArchiveWriteFolder(folderUri), TracePayload.FileName);
 
+        /// <summary>True for a name <see cref="Write"/> gives its temporary files (and nothing else).</summary>
+        public static bool IsTemporaryName(string fileName)
+        {
+            string prefix = TracePayload.FileName + ".";
+            if (!fileName.StartsWith(prefix, StringComparison.Ordinal) || !fileName.EndsWith(TemporarySuffix, StringComparison.Ordinal)) return false;
+            string guid = fileName.Substring(prefix.Length, fileName.Length - prefix.Length - TemporarySuffix.Length);
+            return guid.Length == 32 && guid.All(c => (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+        }
+
         public void Write(string folderUri, byte[] payload)
         {
             string file = FilePath(folderUri);
-            // Written beside the target and renamed over it: a crash leaves the old file or the new one, never half.
+            // Written beside the target under a name no one else uses, then renamed over it in one step: a reader
+            // (or a crash) sees the old file or the new one, never half, never none. Only the temporary file is
+            // ever cleaned up here: the target may be another writer's finished payload.
             string temp = file + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
             try
             {
@@ -58,8 +72,7 @@ namespace MlTraces.Core.Archive
                     // finalize commits (MLflow's local repository does not fsync either).
                     f.Write(payload, 0, payload.Length);
                 }
-                if (File.Exists(file)) File.Delete(file);
-                File.Move(temp, file);
+                Store.AtomicFile.Replace(temp, file);
             }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {

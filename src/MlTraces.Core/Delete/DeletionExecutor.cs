@@ -19,12 +19,14 @@ namespace MlTraces.Core.Delete
     }
 
     /// <summary>
-    /// Executes a plan: the accepted traces in transactions of at most <see cref="BatchSize"/> traces, so a
-    /// server logging traces meanwhile waits for one batch, never for the whole deletion. Each transaction takes
+    /// Executes a plan: the accepted traces in transactions sized by time (<see cref="TransactionSizer"/>), so a
+    /// server logging traces meanwhile waits for one short batch, never for the whole deletion. Each transaction takes
     /// the write lock up front, deletes the trace_info rows (foreign keys cascade to the child tables; tables
     /// whose keys do not cascade are deleted first, explicitly) and the trace's entity_associations rows, and
-    /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Local files go after
-    /// the commit, so a crash can leave a stray folder but never a trace without its payload. Batches are cut
+    /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Where a trace's files
+    /// are is read again inside that transaction, so a payload an archival pass wrote and pointed to after the
+    /// plan was made goes too, and the receipt names it. Local files go after the commit, so a crash can leave a
+    /// stray folder but never a trace without its payload. Batches are cut
     /// from the traces sorted by id: MLflow's ids are random, and a batch that is a slice of the id order touches
     /// a slice of every id-keyed index instead of pages all over each of them at every commit (100,000 of the 1M
     /// benchmark store's traces: 64 s in id order, 83 s in time order, 66 s as one DELETE). Between batches
@@ -33,7 +35,8 @@ namespace MlTraces.Core.Delete
     /// </summary>
     public sealed class DeletionExecutor
     {
-        public const int DefaultBatchSize = 2000;
+        /// <summary>The first batch (a cold store is slow) and the most a batch takes however fast the store is.</summary>
+        public const int FirstBatchSize = 100, MaxBatchSize = 10000;
         /// <summary>Page cache of the deleting connection: the indexes of a big store are rewritten in place, and
         /// pages kept between batches are not read again.</summary>
         public const int CacheMegabytes = 256;
@@ -46,12 +49,11 @@ namespace MlTraces.Core.Delete
         public DeletionExecutor(TraceStore store)
         {
             _store = store;
-            string? env = Environment.GetEnvironmentVariable("MLTRACES_DELETE_BATCH_SIZE");
-            BatchSize = int.TryParse(env, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0 ? n : DefaultBatchSize;
+            Sizer = new TransactionSizer(FirstBatchSize, MaxBatchSize, "MLTRACES_DELETE_BATCH_SIZE");
         }
 
-        /// <summary>Traces per transaction; MLTRACES_DELETE_BATCH_SIZE overrides the default (tests use it).</summary>
-        public int BatchSize { get; set; }
+        /// <summary>Traces per transaction; MLTRACES_DELETE_BATCH_SIZE fixes the size instead (tests use it).</summary>
+        public TransactionSizer Sizer { get; set; }
 
         /// <summary>Deletes the accepted traces of the plan; a cancelled token stops it between batches.</summary>
         public void Execute(DeletionPlan plan, IReadOnlyList<PlannedTrace> accepted, IDeletionListener listener, CancellationToken cancel)
@@ -61,12 +63,14 @@ namespace MlTraces.Core.Delete
             Prepare();
             var ordered = accepted.OrderBy(t => t.TraceId, StringComparer.Ordinal).ToList();
             int done = 0;
-            foreach (var batch in TraceReader.Chunks(ordered, BatchSize))
+            while (done < ordered.Count)
             {
                 cancel.ThrowIfCancellationRequested();
+                var batch = ordered.GetRange(done, Math.Min(Sizer.Next, ordered.Count - done));
                 var clock = Stopwatch.StartNew();
                 var receipts = DeleteBatch(plan, batch, family);
                 var locked = clock.Elapsed;
+                Sizer.Done(batch.Count, locked);
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
                     if (receipt.Deleted)
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
@@ -121,6 +125,11 @@ namespace MlTraces.Core.Delete
                     var deletable = ids.Where(id => present.TryGetValue(id, out bool held) && !held).ToList();
                     if (deletable.Count > 0)
                     {
+                        // Where the files are now, under the lock: an archival pass may have pointed a trace at a
+                        // payload since the plan was read, and no pass can do so between this read and the commit.
+                        var files = Files(tx, batch.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList());
+                        foreach (var t in batch)
+                            if (files.TryGetValue(t.TraceId, out var now)) t.Files = now;
                         foreach (var member in family.Explicit)
                             Delete(tx, member.Table, member.TraceColumn, deletable);
                         if (_store.Layout.HasEntityAssociations)
@@ -136,6 +145,26 @@ namespace MlTraces.Core.Delete
                     !present.TryGetValue(t.TraceId, out bool held) ? TraceDeletionStatus.NotFound
                     : held ? TraceDeletionStatus.Held : TraceDeletionStatus.Deleted, plan.TrackingUri)).ToList();
             });
+        }
+
+        /// <summary>The files of each trace as its tags say now (<see cref="TraceFiles.Locate"/>).</summary>
+        private Dictionary<string, TraceFiles> Files(System.Data.Common.DbTransaction tx, List<PlannedTrace> traces)
+        {
+            var ids = traces.Select(t => t.TraceId).ToList();
+            var tags = ids.ToDictionary(id => id, id => (Artifact: (string?)null, Archive: (string?)null), StringComparer.Ordinal);
+            var p = new SqlParameters();
+            using (var cmd = _store.Command($"SELECT request_id, \"key\", value FROM trace_tags WHERE \"key\" IN ({p.Add(TraceTagKeys.ArtifactLocation)}, {p.Add(TraceTagKeys.ArchiveLocation)}) AND {_store.Dialect.IsAnyOf("request_id", p, ids)}", p))
+            {
+                cmd.Transaction = tx;
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    var (artifact, archive) = tags[r.GetString(0)];
+                    string? value = r.IsDBNull(2) ? null : r.GetString(2);
+                    tags[r.GetString(0)] = r.GetString(1) == TraceTagKeys.ArtifactLocation ? (value, archive) : (artifact, value);
+                }
+            }
+            return traces.ToDictionary(t => t.TraceId, t => TraceFiles.Locate(t.TraceId, t.ExperimentId, t.ExperimentArtifactLocation, tags[t.TraceId].Artifact, tags[t.TraceId].Archive), StringComparer.Ordinal);
         }
 
         private void Delete(System.Data.Common.DbTransaction tx, string table, string traceColumn, List<string> ids, string condition = "")

@@ -11,6 +11,8 @@ namespace MlTraces.Core.Delete
         public string TraceId { get; set; } = "";
         public string ExperimentId { get; set; } = "";
         public string? ExperimentName { get; set; }
+        /// <summary>The experiment's artifact location: the root a trace's own artifact folder must lie in.</summary>
+        public string? ExperimentArtifactLocation { get; set; }
         public long TimestampMs { get; set; }
         public string State { get; set; } = "";
         public bool Held { get; set; }

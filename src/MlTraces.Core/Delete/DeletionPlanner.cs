@@ -191,6 +191,7 @@ namespace MlTraces.Core.Delete
                         TraceId = id,
                         ExperimentId = experimentId,
                         ExperimentName = _experiments.TryGetValue(experimentId, out var e) ? e.Name : null,
+                        ExperimentArtifactLocation = e?.ArtifactLocation,
                         TimestampMs = r.GetInt64(2),
                         State = r.GetString(3),
                         Held = r.GetBoolean(4),

@@ -26,6 +26,8 @@ namespace MlTraces.Core.Store
         private static readonly bool Windows = RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
         private static readonly StringComparison Compare = Windows || RuntimeInformation.IsOSPlatform(OSPlatform.OSX)
             ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        /// <summary>Compares real paths as the platform's file systems usually do (case-blind on Windows and macOS).</summary>
+        public static readonly StringComparer PathComparer = Compare == StringComparison.Ordinal ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
 
         /// <summary>FileSystemInfo.LinkTarget (.NET 6+); absent on .NET Framework, where a link is then not followed
         /// but refused: a path through it cannot be proven to stay inside its root.</summary>

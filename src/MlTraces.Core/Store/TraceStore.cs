@@ -181,6 +181,29 @@ namespace MlTraces.Core.Store
             }
         }
 
+        /// <summary>
+        /// Fails fast, changing nothing, when this store cannot take writes now: a read-only file, folder, database
+        /// or role, or a SQLite write lock held past the busy timeout. A command that writes files before it writes
+        /// the store (an archival pass) asks first, so it never leaves payloads no trace points to. SQLite: BEGIN
+        /// IMMEDIATE takes the write lock, and rewriting one row in place makes SQLite create its journal beside
+        /// the file; PostgreSQL checks a read-only transaction and the privileges even for statements on no rows.
+        /// Everything is rolled back.
+        /// </summary>
+        public void EnsureWritable()
+        {
+            Translate(() =>
+            {
+                using var tx = BeginTransaction(deferred: false);
+                string sql = Kind == StoreKind.Sqlite
+                    ? "UPDATE trace_info SET status = status WHERE request_id = (SELECT request_id FROM trace_info LIMIT 1)"
+                    : "UPDATE trace_info SET status = status WHERE false; UPDATE trace_tags SET value = value WHERE false" +
+                      (Layout.HasSpans ? "; UPDATE spans SET content = content WHERE false" : "");
+                using (var cmd = Command(sql)) cmd.ExecuteNonQuery();
+                tx.Rollback();
+                return 0;
+            });
+        }
+
         private DbTransaction? _transaction;
 
         /// <summary>Begins a transaction that every command from <see cref="Command"/> joins until it ends

@@ -55,6 +55,8 @@ namespace MlTraces.Commands
         private ProgressReporter? _progress;
         private string? _targetExperimentId;
         private readonly List<Trace> _pending = new List<Trace>();
+        // Each batch is one write transaction, sized by how long the last one held the store's write lock.
+        private readonly TransactionSizer _sizer = new TransactionSizer(100, TraceImporter.TransactionSize);
         private long _imported;
 
         protected override void BeginProcessing()
@@ -133,7 +135,7 @@ namespace MlTraces.Commands
             string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
             if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) return;
             _pending.Add(t);
-            if (_pending.Count >= TraceImporter.TransactionSize) Flush();
+            if (_pending.Count >= _sizer.Next) Flush();
         }
 
         protected override void EndProcessing()
@@ -162,7 +164,9 @@ namespace MlTraces.Commands
             {
                 if (ExperimentName != null && _targetExperimentId == null)
                     _targetExperimentId = _importer.EnsureExperiment(ExperimentName).ExperimentId;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 results = _importer.Import(batch, _targetExperimentId);
+                _sizer.Done(batch.Count, clock.Elapsed);
             });
             foreach (var r in results)
             {

@@ -45,6 +45,11 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>After the pass, removes payloads under the pass's archive folders that no trace in the store
+        /// can need (opt-in; MLflow has no such sweep).</summary>
+        [Parameter]
+        public SwitchParameter RemoveOrphanedPayloads { get; set; }
+
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
@@ -63,6 +68,8 @@ namespace MlTraces.Commands
                 config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
                     $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
                 store = OpenStore(whatIf ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                // One pass at a time, and a store that can take the finalize before the first payload is written.
+                if (!whatIf) LockForArchiveWork(store);
                 experiments = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Selected;
                 WriteVerbose($"Planning an archival pass over {experiments.Count} experiment(s) of '{store.Name}' with '{config.Path}' (retention {config.Retention.Text}, location {config.Location}).");
                 plan = ArchivalPlanner.Plan(store, config, experiments, MaxTraces, DateTimeOffset.UtcNow, _cancel.Token);
@@ -84,6 +91,7 @@ namespace MlTraces.Commands
             try
             {
                 var batch = new List<ArchiveCandidate>(ArchivalPass.FinalizeBatchSize);
+                // Sized by how long the last finalize held the store's write lock.
                 void RunBatch()
                 {
                     if (batch.Count == 0) return;
@@ -111,18 +119,11 @@ namespace MlTraces.Commands
                         continue;
                     }
                     batch.Add(c);
-                    if (batch.Count >= ArchivalPass.FinalizeBatchSize) RunBatch();
+                    if (batch.Count >= pass.Sizer.Next) RunBatch();
                 }
                 RunBatch();
-                if (!whatIf)
-                {
-                    Terminating(() =>
-                    {
-                        summary.ArchiveNowRequestsCleared = pass.ClearServedArchiveNowRequests(plan, retryable);
-                        var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
-                        summary.OrphanedPayloadsRemoved = pass.RemoveOrphanedPayloads(locations, DateTimeOffset.UtcNow);
-                    });
-                }
+                if (!whatIf) Terminating(() => summary.ArchiveNowRequestsCleared = pass.ClearServedArchiveNowRequests(plan, retryable));
+                if (RemoveOrphanedPayloads) SweepOrphans(store, pass, experiments, config, summary, whatIf);
             }
             finally
             {
@@ -136,6 +137,25 @@ namespace MlTraces.Commands
             if (whatIf) Host.UI.WriteLine($"What if: Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
+        }
+
+        /// <summary>The opt-in sweep, per file through ShouldProcess: -WhatIf lists exactly what a real run removes.</summary>
+        private void SweepOrphans(TraceStore store, ArchivalPass pass, List<Experiment> experiments, ArchivalServerConfig config, TraceArchiveSummary summary, bool whatIf)
+        {
+            var orphans = new List<string>();
+            var now = DateTimeOffset.UtcNow;
+            Terminating(() =>
+            {
+                var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
+                orphans = pass.FindOrphanedPayloads(locations, now);
+            });
+            foreach (var file in orphans)
+            {
+                if (!ShouldProcess(file, "Remove orphaned payload") || whatIf) continue;
+                bool removed = false;
+                Terminating(() => removed = pass.RemoveOrphan(file, now));
+                if (removed) summary.OrphanedPayloadsRemoved++;
+            }
         }
 
         private void Report(TraceArchiveResult r, TraceArchiveSummary summary, HashSet<string> retryable)

@@ -130,7 +130,12 @@ namespace MlTraces.Commands
         {
             TraceStore? store = null;
             // A dry run reads only: it cannot change the file, not even by accident.
-            Terminating(() => store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite));
+            Terminating(() =>
+            {
+                store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                // A restore moves the payloads an archival pass writes: never both at once.
+                if (!WhatIfMode) LockForArchiveWork(store);
+            });
             return store;
         }
 

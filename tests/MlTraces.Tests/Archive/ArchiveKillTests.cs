@@ -24,7 +24,7 @@ namespace MlTraces.Tests.Archive
 
         private const int Traces = 1500;
 
-        private sealed class Setup : IDisposable
+        internal sealed class Setup : IDisposable
         {
             public TestStore Store = null!;
             public string ExperimentId = "";
@@ -34,11 +34,15 @@ namespace MlTraces.Tests.Archive
             public void Dispose() => Store.Dispose();
         }
 
-        private Setup Create()
+        private Setup Create() => Create(Kind, Traces);
+
+        /// <summary>A store with this many traces of two spans each in MLflow's exact content shape, an archival
+        /// configuration that archives them all (Config) and one that archives none (NothingDue).</summary>
+        internal static Setup Create(StoreKind kind, int traces)
         {
-            var s = new Setup { Store = TestStore.CreateEmpty(Kind) };
+            var s = new Setup { Store = TestStore.CreateEmpty(kind) };
             string exp = s.ExperimentId = s.Store.AddExperiment("kill");
-            s.Store.AddTraces(Enumerable.Range(0, Traces).Select(i =>
+            s.Store.AddTraces(Enumerable.Range(0, traces).Select(i =>
             {
                 string id = $"tr-{i:D5}";
                 var t = TestStore.MakeTrace(id, exp, 1_700_000_000_000 + i * 60_000L);
@@ -66,7 +70,7 @@ namespace MlTraces.Tests.Archive
             return s;
         }
 
-        private Dictionary<string, Dictionary<string, string>> Contents(TestStore ts)
+        internal static Dictionary<string, Dictionary<string, string>> Contents(TestStore ts)
         {
             using var store = ts.Open();
             using var cmd = store.Command("SELECT trace_id, span_id, content FROM spans");
@@ -80,15 +84,15 @@ namespace MlTraces.Tests.Archive
             return d;
         }
 
-        private long Archived(TestStore ts) =>
+        internal static long Archived(TestStore ts) =>
             ts.Scalar("SELECT count(*) FROM trace_tags WHERE key = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'");
 
-        private List<string> Files(Setup s, string pattern = "traces.pb*") =>
+        internal static List<string> Files(Setup s, string pattern = "traces.pb*") =>
             Directory.Exists(s.ArchiveRoot) ? Directory.GetFiles(s.ArchiveRoot, pattern, SearchOption.AllDirectories).ToList() : new List<string>();
 
         /// <summary>Every trace reads from exactly one place with its spans as they were; returns the payload files
         /// that traces point to.</summary>
-        private HashSet<string> AssertEachTraceInOnePlace(Setup s, string when)
+        internal static HashSet<string> AssertEachTraceInOnePlace(Setup s, string when)
         {
             // Read-write: opening rolls back a transaction the kill interrupted (SQLite's hot journal).
             using var store = s.Store.Open();
@@ -148,14 +152,14 @@ namespace MlTraces.Tests.Archive
             var pointed = AssertEachTraceInOnePlace(s, when);
             var files = Files(s);
             string half = Path.Combine(Path.GetDirectoryName(files.Count > 0 ? files[0] : Path.Combine(s.ArchiveRoot, "x", "traces", "y", "artifacts", "traces.pb"))!,
-                TracePayload.FileName + ".0123456789abcdef" + FileArchiveRepository.TemporarySuffix);
+                TracePayload.FileName + ".0123456789abcdef0123456789abcdef" + FileArchiveRepository.TemporarySuffix);
             Directory.CreateDirectory(Path.GetDirectoryName(half)!);
             File.WriteAllBytes(half, new byte[] { 1, 2 });
             files.Add(half);
             foreach (var f in files) File.SetLastWriteTimeUtc(f, DateTime.UtcNow - ArchivalPass.OrphanGracePeriod - TimeSpan.FromMinutes(5));
             var orphans = files.Where(f => !pointed.Contains(f)).ToList();
 
-            var run = ShellProcess.Run($"(Invoke-TraceArchive -TrackingUri {Quote(s.Store.UriText)} -ConfigPath {Quote(s.NothingDue)} -Confirm:$false).OrphanedPayloadsRemoved");
+            var run = ShellProcess.Run($"(Invoke-TraceArchive -TrackingUri {Quote(s.Store.UriText)} -ConfigPath {Quote(s.NothingDue)} -RemoveOrphanedPayloads -Confirm:$false).OrphanedPayloadsRemoved");
             Assert.True(run.ExitCode == 0, when + ": " + run.Errors);
             Assert.Equal(orphans.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), run.Output.Trim());
             Assert.Equal(pointed.OrderBy(f => f), Files(s).OrderBy(f => f));

@@ -41,6 +41,29 @@ namespace MlTraces.Tests.Commands
 
         private static string Quote(string path) => ShellProcess.Quote(path);
 
+        /// <summary>
+        /// An MLflow server logging traces: one transaction per trace, into the experiment with old times (not in
+        /// any plan, so they must stay). Each notes in a tag how many of the old traces it saw, which shows
+        /// afterwards that the writer and the deletion really took turns. It pauses between traces as a server does
+        /// between requests (a writer that never pauses starves the other). Returns exit code, output, errors.
+        /// </summary>
+        private static (int ExitCode, string Output, string Errors) MlflowLikeWriter(TestStore ts, string e, int traces, int busyTimeoutMs, string pauseSeconds, bool timed = false)
+        {
+            var script = new StringBuilder($".bail on\n.timeout {busyTimeoutMs}\n{(timed ? ".timer on\n" : "")}");
+            for (int i = 0; i < traces; i++)
+                script.Append($"BEGIN IMMEDIATE;\nINSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status) VALUES ('new-{i}', {e}, {i}, 1, 'OK');\n")
+                      .Append($"INSERT INTO trace_tags (\"key\", value, request_id) SELECT 'seen', count(*), 'new-{i}' FROM trace_info WHERE request_id LIKE 'tr-%';\nCOMMIT;\n.shell sleep {pauseSeconds}\n");
+            var psi = new ProcessStartInfo("sqlite3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            psi.ArgumentList.Add(ts.Path);
+            using var writer = Process.Start(psi)!;
+            writer.StandardInput.Write(script.ToString());
+            writer.StandardInput.Close();
+            var output = writer.StandardOutput.ReadToEndAsync();
+            string errors = writer.StandardError.ReadToEnd();
+            writer.WaitForExit();
+            return (writer.ExitCode, output.Result, errors);
+        }
+
         [Fact]
         public void CtrlCStopsBetweenBatchesAndEveryTraceIsWhollyDeletedOrWhollyThere()
         {
@@ -82,29 +105,63 @@ namespace MlTraces.Tests.Commands
             // same experiment with old times: they were not in the plan, so they must stay. Each notes in a tag how
             // many of the old traces it saw, which shows afterwards that the two really took turns. It pauses
             // between traces as a server does between requests (a writer that never pauses starves the other).
-            var script = new StringBuilder(".bail on\n.timeout 20000\n");
-            for (int i = 0; i < 150; i++)
-                script.Append($"BEGIN IMMEDIATE; INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status) VALUES ('new-{i}', {e}, {i}, 1, 'OK'); ")
-                      .Append($"INSERT INTO trace_tags (\"key\", value, request_id) SELECT 'seen', count(*), 'new-{i}' FROM trace_info WHERE request_id LIKE 'tr-%'; COMMIT;\n.shell sleep 0.01\n");
-            var psi = new ProcessStartInfo("sqlite3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            psi.ArgumentList.Add(ts.Path);
-            using var writer = Process.Start(psi)!;
-            writer.StandardInput.Write(script.ToString());
-            writer.StandardInput.Close();
-            string writerErrors = writer.StandardError.ReadToEnd();
-            writer.WaitForExit();
+            var (writerExit, _, writerErrors) = MlflowLikeWriter(ts, e, 150, busyTimeoutMs: 20000, pauseSeconds: "0.01");
             string removerErrors = remover.StandardError.ReadToEnd() + remover.StandardOutput.ReadToEnd();
             remover.WaitForExit();
 
             long turns = ts.Scalar("SELECT count(DISTINCT value) FROM trace_tags WHERE \"key\" = 'seen' AND CAST(value AS INTEGER) BETWEEN 1 AND 2999");
             Assert.True(turns >= 2, $"the writer saw {turns} states of the deletion in progress");
             Assert.Equal("", writerErrors);
-            Assert.Equal(0, writer.ExitCode);
+            Assert.Equal(0, writerExit);
             Assert.True(remover.ExitCode == 0, removerErrors);
             Assert.Equal(150, Count(ts, "request_id LIKE 'new-%'"));
             Assert.Equal(150, ts.Scalar("SELECT count(*) FROM trace_tags WHERE request_id LIKE 'new-%'"));
             Assert.Equal(0, Count(ts, "request_id LIKE 'tr-%'"));
             AssertConsistent(ts);
+        }
+
+        [Fact]
+        public void AWriterNeverWaitsHalfASecondForALargeDeletion()
+        {
+            // 20,000 traces with 3 spans of 3 KB, 5 tags and 10 metadata rows each (about 200 MB): a batch of a
+            // fixed 2,000 traces holds the write lock for seconds here.
+            using var ts = TestStore.CreateEmpty();
+            string e = ts.AddExperiment("heavy");
+            using (var store = ts.Open())
+            using (var tx = store.BeginTransaction())
+            {
+                using var cmd = store.Command(
+                    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 19999) " +
+                    $"INSERT INTO trace_info (request_id, experiment_id, timestamp_ms, execution_time_ms, status) SELECT printf('tr-%05d', i), {e}, 1000 + i, 1, 'OK' FROM n; " +
+                    "WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 4) " +
+                    "INSERT INTO trace_tags (\"key\", value, request_id) SELECT 'tag' || j, hex(randomblob(16)), request_id FROM trace_info, k; " +
+                    "WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 9) " +
+                    "INSERT INTO trace_request_metadata (\"key\", value, request_id) SELECT 'meta' || j, hex(randomblob(16)), request_id FROM trace_info, k; " +
+                    "WITH RECURSIVE k(j) AS (SELECT 0 UNION ALL SELECT j + 1 FROM k WHERE j < 2) " +
+                    "INSERT INTO spans (trace_id, experiment_id, span_id, parent_span_id, name, type, status, start_time_unix_nano, end_time_unix_nano, content) " +
+                    $"SELECT request_id, {e}, printf('%016x', j), NULL, 'span', 'LLM', 'OK', 1, 2, hex(randomblob(1500)) FROM trace_info, k;");
+                cmd.ExecuteNonQuery();
+                tx.Commit();
+            }
+            using var remover = ShellProcess.Start($"Remove-Trace -TrackingUri {Quote(ts.Path)} -ExperimentId {e} -Before ([DateTime]::MaxValue) -Confirm:$false");
+            WaitFor(() => Count(ts) < 20000, "the deletion to start");
+
+            // An MLflow-like writer with a 5 s busy timeout; the shell times each statement, and BEGIN IMMEDIATE's
+            // time is how long the writer waited for the lock.
+            var (_, output, writerErrors) = MlflowLikeWriter(ts, e, 100, busyTimeoutMs: 5000, pauseSeconds: "0.02", timed: true);
+            string removerErrors = remover.StandardError.ReadToEnd() + remover.StandardOutput.ReadToEnd();
+            remover.WaitForExit();
+
+            Assert.Equal("", writerErrors);
+            Assert.True(remover.ExitCode == 0, removerErrors);
+            long seen = ts.Scalar("SELECT count(DISTINCT value) FROM trace_tags WHERE \"key\" = 'seen' AND CAST(value AS INTEGER) BETWEEN 1 AND 19999");
+            Assert.True(seen >= 5, $"the writer saw only {seen} states of the deletion in progress: it did not run during the deletion");
+            var waits = System.Text.RegularExpressions.Regex.Matches(output, @"Run Time: real (\d+\.\d+)")
+                .Select(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+            Assert.True(waits.Count >= 400, $"{waits.Count} timed statements");
+            Assert.True(waits.Max() < 0.5, $"the writer waited {waits.Max():0.000} s for one statement (median {waits.OrderBy(w => w).ElementAt(waits.Count / 2):0.000} s)");
+            Assert.Equal(0, Count(ts, "request_id LIKE 'tr-%'"));
+            Assert.Equal(100, Count(ts, "request_id LIKE 'new-%'"));
         }
 
         [Fact]

@@ -72,7 +72,7 @@ namespace MlTraces.Tests.Delete
                 Assert.Equal(25, plan.Traces.Count);
                 using var cancel = new CancellationTokenSource();
                 var listener = new Listener { AfterBatch = done => cancel.Cancel() };
-                var executor = new DeletionExecutor(store) { BatchSize = 10 };
+                var executor = new DeletionExecutor(store) { Sizer = new TransactionSizer(10, 10) };
                 Assert.Throws<OperationCanceledException>(() => executor.Execute(plan, plan.Traces, listener, cancel.Token));
                 // One batch, cut from the id order.
                 Assert.Equal(Enumerable.Range(0, 10).Select(Id), listener.Receipts.Select(r => r.TraceId));

@@ -1,0 +1,51 @@
+using System;
+using System.IO;
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace MlTraces.Core.Store
+{
+    /// <summary>
+    /// Renames a file over another in one step, as POSIX rename(2) and Windows' MoveFileEx(REPLACE_EXISTING) do:
+    /// whoever opens the target sees the old file or the new one, never none. netstandard2.0 has no
+    /// File.Move(overwrite); the runtime that hosts PowerShell 7 has it (and it is exactly those calls), so it is
+    /// used when present, and the system call directly otherwise (Windows PowerShell on .NET Framework).
+    /// </summary>
+    public static class AtomicFile
+    {
+        private static readonly Action<string, string, bool>? MoveOverwrite = FindMoveOverwrite();
+
+        private static Action<string, string, bool>? FindMoveOverwrite()
+        {
+            var method = typeof(File).GetMethod("Move", BindingFlags.Public | BindingFlags.Static, null, new[] { typeof(string), typeof(string), typeof(bool) }, null);
+            return method == null ? null : (Action<string, string, bool>)Delegate.CreateDelegate(typeof(Action<string, string, bool>), method);
+        }
+
+        /// <summary>Renames <paramref name="source"/> to <paramref name="target"/>, replacing it atomically if it
+        /// exists. Both must be on the same volume (a temporary file beside the target is).</summary>
+        public static void Replace(string source, string target)
+        {
+            if (MoveOverwrite != null)
+            {
+                MoveOverwrite(source, target, true);
+                return;
+            }
+            if (RuntimeInformation.IsOSPlatform(OSPlatform.Windows))
+            {
+                if (!MoveFileEx(source, target, MoveFileReplaceExisting | MoveFileWriteThrough))
+                    throw new IOException($"Could not rename '{source}' to '{target}' (Windows error {Marshal.GetLastWin32Error()}).");
+                return;
+            }
+            if (rename(source, target) != 0)
+                throw new IOException($"Could not rename '{source}' to '{target}' (errno {Marshal.GetLastWin32Error()}).");
+        }
+
+        private const int MoveFileReplaceExisting = 0x1, MoveFileWriteThrough = 0x8;
+
+        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]
+        private static extern bool MoveFileEx(string existing, string replacement, int flags);
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int rename(string oldPath, string newPath);
+    }
+}

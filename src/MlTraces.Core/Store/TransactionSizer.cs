@@ -1,0 +1,51 @@
+using System;
+using System.Globalization;
+
+namespace MlTraces.Core.Store
+{
+    /// <summary>
+    /// Sizes write transactions by time, not by count, for every command that writes many traces (deletion,
+    /// archival finalize, import): a transaction holds SQLite's write lock for all of it, and an MLflow server
+    /// logging meanwhile waits that long. Each batch is sized from what the last one took per trace, aiming at
+    /// <see cref="Target"/>: it starts small, at most doubles from one batch to the next, and shrinks at once when
+    /// a batch ran long (a cold cache, a slow disk, a busy server). The same traces cost about the same whatever
+    /// the batch size once the commit is shared by a few hundred, so the throughput stays.
+    /// </summary>
+    public sealed class TransactionSizer
+    {
+        /// <summary>How long one write transaction should hold the lock.</summary>
+        public static readonly TimeSpan Target = TimeSpan.FromMilliseconds(200);
+
+        private readonly int _max;
+        private readonly bool _fixed;
+
+        /// <param name="first">The first batch, before anything is known (small: a cold store is slow).</param>
+        /// <param name="max">Never more than this many (memory, statement size).</param>
+        /// <param name="fixedSizeVariable">An environment variable that fixes the size instead (tests use it).</param>
+        public TransactionSizer(int first, int max, string? fixedSizeVariable = null)
+        {
+            _max = max;
+            Next = Math.Min(first, max);
+            string? env = fixedSizeVariable == null ? null : Environment.GetEnvironmentVariable(fixedSizeVariable);
+            if (int.TryParse(env, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && n > 0)
+            {
+                Next = n;
+                _fixed = true;
+            }
+        }
+
+        /// <summary>How many items the next transaction should take.</summary>
+        public int Next { get; private set; }
+
+        /// <summary>Records that a transaction of <paramref name="count"/> items held the lock for <paramref name="elapsed"/>.</summary>
+        public void Done(int count, TimeSpan elapsed)
+        {
+            if (_fixed || count <= 0) return;
+            double perItem = Math.Max(elapsed.TotalMilliseconds, 0.01) / count;
+            double fits = Target.TotalMilliseconds / perItem;
+            // Grow from the batch actually measured (a short last batch says little), shrink at once.
+            double next = Math.Min(fits, Math.Max(count, Next) * 2.0);
+            Next = (int)Math.Max(1, Math.Min(_max, Math.Floor(next)));
+        }
+    }
+}
