@@ -123,7 +123,9 @@ namespace MlTraces.Tests.Attack
             Assert.False(real.Failed, string.Join("; ", real.Errors) + real.Terminating);
             Assert.Equal(expected.Count, Convert.ToInt32(real.Output.Single().BaseObject));
             Assert.Equal(everything.Except(expected).ToList(), AllFiles(root).Concat(new[] { outsideFile }).ToList());
-            foreach (var id in new[] { "tr-00003", "tr-00004", "tr-00005" })
+            // tr-00003 and tr-00004 now name folders that are not their own, so readers refuse them (the path rules);
+            // the sweep still keeps those files, since a trace names them.
+            foreach (var id in new[] { "tr-00002", "tr-00005" })
             {
                 var t = sh.Run($"(Get-Trace -TrackingUri $uri -TraceId {id}).Spans.Count", vars);
                 Assert.False(t.Failed, id + ": " + string.Join("; ", t.Errors) + t.Terminating);
