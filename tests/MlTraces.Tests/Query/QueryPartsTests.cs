@@ -153,10 +153,23 @@ namespace MlTraces.Tests.Query
         public void OldestLayoutAnswersEveryFilterAndSaysWhatItCannotSee()
         {
             using var ts = TestStore.CopyOfFixture("cobbie-gen-a.sqlite");
+            Assert.True(CheckOldestLayoutAnswersEveryFilter(ts, "5") > 100);
+        }
+
+        /// <summary>The same on the oldest generation's store the tests build themselves.</summary>
+        [Fact]
+        public void OldestGeneratedLayoutAnswersEveryFilterAndSaysWhatItCannotSee()
+        {
+            using var ts = TestStore.Generated(GeneratedStores.Revisions[0]);
+            Assert.True(CheckOldestLayoutAnswersEveryFilter(ts, "1") > 5);
+        }
+
+        /// <summary>Checks every filter on experiment <paramref name="all"/> of an oldest-layout store; returns how
+        /// many traces it holds.</summary>
+        private static int CheckOldestLayoutAnswersEveryFilter(TestStore ts, string all)
+        {
             var warnings = new List<string>();
-            string all = "5";
             int total = Search(ts, new[] { all }, null).Count;
-            Assert.True(total > 100);
 
             Assert.Empty(Search(ts, new[] { all }, "span.name = 'x' AND span.type = 'LLM'", warnings: warnings));
             Assert.Contains(warnings, w => w.Contains("no spans table"));
@@ -173,6 +186,7 @@ namespace MlTraces.Tests.Query
             Assert.Empty(Search(ts, new[] { all }, "run_id = 'nope'", warnings: warnings));
             Assert.Equal(2, warnings.Count(w => w.Contains("entity_associations")));
             Assert.Equal(total, Search(ts, new[] { all }, "status != 'x'", new[] { "name", "tag.need_new_tool DESC", "end_time" }).Count);
+            return total;
         }
 
         [RealStoreFact]
