@@ -133,7 +133,16 @@ namespace MlTraces.Core.Archive
                 cancel.ThrowIfCancellationRequested();
                 long id = long.Parse(e.ExperimentId, CultureInfo.InvariantCulture);
                 var policy = policies[e.ExperimentId];
-                string location = policy.ArchiveLocation ?? "";
+                // A location no pass can write to (none, or a relative file: URI from a workspace row) is said once
+                // here, so the dry run and the real run both leave the experiment alone.
+                string? location = policy.ArchiveLocation;
+                if (string.IsNullOrEmpty(location) || (location!.StartsWith("file:", StringComparison.OrdinalIgnoreCase) && FileArchiveRepository.LocalFolder(location) == null))
+                {
+                    plan.Warnings.Add($"The traces of experiment {e.ExperimentId} are not archived: " + (string.IsNullOrEmpty(location)
+                        ? policy.Note ?? "it has no archive location."
+                        : $"its archive location '{location}' is not an absolute local path (file:///absolute/path)."));
+                    continue;
+                }
                 rawTags[e.ExperimentId].TryGetValue(ExperimentArchivalTags.ArchiveNowKey, out string? rawNow);
                 bool requested = ExperimentArchivalTags.ParseArchiveNow(rawNow, out RetentionDuration? olderThan, out string? problem);
                 if (problem != null) plan.Warnings.Add($"Ignoring malformed trace archive-now tag value: {rawNow}");

@@ -93,7 +93,13 @@ namespace MlTraces.Core.Retention
                     }
                     string root = ws?.Location ?? config.Location;
                     string? prefix = workspaces && ws?.Location == null && e.Workspace != null ? "workspaces/" + e.Workspace : null;
-                    r.ArchiveLocation = string.Join("/", new[] { root.TrimEnd('/'), prefix, e.ExperimentId }.Where(p => !string.IsNullOrEmpty(p)));
+                    // The workspace name becomes a folder name: one that cannot be exactly one (a '..', a '/') gets no
+                    // archive location at all, so no pass builds a path from it.
+                    string? badName = prefix == null ? null : Store.TraceIds.PathSegmentProblem(e.Workspace);
+                    if (badName != null)
+                        r.Note = (r.Note == null ? "" : r.Note + " ") + $"The workspace name '{e.Workspace}' {badName}, so it cannot name the workspace's archive folder; the experiment's traces are not archived.";
+                    else
+                        r.ArchiveLocation = string.Join("/", new[] { root.TrimEnd('/'), prefix, e.ExperimentId }.Where(p => !string.IsNullOrEmpty(p)));
                 }
                 result.Add(r);
             }

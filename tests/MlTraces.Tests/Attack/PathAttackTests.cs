@@ -592,3 +592,72 @@ namespace MlTraces.Tests.Attack
         }
     }
 }
+
+namespace MlTraces.Tests.Attack
+{
+    /// <summary>Workspace names and archive locations from the store's workspaces table (MLFLOW_ENABLE_WORKSPACES is
+    /// process-wide, so these run alone).</summary>
+    [Collection(ProcessEnvironmentCollection.Name)]
+    public class WorkspacePathAttackTests
+    {
+        protected virtual StoreKind Kind => StoreKind.Sqlite;
+
+        [Fact]
+        public void WorkspaceNamesAndLocationsNeverLeadAPassOutOfItsArchive()
+        {
+            using var ts = TestStore.CreateEmpty(Kind);
+            var experiments = new Dictionary<string, string>();
+            foreach (var (ws, location) in new (string, string?)[] { ("../../evil", null), ("..", null), ("a/b", null), ("rel", "file:relws"), ("good", null) })
+            {
+                Execute(ts, "INSERT INTO workspaces (name, description, trace_archival_location) VALUES ({0}, 'x', {1})", ws, location);
+                string e = ts.AddExperiment("exp-" + experiments.Count);
+                Execute(ts, "UPDATE experiments SET workspace = {0} WHERE experiment_id = {1}", ws, long.Parse(e));
+                experiments[ws] = e;
+                ts.AddTraces(new[] { RichTrace("tr-ws" + experiments.Count, e, 1000 + experiments.Count) });
+            }
+            string config = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new System.Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
+            string parent = Path.GetDirectoryName(ts.Folder)!;
+            var siblings = Directory.GetFileSystemEntries(parent).ToHashSet();
+            Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, "true");
+            try
+            {
+                using var sh = new PsShell(ts);
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
+                var files = PathAttackTests.Listing(ts.Folder);
+                string hash = ts.Fingerprint();
+                var dry = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -WhatIf -PassThru", vars);
+                Assert.Empty(dry.Errors);
+                Assert.Equal(hash, ts.Fingerprint());
+                Assert.Equal(files, PathAttackTests.Listing(ts.Folder));
+                Assert.Equal(new[] { "tr-ws5" }, dry.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>().Select(r => r.TraceId));
+                var skipped = dry.Warnings.Select(w => w.Message).Where(m => m.Contains("are not archived")).ToList();
+                Assert.Equal(4, skipped.Count);
+                Assert.Contains(skipped, m => m.Contains($"experiment {experiments["../../evil"]} ") && m.Contains("splits or ends a path"));
+                Assert.Contains(skipped, m => m.Contains($"experiment {experiments[".."]} ") && m.Contains("relative folder reference"));
+                Assert.Contains(skipped, m => m.Contains($"experiment {experiments["a/b"]} ") && m.Contains("splits or ends a path"));
+                Assert.Contains(skipped, m => m.Contains($"experiment {experiments["rel"]} ") && m.Contains("'file:relws/") && m.Contains("not an absolute local path"));
+
+                var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -PassThru", vars);
+                Assert.Empty(real.Errors);
+                Assert.Equal(new[] { "tr-ws5" }, real.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>()
+                    .Where(r => r.Outcome == TraceArchiveOutcome.Archived).Select(r => r.TraceId));
+                Assert.Equal(skipped, real.Warnings.Select(w => w.Message).Where(m => m.Contains("are not archived")).ToList());
+                var added = PathAttackTests.Listing(ts.Folder).Keys.Except(files.Keys).ToList();
+                string good = Path.Combine("archive", "workspaces", "good", experiments["good"]);
+                Assert.All(added, k => Assert.True(k.StartsWith(good, StringComparison.Ordinal) || good.StartsWith(k + Path.DirectorySeparatorChar, StringComparison.Ordinal), k));
+                Assert.NotEmpty(added);
+                Assert.Equal(siblings, Directory.GetFileSystemEntries(parent).ToHashSet());
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, null);
+            }
+        }
+    }
+
+    public class WorkspacePathAttackTestsOnPostgres : WorkspacePathAttackTests
+    {
+        protected override StoreKind Kind => StoreKind.Postgres;
+    }
+}
