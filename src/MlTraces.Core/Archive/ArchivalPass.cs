@@ -132,9 +132,16 @@ namespace MlTraces.Core.Archive
             }
             catch (MlTracesException)
             {
-                // The store could not be written (locked, read-only, gone): no trace points at these payloads, and
-                // they are this pass's own, so they go before the error is reported.
-                foreach (var w in present) RemoveOwnPayload(w);
+                // The store could not be written (locked, read-only, gone): these payloads are this pass's own and
+                // go before the error is reported, each only if the store can still say no trace points at it (a
+                // commit whose answer was lost may have happened; an orphan is better than a lost trace).
+                foreach (var w in present)
+                {
+                    bool pointed;
+                    try { pointed = _store.Translate(() => PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)); }
+                    catch (Exception ex) when (ex is MlTracesException || ex is System.Data.Common.DbException || ex is InvalidOperationException) { continue; }
+                    if (!pointed) RemoveOwnPayload(w);
+                }
                 throw;
             }
             foreach (var w in present)

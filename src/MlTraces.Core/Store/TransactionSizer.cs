@@ -7,7 +7,7 @@ namespace MlTraces.Core.Store
     /// Sizes write transactions by time, not by count, for every command that writes many traces (deletion,
     /// archival finalize, import): a transaction holds SQLite's write lock for all of it, and an MLflow server
     /// logging meanwhile waits that long. Each batch is sized from what the last one took per trace, aiming at
-    /// <see cref="Target"/>: it starts small, at most doubles from one batch to the next, and shrinks at once when
+    /// <see cref="Target"/>: it starts small, grows by at most half from one batch to the next, and shrinks at once when
     /// a batch ran long (a cold cache, a slow disk, a busy server). The same traces cost about the same whatever
     /// the batch size once the commit is shared by a few hundred, so the throughput stays.
     /// </summary>
@@ -43,8 +43,9 @@ namespace MlTraces.Core.Store
             if (_fixed || count <= 0) return;
             double perItem = Math.Max(elapsed.TotalMilliseconds, 0.01) / count;
             double fits = Target.TotalMilliseconds / perItem;
-            // Grow from the batch actually measured (a short last batch says little), shrink at once.
-            double next = Math.Min(fits, Math.Max(count, Next) * 2.0);
+            // Grow by half at most from the batch actually measured (a short last batch says little; the next
+            // batch's pages may be colder), shrink at once.
+            double next = Math.Min(fits, Math.Max(count, Next) * 1.5);
             Next = (int)Math.Max(1, Math.Min(_max, Math.Floor(next)));
         }
     }
