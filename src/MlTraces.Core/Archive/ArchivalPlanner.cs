@@ -265,7 +265,7 @@ namespace MlTraces.Core.Archive
                         string? folder = TraceFolders.ArchiveFolderUri(c.Range.ArchiveLocation, c.LastId, out string why);
                         if (folder != null && FileArchiveRepository.LocalFolder(folder) != null)
                         {
-                            try { TraceFolders.ArchiveWriteFolder(folder); }
+                            try { TraceFolders.PayloadFolder(folder); }
                             catch (MlTracesException ex) { folder = null; why = ex.Message; }
                         }
                         if (folder == null)

@@ -45,7 +45,7 @@ namespace MlTraces.Core.Archive
         /// <summary>traces.pb in the folder, which must be a trace's own (.../traces/&lt;id&gt;/artifacts, resolved and
         /// confined): an UnsafeArchiveLocation error otherwise, before anything is read, written or removed.</summary>
         private static string FilePath(string folderUri) =>
-            Path.Combine(Store.TraceFolders.ArchiveWriteFolder(folderUri), TracePayload.FileName);
+            Path.Combine(Store.TraceFolders.PayloadFolder(folderUri), TracePayload.FileName);
 
         /// <summary>True for a name <see cref="Write"/> gives its temporary files (and nothing else).</summary>
         public static bool IsTemporaryName(string fileName)

@@ -71,9 +71,9 @@ namespace MlTraces.Core.Store
             return own;
         }
 
-        /// <summary>The folder an archival pass may write a payload to: .../traces/&lt;valid id&gt;/artifacts, confined
-        /// below the folder above "traces". Throws UnsafeArchiveLocation otherwise.</summary>
-        public static string ArchiveWriteFolder(string folderUri)
+        /// <summary>The folder an archive repository may read, write or remove a payload in: .../traces/&lt;valid
+        /// id&gt;/artifacts, confined below the folder above "traces". Throws UnsafeArchiveLocation otherwise.</summary>
+        public static string PayloadFolder(string folderUri)
         {
             string? path = ConfinedPath.LocalPath(folderUri);
             var parts = path?.TrimEnd('/', Path.DirectorySeparatorChar).Split('/', Path.DirectorySeparatorChar);
