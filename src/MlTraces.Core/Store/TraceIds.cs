@@ -15,7 +15,7 @@ namespace MlTraces.Core.Store
         {
             if (string.IsNullOrEmpty(id)) return "A trace id is empty. " + Forms;
             if (id!.Length > MaxLength)
-                return $"'{Shorten(id)}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
+                return $"'{UserText.Shorten(id, 60)}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
             foreach (char c in id)
             {
                 bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
@@ -24,14 +24,11 @@ namespace MlTraces.Core.Store
                 string hint = c == '*' || c == '?' || c == '%' || c == '['
                     ? " Trace ids are exact, not wildcards: select traces by their properties with -Filter."
                     : "";
-                return $"'{id}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
+                return $"'{UserText.Shorten(id, 60)}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
             }
             return null;
         }
 
         private const string Forms = "Trace ids are 'tr-' followed by 32 hex digits (MLflow 3) or 32 hex digits (MLflow 2).";
-
-        private static string Shorten(string id) =>
-            id.Length <= 60 ? id : id.Substring(0, 57) + "...";
     }
 }
