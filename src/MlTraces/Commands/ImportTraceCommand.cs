@@ -55,6 +55,8 @@ namespace MlTraces.Commands
         private ProgressReporter? _progress;
         private string? _targetExperimentId;
         private readonly List<Trace> _pending = new List<Trace>();
+        /// <summary>Where each trace read from a file came from ("file, line n"), for its errors.</summary>
+        private readonly Dictionary<Trace, string> _origins = new Dictionary<Trace, string>();
         private long _imported;
 
         protected override void BeginProcessing()
@@ -124,14 +126,17 @@ namespace MlTraces.Commands
                 if (line.Error != null)
                     WriteError(new ErrorRecord(line.Error, line.Error.ErrorId, ErrorCategory.InvalidData, $"{file}:{line.Number}"));
                 else
+                {
+                    _origins[line.Trace!] = $"{file}, line {line.Number}";
                     Add(line.Trace!);
+                }
             }
         }
 
         private void Add(Trace t)
         {
             string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
-            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) return;
+            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= TraceImporter.TransactionSize) Flush();
         }
@@ -157,6 +162,7 @@ namespace MlTraces.Commands
                 loader.Load(group.ToList());
                 WriteWarnings(loader.Warnings);
             }
+            var origins = batch.Select(t => _origins.TryGetValue(t, out var o) && _origins.Remove(t) ? o : null).ToList();
             List<ImportResult> results = new List<ImportResult>();
             Terminating(() =>
             {
@@ -164,8 +170,11 @@ namespace MlTraces.Commands
                     _targetExperimentId = _importer.EnsureExperiment(ExperimentName).ExperimentId;
                 results = _importer.Import(batch, _targetExperimentId);
             });
-            foreach (var r in results)
+            for (int i = 0; i < results.Count; i++)
             {
+                var r = results[i];
+                // One result per trace, in the batch's order: a failure names the file and line it came from.
+                if (origins[i] != null && r.Message != null) r.Message = origins[i] + ": " + r.Message;
                 switch (r.Outcome)
                 {
                     case ImportOutcome.Imported:
@@ -177,6 +186,9 @@ namespace MlTraces.Commands
                         break;
                     case ImportOutcome.ExperimentNotFound:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                        break;
+                    case ImportOutcome.Refused:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
                         break;
                     default:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
