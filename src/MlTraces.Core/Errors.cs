@@ -28,8 +28,11 @@ namespace MlTraces.Core
         public ErrorKind Kind { get; }
         public string ErrorId { get; }
 
+        /// <summary>No message is longer than this, whatever it echoes.</summary>
+        public const int MaxMessageLength = 4000;
+
         public MlTracesException(ErrorKind kind, string errorId, string message, Exception? inner = null)
-            : base(message, inner)
+            : base(UserText.Bound(message, MaxMessageLength), inner)
         {
             Kind = kind; ErrorId = errorId;
         }
@@ -39,7 +42,8 @@ namespace MlTraces.Core
     /// know MLflow recognise it.</summary>
     public sealed class InvalidParameterException : MlTracesException
     {
+        /// <summary>MLflow's messages are a line; what makes one longer is echoed input.</summary>
         public InvalidParameterException(string message, string errorId = "InvalidParameterValue")
-            : base(ErrorKind.InvalidArgument, errorId, message) { }
+            : base(ErrorKind.InvalidArgument, errorId, UserText.Bound(message, 1000)) { }
     }
 }

@@ -102,10 +102,12 @@ namespace MlTraces.Commands
 
         /// <summary>The one id rule at every door (-TraceId, piped objects, imported traces): an id MLflow could not
         /// have written is a non-terminating InvalidTraceId error and goes no further.</summary>
-        protected bool AcceptTraceId(string? id, object? target = null)
+        /// <param name="origin">Where the id came from ("file, line n"), said first in the message.</param>
+        protected bool AcceptTraceId(string? id, object? target = null, string? origin = null)
         {
             string? problem = TraceIds.Problem(id);
             if (problem == null) return true;
+            if (origin != null) problem = origin + ": " + problem;
             WriteError(new ErrorRecord(new ArgumentException(problem), "InvalidTraceId", ErrorCategory.InvalidArgument, target ?? id));
             return false;
         }

@@ -67,7 +67,7 @@ namespace MlTraces.Core.Query
                 case "request_metadata": case "metadata": return "request_metadata";
                 case "span": case "feedback": case "expectation": case "issue": return t;
             }
-            throw new InvalidParameterException($"Invalid entity type '{t}'. Valid values are {PyRepr.Set(Identifiers)}");
+            throw new InvalidParameterException($"Invalid entity type '{UserText.Shorten(t)}'. Valid values are {PyRepr.Set(Identifiers)}");
         }
 
         public static bool IsQuoted(string v, char q) => v.Length >= 2 && v[0] == q && v[v.Length - 1] == q;
@@ -83,7 +83,7 @@ namespace MlTraces.Core.Query
             string key = TrimBackticks(StripQuotes(dot < 0 ? identifier : identifier.Substring(dot + 1)));
             if (type == "attribute" && Array.IndexOf(validAttributes, key) < 0)
                 throw new InvalidParameterException(
-                    $"Invalid attribute key '{key}' specified. Valid keys are '{PyRepr.Set(validAttributes)}'");
+                    $"Invalid attribute key '{UserText.Shorten(key)}' specified. Valid keys are '{PyRepr.Set(validAttributes)}'");
             return (type, key);
         }
     }
@@ -102,21 +102,39 @@ namespace MlTraces.Core.Query
             public object? Value;
         }
 
+        /// <summary>Bounds on a filter, checked before it is parsed further or reaches SQL. MLflow's own parser
+        /// (sqlparse) stops grouping past 100 levels and 10,000 tokens; SQLite refuses an expression tree deeper than
+        /// 1,000 (an AND chain is as deep as it is long), PostgreSQL more than 65,535 parameters. The limits sit well
+        /// inside all of these, and far above any filter a person or a script writes.</summary>
+        public const int MaxLength = 100_000;
+        public const int MaxComparisons = 500;
+        public const int MaxNesting = 100;
+        public const int MaxTokens = 10_000;
+
         public static IReadOnlyList<FilterClause> Parse(string? filter)
         {
             if (string.IsNullOrEmpty(filter)) return Array.Empty<FilterClause>();
             string text = filter!;
-            var statements = FilterLexer.SplitStatements(FilterLexer.Lex(text));
+            if (text.Length > MaxLength)
+                throw new InvalidParameterException(
+                    $"Invalid filter string: it is {text.Length:N0} characters long, and MlTraces takes filters of up to {MaxLength:N0} characters. Split the search into several.");
+            var lexed = FilterLexer.Lex(text);
+            CheckNesting(lexed);
+            var statements = FilterLexer.SplitStatements(lexed);
             if (statements.Count > 1)
                 throw new InvalidParameterException(
-                    $"Search filter contained multiple expression {PyRepr.Str(text)}. Provide AND-ed expression list.");
+                    $"Search filter contained multiple expression {PyRepr.Str(UserText.Shorten(text))}. Provide AND-ed expression list.");
             var tokens = FilterLexer.Group(statements[0], text).Where(t => !t.IsWhitespace).ToList();
             var joined = JoinClauses(tokens, text);
             var invalid = joined.Where(t => t.Kind != TokenKind.Comparison && !t.IsKeyword("AND")).ToList();
             if (invalid.Count > 0)
                 throw new InvalidParameterException(
-                    "Invalid clause(s) in filter string: " + string.Join(", ", invalid.Select(t => "'" + t.Text + "'")));
+                    "Invalid clause(s) in filter string: " + string.Join(", ", invalid.Select(t => "'" + UserText.Shorten(t.Text, 100) + "'")));
 
+            int comparisons = joined.Count(t => t.Kind == TokenKind.Comparison);
+            if (comparisons > MaxComparisons)
+                throw new InvalidParameterException(
+                    $"Invalid filter string: it has {comparisons:N0} comparisons, and MlTraces takes up to {MaxComparisons:N0} AND-ed comparisons in one filter. Split the search into several, or use IN (...) for a list of values.");
             var raw = joined.Where(t => t.Kind == TokenKind.Comparison).Select(ReadComparison).ToList();
             var clauses = new List<FilterClause>();
             foreach (var r in raw)
@@ -130,8 +148,26 @@ namespace MlTraces.Core.Query
             foreach (var c in clauses)
                 if (c.Value is IReadOnlyList<string> && c.Comparator != "IN" && c.Comparator != "NOT IN")
                     throw new InvalidParameterException(
-                        $"Invalid filter clause '{c.Text}': a list of values can only be compared with IN or NOT IN.");
+                        $"Invalid filter clause '{UserText.Shorten(c.Text)}': a list of values can only be compared with IN or NOT IN.");
             return clauses;
+        }
+
+        /// <summary>Parentheses nested deeper than <see cref="MaxNesting"/>, and more than <see cref="MaxTokens"/> words
+        /// and signs outside parentheses, are refused before they are grouped (which takes time in proportion to
+        /// depth, or tokens, times length).</summary>
+        private static void CheckNesting(List<Token> tokens)
+        {
+            int depth = 0, topLevel = 0;
+            foreach (var t in tokens)
+            {
+                if (t.IsPunct("(") && ++depth > MaxNesting)
+                    throw new InvalidParameterException(
+                        $"Invalid filter string: parentheses are nested more than {MaxNesting} deep (at character {t.Start + 1:N0}).");
+                if (t.IsPunct(")") && depth > 0) depth--;
+                if (depth == 0 && !t.IsWhitespace && ++topLevel > MaxTokens)
+                    throw new InvalidParameterException(
+                        $"Invalid filter string: it has more than {MaxTokens:N0} words and signs; MlTraces takes up to {MaxComparisons:N0} AND-ed comparisons in one filter. Split the search into several.");
+            }
         }
 
         /// <summary>Forms the clauses sqlparse leaves as loose tokens: <c>x IN (...)</c>, <c>x NOT IN (...)</c>,
@@ -203,7 +239,7 @@ namespace MlTraces.Core.Query
                 if (p.Count != 3)
                     throw new InvalidParameterException($"Invalid comparison clause. Expected 3 tokens found {p.Count}");
                 if (p[0].Kind != TokenKind.Identifier)
-                    throw new InvalidParameterException($"Invalid comparison clause. Expected 'Identifier' found '{p[0].Text}'");
+                    throw new InvalidParameterException($"Invalid comparison clause. Expected 'Identifier' found '{UserText.Shorten(p[0].Text)}'");
             }
             var (type, key) = TraceSearchKeys.Identifier(p[0].Text, TraceSearchKeys.SearchAttributeKeys);
             var clause = new RawClause { Type = type, Key = key, Comparator = p[1].Text, Text = comparison.Text };
@@ -307,7 +343,7 @@ namespace MlTraces.Core.Query
             {
                 case "issue":
                     if (key != "id")
-                        throw new InvalidParameterException($"Invalid issue attribute '{key}'. Supported attributes: id");
+                        throw new InvalidParameterException($"Invalid issue attribute '{UserText.Shorten(key)}'. Supported attributes: id");
                     Require(comparator, TraceSearchKeys.IssueComparators, $"issue.{key} comparator '{comparator}' not one of '{{0}}'");
                     entity = FilterEntity.Issue;
                     break;

@@ -50,10 +50,10 @@ namespace MlTraces.Core.Query
                         case "attribute": entity = OrderEntity.Attribute; break;
                         case "tag": entity = OrderEntity.Tag; break;
                         case "request_metadata": entity = OrderEntity.Metadata; break;
-                        default: throw new InvalidParameterException($"Invalid identifier type '{type}'");
+                        default: throw new InvalidParameterException($"Invalid identifier type '{UserText.Shorten(type)}'");
                     }
                     if (!seen.Add(type + "\u0000" + key))
-                        throw new InvalidParameterException($"`order_by` contains duplicate fields: {PyRepr.List(orderBy)}");
+                        throw new InvalidParameterException($"`order_by` contains duplicate fields: {UserText.Shorten(PyRepr.List(orderBy), 500)}");
                     terms.Add(new OrderTerm(entity, key, ascending));
                 }
             }
@@ -71,7 +71,7 @@ namespace MlTraces.Core.Query
 
         private static (string Type, string Key, bool Ascending) ParseOne(string clause)
         {
-            string unparsable = $"Invalid order_by clause '{clause}'. Could not be parsed.";
+            string unparsable = $"Invalid order_by clause '{UserText.Shorten(clause)}'. Could not be parsed.";
             string? token = SingleToken(clause ?? "");
             if (token == null) throw new InvalidParameterException(unparsable);
             // MLflow splits the clause like a shell would, with backticks read as double quotes.
@@ -82,7 +82,7 @@ namespace MlTraces.Core.Query
             {
                 string direction = words[1].ToLowerInvariant();
                 if (direction != "asc" && direction != "desc")
-                    throw new InvalidParameterException($"Invalid ordering key in order_by clause '{clause}'.");
+                    throw new InvalidParameterException($"Invalid ordering key in order_by clause '{UserText.Shorten(clause)}'.");
                 ascending = direction == "asc";
             }
             var (type, key) = TraceSearchKeys.Identifier(words[0].Trim(), TraceSearchKeys.OrderByAttributeKeys);
@@ -222,7 +222,7 @@ namespace MlTraces.Core.Query
                 // MLflow validates end_time but has no such column; the sum is what the name means.
                 case "end_time_ms": nullable = true; return "(ti.timestamp_ms + ti.execution_time_ms)";
             }
-            throw new InvalidParameterException($"Invalid order_by attribute '{key}'");
+            throw new InvalidParameterException($"Invalid order_by attribute '{UserText.Shorten(key)}'");
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using System.Linq;
 using System.Text;
 using MlTraces.Core.Json;
 
@@ -27,12 +28,12 @@ namespace MlTraces.Core.Query
             }
             catch (Exception e) when (e is JsonException || e is FormatException || e is ArgumentException)
             {
-                throw new InvalidParameterException($"Invalid page token, decoded value={PyRepr.Bytes(bytes)}");
+                throw new InvalidParameterException($"Invalid page token, decoded value={(bytes.Length > UserText.MaxEcho ? PyRepr.Bytes(bytes.Take(UserText.MaxEcho).ToArray()) + $"... ({bytes.Length:N0} bytes)" : PyRepr.Bytes(bytes))}");
             }
 
             var offsetNode = (parsed as JsonObject)?.Get("offset");
             if (!(parsed is JsonObject) || offsetNode == null || IsFalsy(offsetNode))
-                throw new InvalidParameterException($"Invalid page token, parsed value={PyRepr.Json(parsed)}");
+                throw new InvalidParameterException($"Invalid page token, parsed value={UserText.Shorten(PyRepr.Json(parsed))}");
 
             // Python's int(): integers, numeric strings (surrounding spaces, a sign and _ separators allowed),
             // floats truncated toward zero, True as 1.
@@ -53,7 +54,7 @@ namespace MlTraces.Core.Query
                         return fromString;
                     break;
             }
-            throw new InvalidParameterException($"Invalid page token, not stringable {PyRepr.JsonStr(offsetNode)}");
+            throw new InvalidParameterException($"Invalid page token, not stringable {UserText.Shorten(PyRepr.JsonStr(offsetNode))}");
         }
 
         private static bool IsFalsy(JsonNode node)

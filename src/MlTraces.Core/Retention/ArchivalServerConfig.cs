@@ -36,10 +36,16 @@ namespace MlTraces.Core.Retention
             return Load(System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(currentDirectory, path));
         }
 
+        /// <summary>MLflow's file is a flat mapping of a few keys: anything much larger or deeper is not one, and a
+        /// deep enough nesting would overflow the stack of the YAML loader (which recurses per level) and kill the
+        /// process. Both are checked before the document is built.</summary>
+        public const int MaxFileBytes = 1024 * 1024;
+        public const int MaxDepth = 32;
+
         public static ArchivalServerConfig Load(string path)
         {
             string text;
-            try { text = File.ReadAllText(path); }
+            try { text = ReadBounded(path); }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is ArgumentException || ex is NotSupportedException)
             {
                 throw Wrap(path, "Failed to read config file: " + ex.Message);
@@ -47,15 +53,56 @@ namespace MlTraces.Core.Retention
             YamlNode? root;
             try
             {
+                CheckDepth(path, text);
                 var stream = new YamlStream();
                 stream.Load(new StringReader(text));
                 root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
             }
             catch (YamlException ex)
             {
-                throw Wrap(path, "Failed to parse YAML: " + ex.Message);
+                throw Wrap(path, "Failed to parse YAML: " + UserText.Shorten(ex.Message, 500));
             }
             return Parse(root, path);
+        }
+
+        private static string ReadBounded(string path)
+        {
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            var buffer = new MemoryStream();
+            var chunk = new byte[81920];
+            int n;
+            while ((n = f.Read(chunk, 0, chunk.Length)) > 0)
+            {
+                buffer.Write(chunk, 0, n);
+                if (buffer.Length > MaxFileBytes)
+                    throw Wrap(path, $"The file is larger than {MaxFileBytes / 1024 / 1024} MiB; a trace archival config is a few lines.");
+            }
+            buffer.Position = 0;
+            using var reader = new StreamReader(buffer, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+            return reader.ReadToEnd();
+        }
+
+        /// <summary>Walks the parser's events (a loop over a state machine, no recursion) and stops at the first
+        /// collection nested deeper than <see cref="MaxDepth"/>.</summary>
+        private static void CheckDepth(string path, string text)
+        {
+            var parser = new Parser(new StringReader(text));
+            int depth = 0;
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case YamlDotNet.Core.Events.MappingStart _:
+                    case YamlDotNet.Core.Events.SequenceStart _:
+                        if (++depth > MaxDepth)
+                            throw Wrap(path, $"YAML collections are nested more than {MaxDepth} deep (at line {parser.Current.Start.Line}); the trace archival config is a flat mapping.");
+                        break;
+                    case YamlDotNet.Core.Events.MappingEnd _:
+                    case YamlDotNet.Core.Events.SequenceEnd _:
+                        depth--;
+                        break;
+                }
+            }
         }
 
         internal static ArchivalServerConfig Parse(YamlNode? root, string path)

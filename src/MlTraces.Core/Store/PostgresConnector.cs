@@ -12,8 +12,9 @@ namespace MlTraces.Core.Store
     /// </summary>
     internal static class PostgresConnector
     {
-        /// <summary>Passwords the session was given (URI or credential), by login, so that a URI shown without
-        /// its password (on output objects, piped to the next command) still connects.</summary>
+        /// <summary>Passwords the session was given (URI or credential) and that the server accepted, by login, so
+        /// that a URI shown without its password (on output objects, piped to the next command) still connects. A
+        /// password the server refused is never kept, and a kept one it refuses later is dropped.</summary>
         private static readonly ConcurrentDictionary<string, string> Remembered = new ConcurrentDictionary<string, string>(StringComparer.Ordinal);
 
         private static string LoginKey(PostgresTarget t) => (t.UserName ?? "") + "@" + t.Location;
@@ -30,8 +31,7 @@ namespace MlTraces.Core.Store
             };
             if (target.UserName != null) b.Username = target.UserName;
             string? password = target.Password;
-            if (password != null) Remembered[LoginKey(target)] = password;
-            else if (Remembered.TryGetValue(LoginKey(target), out var known)) password = known;
+            if (password == null && Remembered.TryGetValue(LoginKey(target), out var known)) password = known;
             // Otherwise Npgsql reads PGPASSWORD, then the passfile (PGPASSFILE or ~/.pgpass), as libpq does.
             if (password != null) b.Password = password;
             foreach (var kv in target.Options)
@@ -80,6 +80,25 @@ namespace MlTraces.Core.Store
         public static NpgsqlConnection Open(TrackingUri uri, StoreAccess access)
         {
             var target = uri.Postgres!;
+            bool remembered = target.Password == null && Remembered.ContainsKey(LoginKey(target));
+            try
+            {
+                var connection = OpenOnce(uri, access);
+                if (target.Password != null) Remembered[LoginKey(target)] = target.Password;
+                return connection;
+            }
+            catch (MlTracesException ex) when (remembered && ex.Kind == ErrorKind.AuthenticationFailed)
+            {
+                // The remembered password is stale (mistyped before, or changed since): forget it, and let
+                // PGPASSWORD or the .pgpass file answer as they would have without it.
+                Remembered.TryRemove(LoginKey(target), out _);
+                return OpenOnce(uri, access);
+            }
+        }
+
+        private static NpgsqlConnection OpenOnce(TrackingUri uri, StoreAccess access)
+        {
+            var target = uri.Postgres!;
             var connection = new NpgsqlConnection(ConnectionString(target, access));
             try
             {
@@ -104,6 +123,7 @@ namespace MlTraces.Core.Store
         public static Exception? TranslateError(TrackingUri uri, Exception ex)
         {
             var t = uri.Postgres!;
+            string Echo(string text) => Scrub(text, t);
             string where = $"the PostgreSQL database '{t.Database}' on {t.Host ?? "localhost"}:{t.Port ?? 5432}";
             if (ex is PostgresException pg)
             {
@@ -112,42 +132,51 @@ namespace MlTraces.Core.Store
                     case "28P01": // invalid_password
                     case "28000": // invalid_authorization_specification (no pg_hba entry, no password given)
                         return new MlTracesException(ErrorKind.AuthenticationFailed, "StoreLoginFailed",
-                            $"The login as '{t.UserName}' to {where} was refused: {pg.MessageText}. Give the password in the URI, with -Credential, in PGPASSWORD or in a .pgpass file.", ex);
+                            $"The login as '{t.UserName}' to {where} was refused: {Echo(pg.MessageText)}. Give the password in the URI, with -Credential, in PGPASSWORD or in a .pgpass file.", ex);
                     case "3D000": // invalid_catalog_name
                         return new MlTracesException(ErrorKind.StoreNotFound, "StoreNotFound",
                             $"There is no database '{t.Database}' on {t.Host ?? "localhost"}:{t.Port ?? 5432}. Check the database name of the store '{uri.Original}'; New-TraceStore creates a store in an empty database that exists.", ex);
                     case "25006": // read_only_sql_transaction
                     case "42501": // insufficient_privilege
                         return new MlTracesException(ErrorKind.StoreReadOnly, "StoreReadOnly",
-                            $"{Capital(where)} cannot be written by '{t.UserName}': {pg.MessageText}.", ex);
+                            $"{Capital(where)} cannot be written by '{t.UserName}': {Echo(pg.MessageText)}.", ex);
                     case "55P03": // lock_not_available
                     case "57014": // query_canceled (statement or lock timeout)
                     case "40P01": // deadlock_detected
                     case "40001": // serialization_failure
                         return new MlTracesException(ErrorKind.StoreLocked, "StoreLocked",
-                            $"{Capital(where)} could not give the rows this command needs: {pg.MessageText}. Another session (an MLflow server or another command) holds them; try again.", ex);
+                            $"{Capital(where)} could not give the rows this command needs: {Echo(pg.MessageText)}. Another session (an MLflow server or another command) holds them; try again.", ex);
                     case "57P01": case "57P02": case "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
                         return new MlTracesException(ErrorKind.StoreUnavailable, "StoreUnavailable",
-                            $"{Capital(where)} is not available: {pg.MessageText}.", ex);
+                            $"{Capital(where)} is not available: {Echo(pg.MessageText)}.", ex);
                     default:
                         return new MlTracesException(ErrorKind.IOError, "StoreError",
-                            $"{Capital(where)} (store '{uri.Original}') reported an error: {pg.MessageText} (SQLSTATE {pg.SqlState}).", ex);
+                            $"{Capital(where)} (store '{uri.Original}') reported an error: {Echo(pg.MessageText)} (SQLSTATE {pg.SqlState}).", ex);
                 }
             }
             if (ex is System.IO.FileNotFoundException missing)
                 return new MlTracesException(ErrorKind.StoreNotFound, "PasswordFileNotFound",
-                    $"The password file for {where} does not exist: {missing.FileName ?? missing.Message}. Check PGPASSFILE or the passfile option.", ex);
+                    $"The password file for {where} does not exist: {Echo(missing.FileName ?? missing.Message)}. Check PGPASSFILE or the passfile option.", ex);
             if (ex is NpgsqlException || ex is SocketException || ex is TimeoutException)
             {
                 var socket = FindInner<SocketException>(ex);
                 if (socket == null && ex is NpgsqlException && ex.Message.IndexOf("password", StringComparison.OrdinalIgnoreCase) >= 0)
                     return new MlTracesException(ErrorKind.AuthenticationFailed, "StoreLoginFailed",
                         $"{Capital(where)} asks '{t.UserName}' for a password and none was given. Give it in the URI, with -Credential, in PGPASSWORD or in a .pgpass file.", ex);
-                string reason = socket != null ? socket.Message : ex.Message;
+                string reason = Echo(socket != null ? socket.Message : ex.Message);
                 return new MlTracesException(ErrorKind.StoreUnavailable, "StoreUnreachable",
                     $"The PostgreSQL server for {where} cannot be reached: {reason}. Check that the server is running, that host and port are right, and that it accepts connections from this machine.", ex);
             }
             return null;
+        }
+
+        /// <summary>Text from the server or the driver, before it is echoed: never the password, should it hold one
+        /// (a server's message may quote what it was sent), and never longer than a message should be.</summary>
+        private static string Scrub(string text, PostgresTarget t)
+        {
+            foreach (var secret in new[] { t.Password, Remembered.TryGetValue(LoginKey(t), out var known) ? known : null })
+                if (secret != null && secret.Length >= 4) text = text.Replace(secret, "***");
+            return UserText.Shorten(text, 500);
         }
 
         private static string Capital(string s) => char.ToUpperInvariant(s[0]) + s.Substring(1);

@@ -19,7 +19,7 @@ namespace MlTraces.Core.Store
         {
             if (string.IsNullOrEmpty(id)) return "A trace id is empty. " + Forms;
             if (id!.Length > MaxLength)
-                return $"'{Shorten(Printable(id))}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
+                return $"'{UserText.Shorten(Printable(id), 60)}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
             foreach (char c in id)
             {
                 bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
@@ -28,7 +28,7 @@ namespace MlTraces.Core.Store
                 string hint = c == '*' || c == '?' || c == '%' || c == '['
                     ? " Trace ids are exact, not wildcards: select traces by their properties with -Filter."
                     : "";
-                return $"'{Shorten(Printable(id))}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
+                return $"'{UserText.Shorten(Printable(id), 60)}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
             }
             string? segment = PathSegmentProblem(id);
             return segment == null ? null : $"'{id}' {segment}, so it cannot be an MLflow trace id. " + Forms;
@@ -65,8 +65,5 @@ namespace MlTraces.Core.Store
             foreach (char c in id) sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString());
             return sb.ToString();
         }
-
-        private static string Shorten(string id) =>
-            id.Length <= 60 ? id : id.Substring(0, 57) + "...";
     }
 }

@@ -5,7 +5,10 @@ using System.Linq;
 
 namespace MlTraces.Core.Store
 {
-    public enum ImportOutcome { Imported, AlreadyExists, ExperimentNotFound, CannotHold }
+    public enum ImportOutcome { Imported, AlreadyExists, ExperimentNotFound, CannotHold,
+        /// <summary>The store refused one of the trace's rows (a duplicate assessment id, a value too long for
+        /// its column): the trace's writes were rolled back to its savepoint, the rest of the batch went on.</summary>
+        Refused }
 
     public sealed class ImportResult
     {
@@ -105,11 +108,14 @@ namespace MlTraces.Core.Store
                         writer.Write(trace);
                         using var release = _store.Command("RELEASE import_trace"); release.Transaction = tx; release.ExecuteNonQuery();
                     }
-                    catch (System.Data.Common.DbException)
+                    catch (System.Data.Common.DbException ex)
                     {
                         using (var rollback = _store.Command("ROLLBACK TO import_trace")) { rollback.Transaction = tx; rollback.ExecuteNonQuery(); }
                         using (var release = _store.Command("RELEASE import_trace")) { release.Transaction = tx; release.ExecuteNonQuery(); }
-                        throw;
+                        if (!IsAboutThisTrace(ex)) throw; // a busy, read-only or lost store: the batch cannot go on
+                        result.Outcome = ImportOutcome.Refused;
+                        result.Message = $"Trace '{UserText.Shorten(original.TraceId, 60)}' was not imported: the store refused it ({UserText.Shorten(ex.Message.Trim(), 300)}). The other traces were imported.";
+                        continue;
                     }
                     result.Trace = trace;
                     result.Outcome = ImportOutcome.Imported;
@@ -119,6 +125,17 @@ namespace MlTraces.Core.Store
             });
             return results;
         }
+
+        /// <summary>An error in the trace's own data (a constraint, a value the column cannot hold), as opposed to one
+        /// about the store or the connection.</summary>
+        private static bool IsAboutThisTrace(System.Data.Common.DbException ex) => ex switch
+        {
+            // SQLITE_TOOBIG, SQLITE_CONSTRAINT, SQLITE_MISMATCH
+            Microsoft.Data.Sqlite.SqliteException lite => lite.SqliteErrorCode == 18 || lite.SqliteErrorCode == 19 || lite.SqliteErrorCode == 20,
+            // Class 22 (data exception: a string too long, a bad number) and 23 (integrity constraint violation).
+            Npgsql.PostgresException pg => pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState.StartsWith("23", StringComparison.Ordinal),
+            _ => false,
+        };
 
         /// <summary>The trace as it lands here: in the target experiment, with MLflow's tags for where it lives.</summary>
         private Trace Retarget(Trace t, Experiment experiment)

@@ -67,13 +67,13 @@ namespace MlTraces.Core.Store
                     string rest = text.Substring(colon + 3);
                     if (!rest.StartsWith("/", StringComparison.Ordinal))
                         throw new ArgumentException(
-                            $"The tracking URI '{text}' is not a valid SQLite URI: write sqlite:///relative/path.db or sqlite:////absolute/path.db.");
+                            $"The tracking URI '{UserText.Shorten(text)}' is not a valid SQLite URI: write sqlite:///relative/path.db or sqlite:////absolute/path.db.");
                     string path = rest.Substring(1);
                     int query = path.IndexOf('?');
                     if (query >= 0) path = path.Substring(0, query);
                     path = Uri.UnescapeDataString(path);
                     if (path.Length == 0 || path == ":memory:")
-                        throw new ArgumentException($"The tracking URI '{text}' names an in-memory database, which holds no traces.");
+                        throw new ArgumentException($"The tracking URI '{UserText.Shorten(text)}' names an in-memory database, which holds no traces.");
                     return new TrackingUri(text, StoreKind.Sqlite, Resolve(path, currentDirectory), null);
                 }
                 if (baseScheme == "file")
@@ -85,10 +85,10 @@ namespace MlTraces.Core.Store
                 }
                 if (baseScheme == "postgres")
                     throw new ArgumentException(
-                        $"The tracking URI '{Redact(text)}' uses 'postgres://', which MLflow (SQLAlchemy) does not accept: write postgresql://{text.Substring(colon + 3).Split('@').Last()}.");
+                        $"The tracking URI '{Redact(text)}' uses 'postgres://', which MLflow (SQLAlchemy) does not accept: write postgresql:// instead.");
                 if (baseScheme == "mysql" || baseScheme == "mssql" || baseScheme == "http" || baseScheme == "https" || baseScheme == "databricks")
                     throw new NotSupportedException(
-                        $"The tracking URI '{Redact(text)}' uses '{baseScheme}', which MlTraces does not support; it reads SQLite stores (sqlite:///path.db or a file path) and PostgreSQL stores (postgresql://user@host:port/database).");
+                        $"The tracking URI '{UserText.Shorten(Redact(text))}' uses '{UserText.Shorten(baseScheme, 40)}', which MlTraces does not support; it reads SQLite stores (sqlite:///path.db or a file path) and PostgreSQL stores (postgresql://user@host:port/database).");
             }
             // A plain path (absolute, relative, or a Windows drive path like C:\x.db).
             return new TrackingUri(text, StoreKind.Sqlite, Resolve(text, currentDirectory), null);
@@ -105,16 +105,29 @@ namespace MlTraces.Core.Store
         private static string Resolve(string path, Func<string> currentDirectory) =>
             Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(currentDirectory(), path));
 
-        /// <summary>Removes a password from a URI text before it is shown anywhere.</summary>
+        /// <summary>Removes a password from a URI text before it is shown anywhere: the URI is read as SQLAlchemy reads
+        /// it (<see cref="SqlAlchemyUrl"/>), the password replaced by ***; when an unencoded '@' in the password made
+        /// part of it look like a host or port, everything up to the last '@' of the authority is masked as well.</summary>
         public static string Redact(string uri)
         {
-            int scheme = uri.IndexOf("://", StringComparison.Ordinal);
-            int at = uri.LastIndexOf('@');
-            if (scheme < 0 || at < 0) return uri;
-            int colon = uri.IndexOf(':', scheme + 3);
-            if (colon < 0 || colon > at) return uri;
-            return uri.Substring(0, colon + 1) + "***" + uri.Substring(at);
+            var m = SqlAlchemyUrl.Parse(uri);
+            if (m == null) return uri;
+            string redacted = uri;
+            if (m.Query.Success)
+                redacted = redacted.Substring(0, m.Query.Index)
+                    + SecretInQuery.Replace(m.Query.Value, x => x.Groups[1].Value + "***");
+            var (end, hostHasAt) = SqlAlchemyUrl.AuthorityEnd(m);
+            if (hostHasAt)
+            {
+                int start = m.Password.Success ? m.Password.Index : uri.IndexOf("://", StringComparison.Ordinal) + 3;
+                return redacted.Substring(0, start) + "***" + redacted.Substring(uri.LastIndexOf('@', end - 1));
+            }
+            if (!m.Password.Success) return redacted;
+            return redacted.Substring(0, m.Password.Index) + "***" + redacted.Substring(m.Password.Index + m.Password.Length);
         }
+
+        private static readonly System.Text.RegularExpressions.Regex SecretInQuery =
+            new System.Text.RegularExpressions.Regex(@"((?:^|&)(?:ssl)?password=)[^&]*", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
         public override string ToString() => Original;
     }
@@ -127,14 +140,27 @@ namespace MlTraces.Core.Store
     public sealed class PostgresTarget
     {
         public string Driver { get; private set; } = "postgresql";
-        public string? Host { get; private set; }
-        public int? Port { get; private set; }
-        public string? Database { get; private set; }
-        public string? UserName { get; private set; }
+        // What the URL's authority and path said; the query's libpq keywords (host, port, user, dbname) win, as
+        // they do when SQLAlchemy's psycopg2 dialect passes both on to libpq.
+        private string? _host, _database, _userName;
+        private int? _port;
+        /// <summary>The query as given (without the password), in order: it is shown again as it was written.</summary>
+        private List<KeyValuePair<string, string>> _query = new List<KeyValuePair<string, string>>();
+
+        public string? Host => QueryValue("host") ?? _host;
+        public int? Port => QueryValue("port") is string p ? int.Parse(p.Trim(), CultureInfo.InvariantCulture) : _port;
+        public string? Database => QueryValue("dbname") ?? _database;
+        public string? UserName => QueryValue("user") ?? _userName;
         internal string? Password { get; private set; }
         /// <summary>libpq connection options from the query string (sslmode, connect_timeout, ...), as given.</summary>
-        public IReadOnlyDictionary<string, string> Options => _options;
-        private Dictionary<string, string> _options = new Dictionary<string, string>(StringComparer.Ordinal);
+        public IReadOnlyDictionary<string, string> Options =>
+            _query.Where(kv => !ConnectionKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+
+        private string? QueryValue(string key)
+        {
+            foreach (var kv in _query) if (kv.Key == key) return kv.Value;
+            return null;
+        }
 
         /// <summary>The query options MlTraces passes on to the server connection (libpq's names).</summary>
         public static readonly IReadOnlyList<string> SupportedOptions = new[]
@@ -143,83 +169,59 @@ namespace MlTraces.Core.Store
             "options", "host", "port", "user", "password", "dbname", "target_session_attrs", "client_encoding",
             "keepalives_idle", "passfile",
         };
+        private static readonly HashSet<string> ConnectionKeys = new HashSet<string>(StringComparer.Ordinal) { "host", "port", "user", "password", "dbname" };
         private static readonly HashSet<string> SecretOptions = new HashSet<string>(StringComparer.Ordinal) { "password", "sslpassword" };
 
         /// <summary>"host:port/database": what errors name.</summary>
         public string Location =>
             (Host ?? "localhost") + ":" + (Port ?? 5432).ToString(CultureInfo.InvariantCulture) + "/" + (Database ?? UserName ?? "");
 
-        /// <summary>The URL without its password.</summary>
+        /// <summary>The URL without its password, as SQLAlchemy renders one (user quoted, host and database as given),
+        /// so that it still reads back to the same server, database and login.</summary>
         public string Display
         {
             get
             {
                 var s = new System.Text.StringBuilder(Driver).Append("://");
-                if (UserName != null) s.Append(Uri.EscapeDataString(UserName)).Append('@');
-                if (Host != null) s.Append(Host.Contains(":") && !Host.StartsWith("/", StringComparison.Ordinal) ? "[" + Host + "]" : Host);
-                if (Port != null) s.Append(':').Append(Port.Value.ToString(CultureInfo.InvariantCulture));
-                if (Database != null) s.Append('/').Append(Uri.EscapeDataString(Database));
-                var shown = _options.Where(kv => !SecretOptions.Contains(kv.Key)).ToList();
+                if (_userName != null) s.Append(Uri.EscapeDataString(_userName)).Append('@');
+                if (_host != null) s.Append(_host.Contains(":") ? "[" + _host + "]" : _host);
+                if (_port != null) s.Append(':').Append(_port.Value.ToString(CultureInfo.InvariantCulture));
+                if (_database != null) s.Append('/').Append(_database);
+                var shown = _query.Where(kv => !SecretOptions.Contains(kv.Key)).ToList();
                 for (int i = 0; i < shown.Count; i++)
-                    s.Append(i == 0 ? '?' : '&').Append(shown[i].Key).Append('=').Append(Uri.EscapeDataString(shown[i].Value));
+                    s.Append(i == 0 ? '?' : '&').Append(Uri.EscapeDataString(shown[i].Key)).Append('=').Append(Uri.EscapeDataString(shown[i].Value));
                 return s.ToString();
             }
         }
 
+        /// <summary>Reads the URL exactly as SQLAlchemy's make_url does (the password runs to the first '@' and may hold
+        /// '/', '?', ':' and '#'; user and password are percent-decoded, host and database are not; the query is
+        /// parse_qsl's), then takes the query's libpq keywords the way SQLAlchemy's psycopg2 dialect passes them on.</summary>
         internal static PostgresTarget Parse(string text, int schemeEnd)
         {
             var t = new PostgresTarget { Driver = text.Substring(0, schemeEnd).ToLowerInvariant() };
-            string rest = text.Substring(schemeEnd + 3);
-            string? query = null;
-            int q = rest.IndexOf('?');
-            if (q >= 0) { query = rest.Substring(q + 1); rest = rest.Substring(0, q); }
-            int slash = rest.IndexOf('/');
-            string authority = slash >= 0 ? rest.Substring(0, slash) : rest;
-            if (slash >= 0 && slash + 1 < rest.Length) t.Database = Uri.UnescapeDataString(rest.Substring(slash + 1));
-            int at = authority.LastIndexOf('@');
-            if (at >= 0)
+            var m = SqlAlchemyUrl.Parse(text) ?? throw new ArgumentException($"The PostgreSQL tracking URI '{UserText.Shorten(TrackingUri.Redact(text))}' cannot be read as a SQLAlchemy URL.");
+            if (SqlAlchemyUrl.AuthorityEnd(m).HostHasAt)
+                // SQLAlchemy would take the rest of such a password for the host, and every error would show it.
+                throw new ArgumentException(
+                    $"The PostgreSQL tracking URI '{UserText.Shorten(TrackingUri.Redact(text))}' has an '@' in its password or user name: write it as %40 (and '%' as %25).");
+            if (m.UserName.Success && m.UserName.Length > 0) t._userName = SqlAlchemyUrl.Unquote(m.UserName.Value);
+            if (m.Password.Success) t.Password = SqlAlchemyUrl.Unquote(m.Password.Value);
+            string host = m.Ipv6Host.Success ? m.Ipv6Host.Value : m.Ipv4Host.Success ? m.Ipv4Host.Value : "";
+            if (host.Length > 0) t._host = host;
+            if (m.Port.Success && m.Port.Length > 0) t._port = ParsePort(t, m.Port.Value);
+            if (m.Database.Success && m.Database.Length > 0) t._database = m.Database.Value;
+            if (m.Query.Success)
             {
-                string userInfo = authority.Substring(0, at);
-                authority = authority.Substring(at + 1);
-                int colon = userInfo.IndexOf(':');
-                string user = colon >= 0 ? userInfo.Substring(0, colon) : userInfo;
-                if (user.Length > 0) t.UserName = Uri.UnescapeDataString(user);
-                if (colon >= 0) t.Password = Uri.UnescapeDataString(userInfo.Substring(colon + 1));
-            }
-            string host = authority;
-            if (host.StartsWith("[", StringComparison.Ordinal))
-            {
-                int close = host.IndexOf(']');
-                if (close < 0) throw Bad(t, "an IPv6 host without its closing ']'");
-                string after = host.Substring(close + 1);
-                host = host.Substring(1, close - 1);
-                if (after.StartsWith(":", StringComparison.Ordinal)) t.Port = ParsePort(t, after.Substring(1));
-            }
-            else
-            {
-                int colon = host.LastIndexOf(':');
-                if (colon >= 0) { t.Port = ParsePort(t, host.Substring(colon + 1)); host = host.Substring(0, colon); }
-            }
-            if (host.Length > 0) t.Host = Uri.UnescapeDataString(host);
-            if (query != null)
-            {
-                foreach (var pair in query.Split(new[] { '&' }, StringSplitOptions.RemoveEmptyEntries))
+                foreach (var (key, value) in SqlAlchemyUrl.ParseQsl(m.Query.Value))
                 {
-                    int eq = pair.IndexOf('=');
-                    string key = Uri.UnescapeDataString(eq >= 0 ? pair.Substring(0, eq) : pair).Trim();
-                    string value = eq >= 0 ? Uri.UnescapeDataString(pair.Substring(eq + 1).Replace('+', ' ')) : "";
                     if (!SupportedOptions.Contains(key))
-                        throw Bad(t, $"the option '{key}', which MlTraces does not pass on to PostgreSQL (it takes: {string.Join(", ", SupportedOptions)})");
-                    switch (key)
-                    {
-                        // libpq lets the query name what the authority left out.
-                        case "host": t.Host = value; break;
-                        case "port": t.Port = ParsePort(t, value); break;
-                        case "user": t.UserName = value; break;
-                        case "password": t.Password = value; break;
-                        case "dbname": t.Database = value; break;
-                        default: t._options[key] = value; break;
-                    }
+                        throw Bad(t, $"the option '{UserText.Shorten(key, 60)}', which MlTraces does not pass on to PostgreSQL (it takes: {string.Join(", ", SupportedOptions)})");
+                    if (t._query.Exists(kv => kv.Key == key))
+                        throw Bad(t, $"the option '{key}' more than once");
+                    if (key == "port") ParsePort(t, value);
+                    if (key == "password") t.Password = value;
+                    else t._query.Add(new KeyValuePair<string, string>(key, value));
                 }
             }
             if (string.IsNullOrEmpty(t.Database))
@@ -227,11 +229,11 @@ namespace MlTraces.Core.Store
             return t;
         }
 
+        /// <summary>Python's int() of the port text, as SQLAlchemy takes it (surrounding spaces allowed).</summary>
         private static int ParsePort(PostgresTarget t, string text)
         {
-            if (text.Length == 0) return 5432;
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port > 0 && port < 65536) return port;
-            throw Bad(t, $"the port '{text}', which is not a number from 1 to 65535");
+            if (int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port > 0 && port < 65536) return port;
+            throw Bad(t, $"the port '{UserText.Shorten(text, 60)}', which is not a number from 1 to 65535");
         }
 
         private static ArgumentException Bad(PostgresTarget t, string what) =>
@@ -240,8 +242,12 @@ namespace MlTraces.Core.Store
         internal PostgresTarget WithLogin(string? userName, string? password)
         {
             var copy = (PostgresTarget)MemberwiseClone();
-            copy._options = new Dictionary<string, string>(_options, StringComparer.Ordinal);
-            if (!string.IsNullOrEmpty(userName)) copy.UserName = userName;
+            copy._query = new List<KeyValuePair<string, string>>(_query);
+            if (!string.IsNullOrEmpty(userName))
+            {
+                copy._userName = userName;
+                copy._query.RemoveAll(kv => kv.Key == "user");
+            }
             copy.Password = password;
             return copy;
         }

@@ -12,7 +12,7 @@ namespace MlTraces.Commands
     /// <summary>Writes traces as MLflow trace JSON (Trace.to_dict()), one trace a line.</summary>
     [Cmdlet(VerbsData.Export, "Trace", SupportsShouldProcess = true, DefaultParameterSetName = "Path")]
     [OutputType(typeof(FileInfo))]
-    public sealed class ExportTraceCommand : PSCmdlet
+    public sealed class ExportTraceCommand : PSCmdlet, IDisposable
     {
         [Parameter(Mandatory = true, ValueFromPipeline = true)]
         public Trace[] InputObject { get; set; } = new Trace[0];
@@ -32,13 +32,18 @@ namespace MlTraces.Commands
 
         /// <summary>Refuses to replace an existing file.</summary>
         [Parameter]
+        [Alias("NoOverwrite")]
         public SwitchParameter NoClobber { get; set; }
+
+        /// <summary>Writes the file even when it is read-only (it stays read-only).</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
 
         /// <summary>Writes the file's FileInfo to the pipeline when done.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        private StreamWriter? _writer;
+        private ExportFile? _file;
         private string _fullPath = "";
         private readonly List<Trace> _pending = new List<Trace>();
         private long _count;
@@ -49,24 +54,17 @@ namespace MlTraces.Commands
             _fullPath = ParameterSetName == "LiteralPath"
                 ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath)
                 : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
-            if (NoClobber && !Append && File.Exists(_fullPath))
-                ThrowTerminatingError(new ErrorRecord(new IOException($"The file '{_fullPath}' already exists and -NoClobber was given."),
-                    "FileExists", ErrorCategory.ResourceExists, _fullPath));
+            // Checked before -WhatIf answers, so that a dry run says what the real run would refuse.
+            var problem = ExportFile.Problem(_fullPath, Append, NoClobber, Force);
+            if (problem != null) Fail(problem);
             if (!ShouldProcess(_fullPath, Append ? "Append traces" : "Export traces")) return;
-            try
-            {
-                _writer = new StreamWriter(new FileStream(_fullPath, Append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read),
-                    new UTF8Encoding(false)) { NewLine = "\n" };
-            }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
-            {
-                ThrowTerminatingError(new ErrorRecord(ex, "CannotWriteFile", ErrorCategory.WriteError, _fullPath));
-            }
+            try { _file = ExportFile.Open(_fullPath, Append, NoClobber, Force); }
+            catch (Core.MlTracesException ex) { Fail(ex); }
         }
 
         protected override void ProcessRecord()
         {
-            if (_writer == null) return;
+            if (_file == null) return;
             foreach (var t in InputObject)
             {
                 if (t == null) continue;
@@ -77,20 +75,45 @@ namespace MlTraces.Commands
 
         protected override void EndProcessing()
         {
-            if (_writer == null) return;
+            if (_file == null) return;
             Flush();
+            try { _file.Commit(); }
+            catch (Core.MlTracesException ex) { Fail(ex); }
+            _file = null;
             _progress?.Complete();
-            _writer.Dispose();
-            _writer = null;
             WriteVerbose($"Exported {_count} trace(s) to '{_fullPath}'.");
             if (PassThru) WriteObject(new FileInfo(_fullPath));
         }
 
-        protected override void StopProcessing() => _writer?.Dispose();
+        /// <summary>Ctrl+C, a failing command before this one, Select-Object -First after it: the old file stays, and
+        /// the temporary file goes.</summary>
+        protected override void StopProcessing() => Discard();
+
+        public void Dispose() => Discard();
+
+        private void Discard()
+        {
+            _file?.Dispose();
+            _file = null;
+        }
+
+        private void Fail(Core.MlTracesException ex)
+        {
+            Discard();
+            var category = ex.ErrorId == "CannotWriteFile" ? ErrorCategory.WriteError : ErrorRecords.Category(ex.Kind);
+            ThrowTerminatingError(new ErrorRecord(ex, ex.ErrorId, category, _fullPath));
+        }
 
         /// <summary>Traces from Search-Trace come without spans; a backup needs them, so they are read here.</summary>
         private void Flush()
         {
+            foreach (string key in _pending.Select(t => t.TrackingUri ?? "").Distinct())
+            {
+                if (key == "") continue;
+                try { _file!.RefuseStore(TrackingUri.Parse(key, SessionState.Path.CurrentFileSystemLocation.ProviderPath).FilePath); }
+                catch (Core.MlTracesException ex) { Fail(ex); }
+                catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
+            }
             foreach (var group in _pending.Where(t => t.Spans == null).GroupBy(t => t.TrackingUri ?? ""))
             {
                 if (group.Key == "") continue;
@@ -109,7 +132,8 @@ namespace MlTraces.Commands
             _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
             foreach (var t in _pending)
             {
-                _writer!.WriteLine(TraceJson.ToJsonLine(t));
+                try { _file!.Writer.WriteLine(TraceJson.ToJsonLine(t)); }
+                catch (IOException ex) { Fail(ExportFile.CannotWrite(_fullPath, ex)); }
                 _count++;
             }
             _progress.Report(_count, 0, "traces");

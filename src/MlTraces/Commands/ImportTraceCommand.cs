@@ -57,6 +57,8 @@ namespace MlTraces.Commands
         private readonly List<Trace> _pending = new List<Trace>();
         // Each batch is one write transaction, sized by how long the last one held the store's write lock.
         private readonly TransactionSizer _sizer = new TransactionSizer(100, TraceImporter.TransactionSize);
+        /// <summary>Where each trace read from a file came from ("file, line n"), for its errors.</summary>
+        private readonly Dictionary<Trace, string> _origins = new Dictionary<Trace, string>();
         private long _imported;
 
         protected override void BeginProcessing()
@@ -125,15 +127,18 @@ namespace MlTraces.Commands
                 _progress.Report(reader.BaseStream.Position, size, $"bytes of {System.IO.Path.GetFileName(file)} ({_imported + _pending.Count:N0} traces)");
                 if (line.Error != null)
                     WriteError(new ErrorRecord(line.Error, line.Error.ErrorId, ErrorCategory.InvalidData, $"{file}:{line.Number}"));
-                else if (AcceptTraceId(line.Trace!.TraceId, $"{file}:{line.Number}"))
+                else if (AcceptTraceId(line.Trace!.TraceId, $"{file}:{line.Number}", $"{file}, line {line.Number}"))
+                {
+                    _origins[line.Trace!] = $"{file}, line {line.Number}";
                     Add(line.Trace!);
+                }
             }
         }
 
         private void Add(Trace t)
         {
             string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
-            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) return;
+            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= _sizer.Next) Flush();
         }
@@ -159,6 +164,7 @@ namespace MlTraces.Commands
                 loader.Load(group.ToList());
                 WriteWarnings(loader.Warnings);
             }
+            var origins = batch.Select(t => _origins.TryGetValue(t, out var o) && _origins.Remove(t) ? o : null).ToList();
             List<ImportResult> results = new List<ImportResult>();
             Terminating(() =>
             {
@@ -168,8 +174,11 @@ namespace MlTraces.Commands
                 results = _importer.Import(batch, _targetExperimentId);
                 _sizer.Done(batch.Count, clock.Elapsed);
             });
-            foreach (var r in results)
+            for (int i = 0; i < results.Count; i++)
             {
+                var r = results[i];
+                // One result per trace, in the batch's order: a failure names the file and line it came from.
+                if (origins[i] != null && r.Message != null) r.Message = origins[i] + ": " + r.Message;
                 switch (r.Outcome)
                 {
                     case ImportOutcome.Imported:
@@ -181,6 +190,9 @@ namespace MlTraces.Commands
                         break;
                     case ImportOutcome.ExperimentNotFound:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                        break;
+                    case ImportOutcome.Refused:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
                         break;
                     default:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));

@@ -27,7 +27,7 @@ namespace MlTraces.Commands
         protected override void ProcessRecord()
         {
             TrackingUri? parsed = null;
-            Terminating(() => parsed = ResolveUri(), TrackingUri);
+            Terminating(() => parsed = ResolveUri(), TrackingUri == null ? null : Core.Store.TrackingUri.Redact(TrackingUri));
             var uri = parsed!;
             if (!ShouldProcess(uri.Kind == StoreKind.Postgres ? uri.Original : uri.FilePath, "Create MLflow tracking store")) return;
             Terminating(() =>

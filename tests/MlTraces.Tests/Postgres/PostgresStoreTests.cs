@@ -160,18 +160,7 @@ namespace MlTraces.Tests.Postgres
 
         private static string WithoutPassword(string uri) => TrackingUri.Parse(uri, "/").Original;
 
-        /// <summary>Everything a run showed a person or a script: objects, errors, warnings, verbose, progress, host.</summary>
-        private static string AllText(RunResult r)
-        {
-            var s = new StringBuilder(r.HostText);
-            foreach (var o in r.Output) foreach (var p in o.Properties) { try { s.Append(p.Value).Append('\n'); } catch (Exception) { } }
-            foreach (var e in r.Errors) s.Append(e.Exception.ToString()).Append(e.ErrorDetails?.Message).Append(e.TargetObject).Append('\n');
-            foreach (var w in r.Warnings) s.Append(w.Message).Append('\n');
-            foreach (var v in r.Verbose) s.Append(v.Message).Append('\n');
-            foreach (var p in r.Progress) s.Append(p.Activity).Append(p.StatusDescription).Append(p.CurrentOperation).Append('\n');
-            if (r.Terminating != null) s.Append(r.Terminating);
-            return s.ToString();
-        }
+        private static string AllText(RunResult r) => Attack.PasswordAttackTests.AllText(r);
 
         private static ErrorRecord SingleError(RunResult r) => r.Errors.Count == 1 ? r.Errors[0]
             : throw new Xunit.Sdk.XunitException("Expected one error, got " + r.Errors.Count + ": " + AllText(r));
