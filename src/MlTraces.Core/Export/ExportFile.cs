@@ -1,6 +1,5 @@
 using System;
 using System.IO;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace MlTraces.Core.Export
@@ -79,9 +78,11 @@ namespace MlTraces.Core.Export
         public void RefuseStore(string? storeFile)
         {
             if (storeFile == null) return;
-            string store = System.IO.Path.GetFullPath(storeFile);
+            // Real paths: a link to the store, or the store spelled with "..", is the store.
+            string store = Store.ConfinedPath.RealPath(System.IO.Path.GetFullPath(storeFile), out _) ?? System.IO.Path.GetFullPath(storeFile);
+            string target = Store.ConfinedPath.RealPath(Path, out _) ?? Path;
             foreach (string companion in new[] { "", "-journal", "-wal", "-shm" })
-                if (string.Equals(store + companion, Path, RuntimeInformation.IsOSPlatform(OSPlatform.Linux) ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase))
+                if (Store.ConfinedPath.PathComparer.Equals(store + companion, target))
                     throw new MlTracesException(ErrorKind.InvalidArgument, "TargetIsStore",
                         $"'{Path}' is the store the traces are read from{(companion.Length > 0 ? " (its " + companion.Substring(1) + " file)" : "")}; Export-Trace never writes over it. Name a new .jsonl file.");
         }
@@ -96,12 +97,8 @@ namespace MlTraces.Core.Export
                 if (_writer.BaseStream is FileStream fs) fs.Flush(flushToDisk: true);
                 _writer.Dispose();
                 _writer = null;
-                if (File.Exists(Path))
-                {
-                    if (_readOnly) File.SetAttributes(Path, File.GetAttributes(Path) & ~FileAttributes.ReadOnly);
-                    File.Replace(_temp, Path, null);
-                }
-                else File.Move(_temp, Path);
+                if (_readOnly && File.Exists(Path)) File.SetAttributes(Path, File.GetAttributes(Path) & ~FileAttributes.ReadOnly);
+                Store.AtomicFile.Replace(_temp, Path);
                 if (_readOnly) File.SetAttributes(Path, File.GetAttributes(Path) | FileAttributes.ReadOnly);
                 _committed = true;
             }

@@ -243,8 +243,11 @@ namespace MlTraces.Commands
                 if (ShouldProcess(t.Describe(), "Remove trace")) accepted.Add(t);
             if (WhatIfMode)
             {
-                // The dry run ends with the whole plan in one line ("What if: Remove 3 traces ...").
+                // The dry run ends with the whole plan in one line ("What if: Remove 3 traces ..."), and says what
+                // the real run would leave behind, as the real run does.
                 ShouldProcess(plan.Summary(), null, null);
+                var leaving = plan.Traces.Where(t => t.Files.LeftBehind.Count > 0).ToList();
+                if (leaving.Count > 0) WarnLeftBehind(leaving.Count, leaving[0].Files.LeftBehind[0], dryRun: true);
                 return;
             }
             WriteVerbose(plan.Summary());
@@ -254,10 +257,12 @@ namespace MlTraces.Commands
             _leftBehindExample = null;
             _receipts = receipts;
             Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
-            if (_leftBehind > 0)
-                WriteWarning($"{_leftBehind:N0} removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {_leftBehindExample}. " +
-                             "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
+            if (_leftBehind > 0) WarnLeftBehind(_leftBehind, _leftBehindExample!, dryRun: false);
         }
+
+        private void WarnLeftBehind(int count, string example, bool dryRun) =>
+            WriteWarning($"{count:N0} {(dryRun ? "trace(s) to remove" : "removed trace(s)")} have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {example}. " +
+                         "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
 
         // Removed traces with files left behind, for one warning at the end rather than one per trace.
         private int _leftBehind;
