@@ -155,7 +155,7 @@ namespace MlTraces.Core.Store
             if (info.Length > MaxFileBytes) throw Refused(path, what, $"it is {info.Length:N0} bytes, more than the {MaxFileBytes:N0} a trace's payload can be");
             try
             {
-                using var stream = new FileStream(real, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                using var stream = OpenRegularFile(real) ?? throw Refused(path, what, "it is not a regular file (a FIFO, device or socket)");
                 var bytes = new byte[info.Length];
                 int read = 0, n;
                 while (read < bytes.Length && (n = stream.Read(bytes, read, bytes.Length - read)) > 0) read += n;
@@ -168,6 +168,38 @@ namespace MlTraces.Core.Store
                 throw new MlTracesException(ErrorKind.IOError, "ArchiveReadFailed", $"Could not read the {what} '{path}': {ex.Message}", ex);
             }
         }
+
+        /// <summary>
+        /// Opens a file for reading only if it is a regular file, else null. The size check before cannot see a FIFO
+        /// swapped in after it, and a blocking open of a FIFO waits for a writer forever; so on Unix the file is
+        /// opened non-blocking (O_NONBLOCK: no wait on a FIFO, no effect on a regular file) and anything that cannot
+        /// seek (a FIFO, a socket, a character device) is closed again unread.
+        /// </summary>
+        public static FileStream? OpenRegularFile(string path)
+        {
+            FileStream stream;
+            if (Windows) stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            else
+            {
+                int fd = open(path, NonBlocking | CloseOnExec);
+                if (fd < 0)
+                {
+                    int errno = Marshal.GetLastWin32Error();
+                    if (errno == 2 || errno == 20) throw new FileNotFoundException($"'{path}' does not exist.", path);
+                    throw new IOException($"'{path}' cannot be opened (errno {errno}).");
+                }
+                stream = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle((IntPtr)fd, ownsHandle: true), FileAccess.Read);
+            }
+            if (stream.CanSeek) return stream;
+            stream.Dispose();
+            return null;
+        }
+
+        private static readonly int NonBlocking = RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? 0x4 : 0x800;
+        private static readonly int CloseOnExec = RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? 0x1000000 : 0x80000;
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int open(string path, int flags);
 
         private static MlTracesException Refused(string path, string what, string why) =>
             new MlTracesException(ErrorKind.InvalidData, "UnsafeTraceFile", $"The {what} '{path}' is not read: {why}.");
