@@ -18,6 +18,7 @@ namespace MlTraces.Core.Store
 
         private readonly int _max;
         private readonly bool _fixed;
+        private double _lastPerItem;
 
         /// <param name="first">The first batch, before anything is known (small: a cold store is slow).</param>
         /// <param name="max">Never more than this many (memory, statement size).</param>
@@ -41,7 +42,11 @@ namespace MlTraces.Core.Store
         public void Done(int count, TimeSpan elapsed)
         {
             if (_fixed || count <= 0) return;
-            double perItem = Math.Max(elapsed.TotalMilliseconds, 0.01) / count;
+            // The slower of the last two batches per item: one fast batch (warm pages, a quiet machine) must not
+            // size a next one that overruns.
+            double measured = Math.Max(elapsed.TotalMilliseconds, 0.01) / count;
+            double perItem = Math.Max(measured, _lastPerItem);
+            _lastPerItem = measured;
             double fits = Target.TotalMilliseconds / perItem;
             // Grow by half at most from the batch actually measured (a short last batch says little; the next
             // batch's pages may be colder), shrink at once.

@@ -123,6 +123,21 @@ namespace MlTraces.Tests.Commands
         [Fact]
         public void AWriterNeverWaitsHalfASecondForALargeDeletion()
         {
+            // On a machine so loaded that any process can be descheduled for a few hundred ms, one run may see one
+            // long wait that no batch size causes; a second run must not. (A fixed 2,000 traces a batch makes the
+            // writer wait over 1 s at every batch, in every run.)
+            string? first = null;
+            for (int attempt = 0; attempt < 2; attempt++)
+            {
+                first = WriterWaitsDuringALargeDeletion();
+                if (first == null) return;
+            }
+            Assert.Fail(first);
+        }
+
+        /// <summary>Null when the writer's worst wait stayed under 500 ms, else what happened.</summary>
+        private static string? WriterWaitsDuringALargeDeletion()
+        {
             // 20,000 traces with 3 spans of 3 KB, 5 tags and 10 metadata rows each (about 200 MB): a batch of a
             // fixed 2,000 traces holds the write lock for seconds here.
             using var ts = TestStore.CreateEmpty();
@@ -164,10 +179,10 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(400, timed.Count);
             var waits = timed.Where((_, i) => i % 4 == 0).ToList();
             var held = System.Text.RegularExpressions.Regex.Matches(removerOutput, @"in a transaction of ([\d,]+) ms").Select(m => m.Groups[1].Value).ToList();
-            Assert.True(waits.Max() < 0.5, $"the writer waited {waits.Max():0.000} s for the lock (median {waits.OrderBy(w => w).ElementAt(waits.Count / 2):0.000} s); " +
-                $"the deletion's {held.Count} transactions held it for (ms) {string.Join(" ", held)}");
             Assert.Equal(0, Count(ts, "request_id LIKE 'tr-%'"));
             Assert.Equal(100, Count(ts, "request_id LIKE 'new-%'"));
+            return waits.Max() < 0.5 ? null : $"the writer waited {waits.Max():0.000} s for the lock (median {waits.OrderBy(w => w).ElementAt(waits.Count / 2):0.000} s); " +
+                $"the deletion's {held.Count} transactions held it for (ms) {string.Join(" ", held)}";
         }
 
         [Fact]
