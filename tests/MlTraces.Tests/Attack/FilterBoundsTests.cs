@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using MlTraces.Core.Query;
 using MlTraces.Core.Store;
 using MlTraces.Shell;
 using MlTraces.Tests.Support;
@@ -26,6 +27,7 @@ namespace MlTraces.Tests.Attack
         {
             new object[] { "60,000 clauses", Repeat("tag.k = 'v'", 60_000), "characters" },
             new object[] { "2,000 short clauses", Repeat("status = 'OK'", 2_000), "comparisons" },
+            new object[] { "one comparison too many", Repeat("tag.k = 'v'", FilterParser.MaxComparisons + 1), "comparisons" },
             new object[] { "150,000 open parentheses", new string('(', 150_000), "characters" },
             new object[] { "99,000 open parentheses", new string('(', 99_000), "nested" },
             new object[] { "parentheses 101 deep", new string('(', 101) + "status = 'OK'" + new string(')', 101), "nested" },
@@ -67,9 +69,9 @@ namespace MlTraces.Tests.Attack
             using var sh = new PsShell(ts.Folder);
             List<string> Ids(string filter) => sh.Ids("Search-Trace -TrackingUri $u -Filter $f", new Dictionary<string, object?> { ["u"] = ts.UriText, ["f"] = filter });
             // As many comparisons as MlTraces takes, on tags (each a subquery) and on columns.
-            Assert.Equal(3, Ids(Repeat("tag.k = 'v'", 500)).Count);
-            Assert.Equal(3, Ids(Repeat("status = 'OK'", 500)).Count);
-            Assert.Equal(3, Ids(Repeat("metadata.m IS NULL AND timestamp_ms > 0 AND execution_time_ms < 100", 166)).Count);
+            Assert.Equal(3, Ids(Repeat("tag.k = 'v'", FilterParser.MaxComparisons)).Count);
+            Assert.Equal(3, Ids(Repeat("status = 'OK'", FilterParser.MaxComparisons)).Count);
+            Assert.Equal(3, Ids(Repeat("metadata.m IS NULL AND timestamp_ms > 0 AND execution_time_ms < 100", FilterParser.MaxComparisons / 3)).Count);
             // An IN list as long as the length allows: one parameter, not one per value.
             Assert.Equal(new[] { "tr-2", "tr-1" }, Ids("request_id IN (" + string.Join(", ", Enumerable.Range(1, 9_000).Select(i => $"'tr-{i}'")) + ")"));
         }
