@@ -18,6 +18,14 @@ namespace MlTraces.Core
             return text.Substring(0, cut) + "... (" + text.Length.ToString("N0", CultureInfo.InvariantCulture) + " characters)";
         }
 
+        /// <summary>Control characters shown as code points, so a message never carries a NUL or an escape.</summary>
+        public static string Printable(string text)
+        {
+            var sb = new System.Text.StringBuilder(text.Length);
+            foreach (char c in text) sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString());
+            return sb.ToString();
+        }
+
         /// <summary>A whole message bounded: its start and its end (where the advice is) kept, the middle, where
         /// echoed input sits, left out. The net under every MlTraces error, for echoes no call site cut.</summary>
         public static string Bound(string message, int max)

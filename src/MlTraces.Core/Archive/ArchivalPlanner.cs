@@ -270,7 +270,7 @@ namespace MlTraces.Core.Archive
                         }
                         if (folder == null)
                         {
-                            warnings.Add($"Trace {ConfinedPath.Printable(c.LastId)} is not archived: {why}");
+                            warnings.Add($"Trace {UserText.Printable(c.LastId)} is not archived: {why}");
                             continue;
                         }
                         c.Buffer.Enqueue(new ArchiveCandidate

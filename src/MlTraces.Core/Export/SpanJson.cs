@@ -114,7 +114,7 @@ namespace MlTraces.Core.Export
                 string owner = DecodeAttributeString(raw) ?? raw;
                 if (owner != traceId)
                     throw new MlTracesException(ErrorKind.InvalidData, "PayloadOfAnotherTrace",
-                        $"'{source}' holds spans of trace '{Store.ConfinedPath.Printable(owner.Length > 80 ? owner.Substring(0, 80) + "..." : owner)}', not of trace '{traceId}'; " +
+                        $"'{source}' holds spans of trace '{UserText.Shorten(UserText.Printable(owner), 80)}', not of trace '{traceId}'; " +
                         "it is not served as this trace's spans. Find the trace's own payload, or restore it from a backup.");
             }
         }

@@ -113,7 +113,7 @@ namespace MlTraces.Core.Store
             foreach (var name in names)
             {
                 string? bad = TraceIds.PathSegmentProblem(name);
-                if (bad != null) { problem = $"the name '{Printable(name)}' {bad}"; return null; }
+                if (bad != null) { problem = $"the name '{UserText.Printable(name)}' {bad}"; return null; }
             }
             string? realRoot = RealPath(root, out problem);
             if (realRoot == null) return null;
@@ -203,8 +203,5 @@ namespace MlTraces.Core.Store
 
         private static MlTracesException Refused(string path, string what, string why) =>
             new MlTracesException(ErrorKind.InvalidData, "UnsafeTraceFile", $"The {what} '{path}' is not read: {why}.");
-
-        internal static string Printable(string s) =>
-            new string(s.Select(c => char.IsControl(c) ? '?' : c).ToArray());
     }
 }

@@ -19,7 +19,7 @@ namespace MlTraces.Core.Store
         {
             if (string.IsNullOrEmpty(id)) return "A trace id is empty. " + Forms;
             if (id!.Length > MaxLength)
-                return $"'{UserText.Shorten(Printable(id), 60)}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
+                return $"'{UserText.Shorten(UserText.Printable(id), 60)}' is {id.Length} characters long; MLflow trace ids have at most {MaxLength}. " + Forms;
             foreach (char c in id)
             {
                 bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
@@ -28,7 +28,7 @@ namespace MlTraces.Core.Store
                 string hint = c == '*' || c == '?' || c == '%' || c == '['
                     ? " Trace ids are exact, not wildcards: select traces by their properties with -Filter."
                     : "";
-                return $"'{UserText.Shorten(Printable(id), 60)}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
+                return $"'{UserText.Shorten(UserText.Printable(id), 60)}' contains {shown}, which no MLflow trace id has. " + Forms + hint;
             }
             string? segment = PathSegmentProblem(id);
             return segment == null ? null : $"'{id}' {segment}, so it cannot be an MLflow trace id. " + Forms;
@@ -57,13 +57,5 @@ namespace MlTraces.Core.Store
         }
 
         private const string Forms = "Trace ids are 'tr-' followed by 32 hex digits (MLflow 3) or 32 hex digits (MLflow 2).";
-
-        /// <summary>Control characters shown as code points, so a message never carries a NUL or an escape.</summary>
-        private static string Printable(string id)
-        {
-            var sb = new System.Text.StringBuilder(id.Length);
-            foreach (char c in id) sb.Append(char.IsControl(c) ? $"\\u{(int)c:X4}" : c.ToString());
-            return sb.ToString();
-        }
     }
 }
