@@ -60,6 +60,7 @@ namespace MlTraces.Bench
                 lines.Add($"| {what} | {tool / 1000:0.0} s | {against} {other / 1000:0.0} s | {ratio:0.00}x | within {target}x{(ratio <= target ? "" : " **NOT MET**")} |");
                 Console.WriteLine(lines[lines.Count - 1]);
             }
+            int transactions = 0;
             double Run(string script)
             {
                 var sw = Stopwatch.StartNew();
@@ -68,6 +69,7 @@ namespace MlTraces.Bench
                 if (r.Failed) throw new Exception(script + ": " + (r.Terminating?.Message ?? r.Errors[0].ToString()));
                 var locks = r.Verbose.Select(v => Regex.Match(v.Message, "in a transaction of ([0-9,]+) ms")).Where(m => m.Success)
                     .Select(m => double.Parse(m.Groups[1].Value.Replace(",", ""), CultureInfo.InvariantCulture)).ToList();
+                transactions = locks.Count;
                 if (locks.Count > 0)
                     Console.WriteLine($"  {locks.Count} transactions, write lock held {Stats.Median(locks):0} ms median, {locks.Max():0} ms at most");
                 return sw.Elapsed.TotalMilliseconds;
@@ -91,12 +93,17 @@ namespace MlTraces.Bench
 
             // By age, then the same rows by SQL: those older than the oldest trace Remove-Trace left.
             double toolAge = Run($"Remove-Trace -TrackingUri $store -OlderThan {minutes}m -Confirm:$false -Verbose");
+            int ageTransactions = transactions;
             var afterAge = Counts(work);
             long oldestLeft;
             using (var c = Open(work, StoreAccess.ReadOnly)) oldestLeft = Scalar(c, "SELECT min(timestamp_ms) FROM trace_info");
             Fresh();
             double sqlAge = SqlDelete(work, $"timestamp_ms < {oldestLeft}");
             Same(afterAge, Counts(work), "by age");
+            // The floor of short transactions on this disk: the same rows by SQL in as many transactions, back to back.
+            Fresh();
+            double sqlAgeBatched = SqlDeleteBatched(work, $"timestamp_ms < {oldestLeft}", ageTransactions);
+            Same(afterAge, Counts(work), "by age in batches");
 
             Fresh();
             double toolFilter = Run("Remove-Trace -TrackingUri $store -Filter $filter -Confirm:$false -Verbose");
@@ -113,6 +120,8 @@ namespace MlTraces.Bench
             long deletedByAge = Initial(a.Store) - afterAge["trace_info"];
             Row($"`Remove-Trace -OlderThan` ({deletedByAge:N0} traces)", toolAge, "SQL", sqlAge, 1.5);
             Row($"`Remove-Trace -Filter` ({found:N0} traces)", toolFilter, "SQL", sqlFilter, 1.5);
+            if (ageTransactions > 1)
+                Row($"`Remove-Trace -OlderThan` ({ageTransactions} transactions)", toolAge, $"SQL in {ageTransactions} transactions", sqlAgeBatched, 1.5);
             Row("`Search-Trace -Filter … \\| Remove-Trace`", pipeline, "`-Filter` form", toolFilter, 2);
             Row("`Remove-Trace -Filter … -WhatIf`", Stats.Median(whatIf), "`Search-Trace -Filter …`", Stats.Median(search), 2);
             Row("`Remove-Trace -OlderThan … -WhatIf`", Stats.Median(whatIfAge), "`Search-Trace` same traces", Stats.Median(searchAge), 2);
@@ -205,6 +214,32 @@ namespace MlTraces.Bench
                 string ids = $"SELECT request_id FROM trace_info WHERE {condition}";
                 Exec(c, $"DELETE FROM entity_associations WHERE (source_type = 'trace' AND source_id IN ({ids})) OR (destination_type = 'trace' AND destination_id IN ({ids}))", tx);
                 Exec(c, $"DELETE FROM trace_info WHERE {condition}", tx);
+                tx.Commit();
+            }
+            return sw.Elapsed.TotalMilliseconds;
+        }
+
+        /// <summary>The same DELETEs in <paramref name="transactions"/> transactions of the traces in id order (as
+        /// Remove-Trace cuts them), one after another: what short transactions cost on this disk, without pauses.</summary>
+        private static double SqlDeleteBatched(string path, string condition, int transactions)
+        {
+            using var c = Open(path, StoreAccess.ReadWrite);
+            if (c is SqliteConnection) Exec(c, $"PRAGMA cache_size = -{DeletionExecutor.CacheMegabytes * 1024}");
+            var ids = new List<string>();
+            using (var cmd = c.CreateCommand())
+            {
+                cmd.CommandText = $"SELECT request_id FROM trace_info WHERE {condition} ORDER BY request_id";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) ids.Add(r.GetString(0));
+            }
+            int size = (ids.Count + transactions - 1) / transactions;
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < ids.Count; i += size)
+            {
+                string list = string.Join(",", ids.Skip(i).Take(size).Select(id => "'" + id.Replace("'", "''") + "'"));
+                using var tx = c is SqliteConnection sqlite ? sqlite.BeginTransaction(deferred: false) : c.BeginTransaction();
+                Exec(c, $"DELETE FROM entity_associations WHERE (source_type = 'trace' AND source_id IN ({list})) OR (destination_type = 'trace' AND destination_id IN ({list}))", tx);
+                Exec(c, $"DELETE FROM trace_info WHERE request_id IN ({list})", tx);
                 tx.Commit();
             }
             return sw.Elapsed.TotalMilliseconds;

@@ -31,7 +31,8 @@ namespace MlTraces.Core.Delete
     /// a slice of every id-keyed index instead of pages all over each of them at every commit (100,000 of the 1M
     /// benchmark store's traces: 64 s in id order, 83 s in time order, 66 s as one DELETE). Between batches
     /// the lock is left free for a moment: SQLite's busy handler retries a waiting writer at growing intervals
-    /// of up to 100 ms, and back-to-back transactions would let an MLflow server's write in only at the end.
+    /// of up to 100 ms, and back-to-back transactions would let an MLflow server's write in only at the end
+    /// (<see cref="TransactionSizer.WaiterTurn"/>).
     /// </summary>
     public sealed class DeletionExecutor
     {
@@ -40,9 +41,6 @@ namespace MlTraces.Core.Delete
         /// <summary>Page cache of the deleting connection: the indexes of a big store are rewritten in place, and
         /// pages kept between batches are not read again.</summary>
         public const int CacheMegabytes = 256;
-
-        /// <summary>The longest pause between batches: the longest interval of SQLite's busy handler.</summary>
-        public static readonly TimeSpan MaxPause = TimeSpan.FromMilliseconds(100);
 
         private readonly TraceStore _store;
 
@@ -76,11 +74,11 @@ namespace MlTraces.Core.Delete
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
                 done += batch.Count;
                 listener.BatchDone(receipts, done, ordered.Count, locked);
-                // As long as the batch held the lock, up to MaxPause, counting what was done since the commit.
+                // Long enough for a writer that waited through this batch, counting what was done since the commit.
                 // PostgreSQL locks only the rows a batch deletes: no other writer waits for the next batch.
                 if (done < ordered.Count && _store.Kind == StoreKind.Sqlite)
                 {
-                    var pause = (locked < MaxPause ? locked : MaxPause) - (clock.Elapsed - locked);
+                    var pause = TransactionSizer.WaiterTurn(locked) - (clock.Elapsed - locked);
                     if (pause > TimeSpan.Zero) cancel.WaitHandle.WaitOne(pause);
                 }
             }
