@@ -39,7 +39,8 @@ namespace MlTraces.Commands
             return uri;
         }
 
-        /// <summary>The store named by the current -TrackingUri, opened once and reused while it stays the same.</summary>
+        /// <summary>The store named by the current -TrackingUri, opened once and reused while it stays the same. A
+        /// store that a piped object named and that cannot be opened is that input's error (<see cref="InputSkipped"/>).</summary>
         protected TraceStore OpenStore(StoreAccess access = StoreAccess.ReadOnly)
         {
             var uri = ResolveUri();
@@ -47,11 +48,68 @@ namespace MlTraces.Commands
             if (_store != null && _storeKey == key) return _store;
             CloseStore();
             WriteVerbose($"Opening store '{uri.Original}' ({access}).");
-            _store = TraceStore.Open(uri, access);
+            try
+            {
+                _store = TraceStore.Open(uri, access);
+            }
+            catch (MlTracesException ex) when (StoreFromPipeline)
+            {
+                WriteError(ErrorRecords.From(ex, StoreUri));
+                throw new InputSkipped();
+            }
             _storeKey = key;
             WriteVerbose($"Store layout: alembic revision {_store.Layout.AlembicRevision ?? "(none)"}, spans table: {_store.Layout.HasSpans}, assessments table: {_store.Layout.HasAssessments}.");
             return _store;
         }
+
+        /// <summary>A writer's store: read-only in a dry run, so that it cannot change the file, not even by accident.</summary>
+        protected TraceStore OpenStoreToWrite() => OpenStore(DryRun ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+
+        /// <summary>
+        /// The one dry-run decision of every writer, as PowerShell's own ShouldProcess makes it: -WhatIf as bound
+        /// (-WhatIf:$false runs for real whatever $WhatIfPreference says), else $WhatIfPreference. It decides how the
+        /// store is opened and whether anything is written; ShouldProcess, asked per item, then agrees with it.
+        /// </summary>
+        protected bool DryRun =>
+            MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
+                ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
+                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
+
+        /// <summary>A writer's whole plan in one line: "What if: ..." in a dry run, after its line per item; verbose
+        /// otherwise.</summary>
+        protected void ReportPlan(string summary)
+        {
+            if (DryRun) ShouldProcess(summary, null, null);
+            else WriteVerbose(summary);
+        }
+
+        // Whether -TrackingUri was on the command line: a store named there is the command's, one named by a piped
+        // object is that object's, and that input's error if it cannot be opened.
+        private bool _storeOnCommandLine;
+
+        /// <summary>The current store was named by a piped object (-TrackingUri bound from the pipeline).</summary>
+        protected bool StoreFromPipeline => !_storeOnCommandLine && StoreUri != null && MyInvocation.ExpectingInput;
+
+        protected override void BeginProcessing()
+        {
+            _storeOnCommandLine = MyInvocation.BoundParameters.ContainsKey("TrackingUri");
+        }
+
+        protected sealed override void ProcessRecord() => PerInput(ProcessInput);
+
+        /// <summary>Work for one input (a record, or a store's collected ids at the end): an input whose error was
+        /// written ends here, and the command goes on.</summary>
+        protected static void PerInput(Action work)
+        {
+            try { work(); }
+            catch (InputSkipped) { }
+        }
+
+        /// <summary>One pipeline input (or the one run without pipeline input).</summary>
+        protected virtual void ProcessInput() { }
+
+        /// <summary>Thrown after the error of one input has been written: the command goes on with the next.</summary>
+        protected sealed class InputSkipped : Exception { }
 
         private Core.Archive.ArchivePassLock? _archiveLock;
 

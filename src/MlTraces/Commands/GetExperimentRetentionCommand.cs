@@ -25,7 +25,7 @@ namespace MlTraces.Commands
         public string? ConfigPath { get; set; }
 
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             Terminating(() =>
             {

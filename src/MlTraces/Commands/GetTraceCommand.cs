@@ -23,10 +23,10 @@ namespace MlTraces.Commands
         private readonly List<string> _pending = new List<string>();
         private string? _pendingUri;
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             string uriKey = TrackingUri ?? "";
-            if (_pending.Count > 0 && uriKey != _pendingUri) Flush();
+            if (_pending.Count > 0 && uriKey != _pendingUri) PerInput(Flush);
             _pendingUri = uriKey;
             string? savedUri = TrackingUri;
             foreach (var id in TraceId)
@@ -40,7 +40,7 @@ namespace MlTraces.Commands
 
         protected override void EndProcessing()
         {
-            Flush();
+            PerInput(Flush);
             base.EndProcessing();
         }
 

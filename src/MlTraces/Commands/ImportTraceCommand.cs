@@ -63,12 +63,13 @@ namespace MlTraces.Commands
 
         protected override void BeginProcessing()
         {
+            base.BeginProcessing();
             if (ExperimentId != null && ExperimentName != null)
                 ThrowTerminatingError(new ErrorRecord(new ArgumentException("Give -ExperimentId or -ExperimentName, not both."),
                     "ExperimentIdAndName", ErrorCategory.InvalidArgument, null));
             Terminating(() =>
             {
-                var store = OpenStore(StoreAccess.ReadWrite);
+                var store = OpenStoreToWrite();
                 _importer = new TraceImporter(store);
                 if (ExperimentId != null)
                 {
@@ -80,7 +81,7 @@ namespace MlTraces.Commands
             });
         }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             if (_importer == null) return;
             if (ParameterSetName == "InputObject")

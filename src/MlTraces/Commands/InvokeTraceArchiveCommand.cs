@@ -53,12 +53,10 @@ namespace MlTraces.Commands
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             var clock = Stopwatch.StartNew();
-            bool whatIf = MyInvocation.BoundParameters.ContainsKey("WhatIf") && ((SwitchParameter)MyInvocation.BoundParameters["WhatIf"]).IsPresent
-                          || (SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter w && w.IsPresent)
-                          || (SessionState.PSVariable.GetValue("WhatIfPreference") is bool b && b);
+            bool whatIf = DryRun;
             ArchivalServerConfig? config = null;
             TraceStore? store = null;
             ArchivalPlan? plan = null;
@@ -67,7 +65,7 @@ namespace MlTraces.Commands
             {
                 config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
                     $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
-                store = OpenStore(whatIf ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                store = OpenStoreToWrite();
                 // One pass at a time, and a store that can take the finalize before the first payload is written.
                 if (!whatIf) LockForArchiveWork(store);
                 experiments = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Selected;
@@ -134,7 +132,7 @@ namespace MlTraces.Commands
                 foreach (var warning in pass.Warnings) WriteWarning(warning);
             }
             summary.Duration = clock.Elapsed;
-            if (whatIf) Host.UI.WriteLine($"What if: Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
+            ReportPlan($"Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
         }

@@ -24,7 +24,7 @@ namespace MlTraces.Commands
         [Parameter]
         public string? ArtifactRoot { get; set; }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             TrackingUri? parsed = null;
             Terminating(() => parsed = ResolveUri(), TrackingUri == null ? null : Core.Store.TrackingUri.Redact(TrackingUri));

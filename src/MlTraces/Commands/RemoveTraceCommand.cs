@@ -37,8 +37,9 @@ namespace MlTraces.Commands
         [Parameter(Mandatory = true, ParameterSetName = ByFilterSet)]
         public string Filter { get; set; } = "";
 
-        /// <summary>Experiments to remove from. Default: every active experiment (by age or filter), any experiment (by id).</summary>
-        [Parameter]
+        /// <summary>Experiments to remove from. Default: every active experiment (by age or filter), any experiment (by id).
+        /// A piped object's ExperimentId binds here: its scope travels with it and is never widened.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string[]? ExperimentId { get; set; }
 
@@ -70,10 +71,11 @@ namespace MlTraces.Commands
         public SwitchParameter PassThru { get; set; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-        // Ids from the pipeline, per store, in the order they came. They are deleted in EndProcessing: an upstream
-        // Search-Trace still reading the same SQLite file would block every commit until it is done.
-        private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
-        private readonly List<string> _storeOrder = new List<string>();
+        // Ids from the pipeline, per store and experiment scope, in the order they came. They are deleted in
+        // EndProcessing: an upstream Search-Trace still reading the same SQLite file would block every commit until
+        // it is done.
+        private readonly Dictionary<(string Store, string? Experiments), List<string>> _pending = new Dictionary<(string, string?), List<string>>();
+        private readonly List<(string Store, string? Experiments)> _scopeOrder = new List<(string, string?)>();
         private bool _progressShown;
 
         private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet;
@@ -111,7 +113,7 @@ namespace MlTraces.Commands
 
         private bool _validated;
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             Validate();
             switch (ParameterSetName)
@@ -132,10 +134,11 @@ namespace MlTraces.Commands
         {
             try
             {
-                foreach (var key in _storeOrder)
+                foreach (var key in _scopeOrder)
                 {
-                    TrackingUri = key.Length == 0 ? null : key;
-                    RemoveByIds(_pending[key]);
+                    TrackingUri = key.Store.Length == 0 ? null : key.Store;
+                    ExperimentId = key.Experiments?.Split('\n');
+                    PerInput(() => RemoveByIds(_pending[key]));
                 }
             }
             finally
@@ -150,19 +153,14 @@ namespace MlTraces.Commands
         private void Collect(string? id)
         {
             if (!AcceptTraceId(id)) return;
-            string key = TrackingUri ?? "";
+            var key = (TrackingUri ?? "", ExperimentId == null ? null : string.Join("\n", ExperimentId));
             if (!_pending.TryGetValue(key, out var ids))
             {
                 _pending[key] = ids = new List<string>();
-                _storeOrder.Add(key);
+                _scopeOrder.Add(key);
             }
             ids.Add(id!);
         }
-
-        private bool WhatIfMode =>
-            MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
-                ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
-                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
 
         /// <summary>Opens the store (read-only for a dry run: it cannot change the file, not even by accident),
         /// plans, and acts; the progress bar closes however this ends.</summary>
@@ -176,7 +174,7 @@ namespace MlTraces.Commands
                 DeletionPlan? plan = null;
                 Terminating(() =>
                 {
-                    store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                    store = OpenStoreToWrite();
                     plan = makePlan(store);
                 });
                 if (store != null && plan != null) Act(store, plan);
@@ -225,7 +223,7 @@ namespace MlTraces.Commands
         private void Act(TraceStore store, DeletionPlan plan)
         {
             // A dry run writes no receipts: nothing happened to any trace.
-            bool receipts = PassThru && !WhatIfMode;
+            bool receipts = PassThru && !DryRun;
             WriteWarnings(plan.Warnings);
             foreach (var id in plan.NotFound)
             {
@@ -241,16 +239,15 @@ namespace MlTraces.Commands
             var accepted = new List<PlannedTrace>(plan.Traces.Count);
             foreach (var t in plan.Traces)
                 if (ShouldProcess(t.Describe(), "Remove trace")) accepted.Add(t);
-            if (WhatIfMode)
+            // The whole plan in one line ("What if: Remove 3 traces ..."), after the line per trace.
+            ReportPlan(plan.Summary());
+            if (DryRun)
             {
-                // The dry run ends with the whole plan in one line ("What if: Remove 3 traces ..."), and says what
-                // the real run would leave behind, as the real run does.
-                ShouldProcess(plan.Summary(), null, null);
+                // The dry run says what the real run would leave behind, as the real run does.
                 var leaving = plan.Traces.Where(t => t.Files.LeftBehind.Count > 0).ToList();
                 if (leaving.Count > 0) WarnLeftBehind(leaving.Count, leaving[0].Files.LeftBehind[0], dryRun: true);
                 return;
             }
-            WriteVerbose(plan.Summary());
             if (accepted.Count == 0) return;
 
             _leftBehind = 0;

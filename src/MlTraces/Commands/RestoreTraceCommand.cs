@@ -27,8 +27,9 @@ namespace MlTraces.Commands
         [Parameter(Mandatory = true, ParameterSetName = ByInputObjectSet, ValueFromPipeline = true)]
         public Trace[] InputObject { get; set; } = new Trace[0];
 
-        /// <summary>Restores every archived trace of these experiments.</summary>
-        [Parameter(ParameterSetName = ByExperimentSet)]
+        /// <summary>Restores every archived trace of these experiments. A piped object's ExperimentId binds here, so
+        /// Get-ExperimentRetention | Restore-Trace restores that experiment's traces only.</summary>
+        [Parameter(ParameterSetName = ByExperimentSet, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
         public string[]? ExperimentId { get; set; }
 
@@ -45,7 +46,7 @@ namespace MlTraces.Commands
         private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
         private readonly List<string> _storeOrder = new List<string>();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             switch (ParameterSetName)
             {
@@ -76,11 +77,14 @@ namespace MlTraces.Commands
                 foreach (var key in _storeOrder)
                 {
                     TrackingUri = key.Length == 0 ? null : key;
-                    var store = Open();
-                    if (store == null) continue;
-                    RestorePlan? plan = null;
-                    Terminating(() => plan = new TraceRestorer(store).Plan(_pending[key]));
-                    if (plan != null) Act(store, plan);
+                    PerInput(() =>
+                    {
+                        var store = Open();
+                        if (store == null) return;
+                        RestorePlan? plan = null;
+                        Terminating(() => plan = new TraceRestorer(store).Plan(_pending[key]));
+                        if (plan != null) Act(store, plan);
+                    });
                 }
             }
             finally
@@ -121,20 +125,14 @@ namespace MlTraces.Commands
             if (plan != null) Act(store, plan);
         }
 
-        private bool WhatIfMode =>
-            MyInvocation.BoundParameters.TryGetValue("WhatIf", out var bound)
-                ? LanguagePrimitives.IsTrue(bound is SwitchParameter s ? s.IsPresent : bound)
-                : LanguagePrimitives.IsTrue(GetVariableValue("WhatIfPreference"));
-
         private TraceStore? Open()
         {
             TraceStore? store = null;
-            // A dry run reads only: it cannot change the file, not even by accident.
             Terminating(() =>
             {
-                store = OpenStore(WhatIfMode ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
+                store = OpenStoreToWrite();
                 // A restore moves the payloads an archival pass writes: never both at once.
-                if (!WhatIfMode) LockForArchiveWork(store);
+                if (!DryRun) LockForArchiveWork(store);
             });
             return store;
         }
@@ -147,12 +145,8 @@ namespace MlTraces.Commands
                 if (PassThru) WriteObject(receipt);
             }
             var accepted = plan.Traces.Where(t => ShouldProcess(t.Describe(), "Restore trace")).ToList();
-            if (WhatIfMode)
-            {
-                ShouldProcess(plan.Summary(), null, null);
-                return;
-            }
-            WriteVerbose(plan.Summary());
+            ReportPlan(plan.Summary());
+            if (DryRun) return;
             var restorer = new TraceRestorer(store);
             var progress = new ProgressReporter(this, "Restoring archived traces into " + store.Name);
             try

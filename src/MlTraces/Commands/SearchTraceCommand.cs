@@ -68,7 +68,7 @@ namespace MlTraces.Commands
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             string? filter = Filter;
             long offset = 0;

@@ -60,6 +60,7 @@ namespace MlTraces.Commands
 
         protected override void BeginProcessing()
         {
+            base.BeginProcessing();
             Terminating(() =>
             {
                 // MLflow's rules for `mlflow experiments update`, in PowerShell's parameter names.
@@ -76,11 +77,11 @@ namespace MlTraces.Commands
             });
         }
 
-        protected override void ProcessRecord()
+        protected override void ProcessInput()
         {
             Terminating(() =>
             {
-                var store = OpenStore(StoreAccess.ReadWrite);
+                var store = OpenStoreToWrite();
                 var experiments = ResolveExperiments(store,
                     ParameterSetName == "ById" ? ExperimentId : null, ParameterSetName == "ByName" ? ExperimentName : null, null).Selected;
                 var current = ExperimentArchivalTags.Read(store, experiments.ConvertAll(e => e.ExperimentId));
