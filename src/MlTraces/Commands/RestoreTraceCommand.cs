@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Management.Automation;
@@ -11,25 +12,29 @@ namespace MlTraces.Commands
     /// Brings archived traces back into the store: by id, from trace objects, or every archived trace of some
     /// experiments. Plans first (reading each payload), asks per trace, then restores trace by trace.
     /// </summary>
-    [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByIdSet)]
+    // Piped input goes to -InputObject whatever it is (the default set), and is read there: an id, a trace, an object
+    // with a TraceId, or an experiment. A string -TraceId that took pipeline input would take any object by its
+    // ToString() (an experiment's text as an id) before its properties could say what it is.
+    [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByInputObjectSet)]
     [OutputType(typeof(TraceRestore))]
     public sealed class RestoreTraceCommand : PipelineStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
-        /// <summary>Trace ids to restore (as Get-Trace takes them).</summary>
-        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        /// <summary>Trace ids to restore (as Get-Trace takes them); piped ids go to -InputObject.</summary>
+        [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet)]
         [Alias("RequestId")]
         [AllowEmptyString]
         public string[] TraceId { get; set; } = new string[0];
 
-        /// <summary>Traces from Get-Trace or Search-Trace.</summary>
+        /// <summary>What the pipeline brings: trace ids, traces (Search-Trace, Get-Trace), objects with a TraceId
+        /// (receipts), or experiments (Get-ExperimentRetention: every archived trace of that experiment). Each in
+        /// its own store and scope; anything else is refused.</summary>
         [Parameter(Mandatory = true, ParameterSetName = ByInputObjectSet, ValueFromPipeline = true)]
-        public Trace[] InputObject { get; set; } = new Trace[0];
+        public PSObject[] InputObject { get; set; } = new PSObject[0];
 
-        /// <summary>Restores every archived trace of these experiments. A piped object's ExperimentId binds here, so
-        /// Get-ExperimentRetention | Restore-Trace restores that experiment's traces only.</summary>
-        [Parameter(ParameterSetName = ByExperimentSet, ValueFromPipelineByPropertyName = true)]
+        /// <summary>Restores every archived trace of these experiments.</summary>
+        [Parameter(ParameterSetName = ByExperimentSet)]
         [ValidateNotNullOrEmpty]
         public string[]? ExperimentId { get; set; }
 
@@ -42,8 +47,9 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
-        // Ids from the pipeline, per store; restored in EndProcessing, when an upstream reader of the same file is done.
-        private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
+        // Ids and experiments from the pipeline, per store; restored in EndProcessing, when an upstream reader of the
+        // same file is done.
+        private readonly Dictionary<string, (List<string> Ids, List<string> Experiments)> _pending = new Dictionary<string, (List<string>, List<string>)>();
         private readonly List<string> _storeOrder = new List<string>();
 
         protected override void ProcessInput()
@@ -54,15 +60,7 @@ namespace MlTraces.Commands
                     foreach (var id in TraceId) Collect(id);
                     break;
                 case ByInputObjectSet:
-                    foreach (var trace in InputObject)
-                        if (trace != null)
-                        {
-                            // A trace object names its own store unless -TrackingUri is bound.
-                            string? saved = TrackingUri;
-                            if (!MyInvocation.BoundParameters.ContainsKey(nameof(TrackingUri)) && trace.TrackingUri != null) TrackingUri = trace.TrackingUri;
-                            Collect(trace.TraceId);
-                            TrackingUri = saved;
-                        }
+                    foreach (var item in InputObject) if (item != null) Take(item);
                     break;
                 default:
                     RestoreExperiments();
@@ -81,8 +79,15 @@ namespace MlTraces.Commands
                     {
                         var store = Open();
                         if (store == null) return;
+                        var (ids, experiments) = _pending[key];
                         RestorePlan? plan = null;
-                        Terminating(() => plan = new TraceRestorer(store).Plan(_pending[key]));
+                        Terminating(() =>
+                        {
+                            var restorer = new TraceRestorer(store);
+                            if (experiments.Count > 0)
+                                ids = ids.Concat(restorer.ArchivedTraceIds(ResolveExperiments(store, experiments.ToArray(), null, null, allByDefault: true).Ids)).ToList();
+                            plan = restorer.Plan(ids);
+                        });
                         if (plan != null) Act(store, plan);
                     });
                 }
@@ -93,16 +98,30 @@ namespace MlTraces.Commands
             }
         }
 
-        private void Collect(string? id)
+        /// <summary>One piped object, read for what it is; its store is the -TrackingUri it bound (or the command's).</summary>
+        private void Take(PSObject item)
         {
-            if (!AcceptTraceId(id)) return;
+            object value = item.BaseObject;
+            string? Property(string name) => item.Properties[name]?.Value is object v && !(v is PSObject p && p.BaseObject == null) ? v.ToString() : null;
+            if (value is string id) Collect(id, experiment: false);
+            else if (value is Trace trace) Collect(trace.TraceId, experiment: false);
+            else if (Property("TraceId") is string traceId) Collect(traceId, experiment: false);
+            else if (Property("ExperimentId") is string experimentId) Collect(experimentId, experiment: true);
+            else WriteError(new ErrorRecord(new ArgumentException(
+                    $"A {value.GetType().Name} does not say which traces to restore: pipe trace ids, traces (Search-Trace, Get-Trace), objects with a TraceId, or experiments (Get-ExperimentRetention)."),
+                "UnsupportedInput", ErrorCategory.InvalidType, item));
+        }
+
+        private void Collect(string? id, bool experiment = false)
+        {
+            if (!experiment && !AcceptTraceId(id)) return;
             string key = TrackingUri ?? "";
-            if (!_pending.TryGetValue(key, out var ids))
+            if (!_pending.TryGetValue(key, out var pending))
             {
-                _pending[key] = ids = new List<string>();
+                _pending[key] = pending = (new List<string>(), new List<string>());
                 _storeOrder.Add(key);
             }
-            ids.Add(id!);
+            (experiment ? pending.Experiments : pending.Ids).Add(id!);
         }
 
         private void RestoreExperiments()

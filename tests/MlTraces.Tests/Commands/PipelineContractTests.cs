@@ -60,23 +60,62 @@ namespace MlTraces.Tests.Commands
         }
 
         [Fact]
-        public void AnExperimentPipedToRestoreTraceIsRefusedNotWidened()
+        public void AnExperimentPipedToRestoreTraceRestoresItsTracesOnly()
         {
             using var ts = TestStore.Generated(GeneratedStores.Revisions.Last(), Kind);
             string a = ts.Scalar("SELECT min(experiment_id) FROM experiments WHERE lifecycle_stage = 'active' AND experiment_id IN (SELECT experiment_id FROM trace_info)").ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string b = ts.AddExperiment("B");
+            // Half of A's traces move to B, spans and all, so both have archived traces.
+            long half = ts.Scalar($"SELECT count(*) FROM trace_info WHERE experiment_id = {a}") / 2;
+            string moved = $"SELECT request_id FROM trace_info WHERE experiment_id = {a} ORDER BY request_id LIMIT {half}";
+            using (var store = ts.Open())
+            using (var cmd = store.Command($"UPDATE spans SET experiment_id = {b} WHERE trace_id IN ({moved}); UPDATE trace_info SET experiment_id = {b} WHERE request_id IN (SELECT trace_id FROM spans WHERE experiment_id = {b})"))
+                cmd.ExecuteNonQuery();
             string config = Path.Combine(ts.Folder, "archival.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
             using var sh = new PsShell(ts);
             var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
             Assert.False(sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config", vars).Failed);
+            const string Archived = "request_id IN (SELECT request_id FROM trace_tags WHERE \"key\" = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO')";
+            long archivedA = ts.Scalar($"SELECT count(*) FROM trace_info WHERE experiment_id = {a} AND {Archived}");
+            long archivedB = ts.Scalar($"SELECT count(*) FROM trace_info WHERE experiment_id = {b} AND {Archived}");
+            Assert.True(archivedA > 0 && archivedB > 0, $"archived: {archivedA} in A, {archivedB} in B");
+
+            // The dry run plans A's archived traces only, and changes nothing.
             string before = ts.Fingerprint();
-            // Restore-Trace takes ids from the pipeline by value, so PowerShell hands it the experiment's text as an id:
-            // refused by the id rule, nothing restored (the experiment's own scope is -ExperimentId on the command line).
-            var r = sh.Run($"Get-ExperimentRetention -TrackingUri $uri -ExperimentId {a} | Restore-Trace -Confirm:$false -PassThru", vars);
-            Assert.Null(r.Terminating);
-            Assert.Equal("InvalidTraceId", Assert.Single(r.Errors).FullyQualifiedErrorId.Split(',')[0]);
-            Assert.Empty(r.Output);
+            var dry = sh.Run($"Get-ExperimentRetention -TrackingUri $uri -ExperimentId {a} | Restore-Trace -WhatIf", vars);
+            Assert.False(dry.Failed, dry.Terminating?.Message ?? string.Join("; ", dry.Errors));
+            Assert.Contains($"What if: Restore {archivedA} ", dry.HostText);
             Assert.Equal(before, ts.Fingerprint());
+
+            var r = sh.Run($"Get-ExperimentRetention -TrackingUri $uri -ExperimentId {a} | Restore-Trace -Confirm:$false -PassThru", vars);
+            Assert.False(r.Failed, r.Terminating?.Message ?? string.Join("; ", r.Errors));
+            Assert.Equal(archivedA, r.Output.Count);
+            Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_info WHERE experiment_id = {a} AND {Archived}"));
+            Assert.Equal(archivedB, ts.Scalar($"SELECT count(*) FROM trace_info WHERE experiment_id = {b} AND {Archived}"));
+        }
+
+        [Fact]
+        public void RestoreTraceReadsEachPipedObjectForWhatItIs()
+        {
+            using var ts = TestStore.Generated(GeneratedStores.Revisions.Last(), Kind);
+            string config = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
+            using var sh = new PsShell(ts);
+            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
+            var archived = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -PassThru", vars).Output
+                .Select(o => (MlTraces.TraceArchiveResult)o.BaseObject).Where(x => x.Outcome == MlTraces.TraceArchiveOutcome.Archived).ToList();
+            Assert.True(archived.Count >= 3);
+            vars["id"] = archived[0].TraceId;
+            vars["result"] = archived[1];
+            vars["trace"] = sh.Run($"Get-Trace -TrackingUri $uri -TraceId {archived[2].TraceId}", vars).Output.Single().BaseObject;
+            // An id, an archival receipt (TraceId and ExperimentId: the trace, not its experiment), a trace, and
+            // an object that names no trace: three restored, one refused.
+            var r = sh.Run("$id, $result, $trace, [DateTime]::UtcNow | Restore-Trace -TrackingUri $uri -Confirm:$false -PassThru", vars);
+            Assert.Null(r.Terminating);
+            Assert.Equal(new[] { archived[0].TraceId, archived[1].TraceId, archived[2].TraceId }.OrderBy(x => x, StringComparer.Ordinal), r.Output.Select(o => ((MlTraces.TraceRestore)o.BaseObject).TraceId).OrderBy(x => x, StringComparer.Ordinal));
+            Assert.Equal("UnsupportedInput", Assert.Single(r.Errors).FullyQualifiedErrorId.Split(',')[0]);
+            Assert.Equal(archived.Count - 3, ts.Scalar("SELECT count(*) FROM trace_tags WHERE \"key\" = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
         }
 
         [Fact]
