@@ -68,7 +68,7 @@ namespace MlTraces.Bench
                     fw.Add(Stats.Time(FloorWalk));
                     sc.Add(Stats.Time(StoreCommandRead));
                     fh.Add(Stats.Time(FloorHydrate));
-                    th.Add(Stats.Time(() => { foreach (var t in rows) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(rows, false); }));
+                    th.Add(Stats.Time(() => { foreach (var t in rows) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(rows); }));
                 }
                 Console.WriteLine($"page: tool {Stats.Median(tp):0.00} floor {Stats.Median(fw):0.00}; hydrate: tool {Stats.Median(th):0.00} floor {Stats.Median(fh):0.00}, tool's SQL read without objects {Stats.Median(sc):0.00}");
                 return 0;
@@ -197,7 +197,7 @@ namespace MlTraces.Bench
                     using var r = cmd.ExecuteReader();
                     while (r.Read()) { for (int i = 0; i < r.FieldCount; i++) r.GetValue(i); }
                 });
-                T("core: Hydrate(100) on an open store", () => { foreach (var t in infos) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(infos, false); });
+                T("core: Hydrate(100) on an open store", () => { foreach (var t in infos) { t.Tags.Clear(); t.Metadata.Clear(); t.Assessments.Clear(); } reader.Hydrate(infos); });
             }
             return 0;
         }

@@ -7,6 +7,7 @@ using Google.Protobuf;
 using MlTraces.Core.Archive.Otlp;
 using MlTraces.Core.Export;
 using MlTraces.Core.Json;
+using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Archive
 {
@@ -408,5 +409,23 @@ namespace MlTraces.Core.Archive
 
         private static ArchivedTraceException ReadError(string traceId, string message, Exception? inner = null) =>
             new ArchivedTraceException(traceId, ArchivedTraceException.ReadErrorId, message, inner);
+
+        /// <summary>
+        /// The spans of an archived trace, read only from its own folder (<see cref="TraceFolders.Archive"/>) and
+        /// only if they are its own (<see cref="SpanJson.CheckBelongsTo"/>). The one read path of Get-Trace,
+        /// Search-Trace -IncludeSpans and Restore-Trace.
+        /// </summary>
+        public static List<Span> ReadArchived(string traceId, string experimentId, string location, out long bytes)
+        {
+            var repository = ArchiveRepositories.For(location);
+            if (repository is FileArchiveRepository && TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
+                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
+                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
+            byte[] payload = repository.Read(location);
+            bytes = payload.LongLength;
+            var spans = TracePayload.Read(traceId, payload);
+            SpanJson.CheckBelongsTo(traceId, spans, location);
+            return spans;
+        }
     }
 }

@@ -189,7 +189,7 @@ namespace MlTraces.Core.Archive
         private static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes)
         {
             ReadPayloadCheck(id, spansLocation, archiveLocation);
-            return SpanLoader.ReadArchived(id, experimentId, archiveLocation!, out bytes);
+            return TracePayload.ReadArchived(id, experimentId, archiveLocation!, out bytes);
         }
 
         /// <summary>The payload must hold exactly the trace's span rows; a row that still has content must agree.</summary>

@@ -6,6 +6,7 @@ using System.Threading;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Query;
 using MlTraces.Core.Store;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Core.Search
 {
@@ -152,7 +153,8 @@ namespace MlTraces.Core.Search
         {
             var done = new List<Trace>(batch);
             batch.Clear();
-            _reader.Hydrate(done, includeSpans, spanLoader);
+            _reader.Hydrate(done);
+            if (includeSpans) spanLoader.Load(done);
             Warnings.AddRange(spanLoader.Warnings);
             spanLoader.Warnings.Clear();
             return done;

@@ -62,8 +62,9 @@ namespace MlTraces.Core.Store
             return result;
         }
 
-        /// <summary>Fills tags, metadata and assessments (and spans when asked) of a batch of traces.</summary>
-        public void Hydrate(IReadOnlyList<Trace> traces, bool includeSpans, SpanLoader? spanLoader = null)
+        /// <summary>Fills tags, metadata and assessments of a batch of traces (spans: Spans.SpanLoader, which reads
+        /// archives and artifacts too).</summary>
+        public void Hydrate(IReadOnlyList<Trace> traces)
         {
             if (traces.Count == 0) return;
             var byId = new Dictionary<string, Trace>(StringComparer.Ordinal);
@@ -75,7 +76,6 @@ namespace MlTraces.Core.Store
                 if (t.Assessments.Count > 1)
                     t.Assessments.Sort((a, b) => a.CreatedTimestampMs != b.CreatedTimestampMs
                         ? a.CreatedTimestampMs.CompareTo(b.CreatedTimestampMs) : string.CompareOrdinal(a.AssessmentId, b.AssessmentId));
-            if (includeSpans) (spanLoader ?? new SpanLoader(_store)).Load(traces);
         }
 
         /// <summary>Reads the tags and metadata of these traces again, replacing what they hold (a trace whose

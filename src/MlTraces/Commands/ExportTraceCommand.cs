@@ -6,6 +6,7 @@ using System.Management.Automation;
 using System.Text;
 using MlTraces.Core.Export;
 using MlTraces.Core.Store;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Commands
 {
@@ -114,21 +115,8 @@ namespace MlTraces.Commands
                 catch (Core.MlTracesException ex) { Fail(ex); }
                 catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
             }
-            foreach (var group in _pending.Where(t => t.Spans == null).GroupBy(t => t.TrackingUri ?? ""))
-            {
-                if (group.Key == "") continue;
-                try
-                {
-                    using var store = TraceStore.Open(TrackingUri.Parse(group.Key, SessionState.Path.CurrentFileSystemLocation.ProviderPath));
-                    var loader = new SpanLoader(store);
-                    loader.Load(group.ToList());
-                    foreach (var w in loader.Warnings) WriteWarning(w + " It is exported without spans.");
-                }
-                catch (Core.MlTracesException ex)
-                {
-                    WriteError(ErrorRecords.From(ex, group.Key));
-                }
-            }
+            SpanLoader.LoadMissing(_pending, () => SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+                w => WriteWarning(w + " It is exported without spans."), (store, ex) => WriteError(ErrorRecords.From(ex, store)));
             _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
             foreach (var t in _pending)
             {

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Management.Automation;
 using MlTraces.Core.Store;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Commands
 {
@@ -58,7 +59,8 @@ namespace MlTraces.Commands
                 var reader = new TraceReader(store);
                 found = reader.GetInfos(ids);
                 spanLoader = new SpanLoader(store);
-                reader.Hydrate(found, includeSpans: !ExcludeSpans, spanLoader);
+                reader.Hydrate(found);
+                if (!ExcludeSpans) spanLoader.Load(found);
             });
             if (spanLoader != null) WriteWarnings(spanLoader.Warnings);
             var byId = new Dictionary<string, Trace>();

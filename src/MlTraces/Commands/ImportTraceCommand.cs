@@ -6,6 +6,7 @@ using System.Management.Automation;
 using MlTraces.Core;
 using MlTraces.Core.Export;
 using MlTraces.Core.Store;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Commands
 {
@@ -157,14 +158,9 @@ namespace MlTraces.Commands
             if (_pending.Count == 0 || _importer == null) return;
             var batch = _pending.ToList();
             _pending.Clear();
-            // Traces from another store's Search-Trace come without spans; load them from their own store.
-            foreach (var group in batch.Where(t => t.Spans == null && t.TrackingUri != null).GroupBy(t => t.TrackingUri!))
-            {
-                using var source = TraceStore.Open(Core.Store.TrackingUri.Parse(group.Key, CurrentDirectory));
-                var loader = new SpanLoader(source);
-                loader.Load(group.ToList());
-                WriteWarnings(loader.Warnings);
-            }
+            // A trace whose spans cannot be read from its own store is not imported without them.
+            foreach (var t in SpanLoader.LoadMissing(batch, () => CurrentDirectory, WriteWarning, (store, ex) => WriteError(ErrorRecords.From(ex, store))))
+                batch.Remove(t);
             var origins = batch.Select(t => _origins.TryGetValue(t, out var o) && _origins.Remove(t) ? o : null).ToList();
             List<ImportResult> results = new List<ImportResult>();
             Terminating(() =>

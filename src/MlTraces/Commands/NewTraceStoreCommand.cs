@@ -35,7 +35,7 @@ namespace MlTraces.Commands
                 if (uri.Kind == StoreKind.Postgres)
                 {
                     using var pgStore = TraceStore.Create(uri, (ArtifactRoot ?? "mlflow-artifacts:").TrimEnd('/', '\\') + "/0");
-                    WriteObject(StoreInfo.Read(pgStore));
+                    WriteObject(StoreInfoReader.Read(pgStore));
                     return;
                 }
                 string folder = Path.GetDirectoryName(uri.FilePath!)!;
@@ -45,7 +45,7 @@ namespace MlTraces.Commands
                 string root = ArtifactRoot ?? new Uri(Path.Combine(folder, "mlruns") + Path.DirectorySeparatorChar).AbsoluteUri;
                 string location = root.TrimEnd('/', '\\') + "/0";
                 using var store = TraceStore.Create(uri, location);
-                WriteObject(StoreInfo.Read(store));
+                WriteObject(StoreInfoReader.Read(store));
             }, uri.Original);
         }
     }

@@ -7,6 +7,7 @@ using MlTraces.Core.Retention;
 using MlTraces.Core.Store;
 using MlTraces.Tests.Support;
 using static MlTraces.Tests.Support.ShellProcess;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Tests.Archive
 {
@@ -69,7 +70,8 @@ namespace MlTraces.Tests.Archive
             using var store = ts.Open(StoreAccess.ReadOnly);
             var reader = new TraceReader(store);
             var traces = reader.GetInfos(before.Keys.Select(k => k.Split('/')[0]).Distinct().ToList());
-            reader.Hydrate(traces, includeSpans: true);
+            reader.Hydrate(traces);
+            new SpanLoader(store).Load(traces);
             foreach (var t in traces)
             {
                 Assert.NotNull(t.Spans);

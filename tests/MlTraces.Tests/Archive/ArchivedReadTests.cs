@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using MlTraces.Core.Store;
 using MlTraces.Tests.Support;
+using MlTraces.Core.Spans;
 
 namespace MlTraces.Tests.Archive
 {
@@ -74,7 +75,8 @@ namespace MlTraces.Tests.Archive
             using var store = ts.Open(StoreAccess.ReadOnly);
             var reader = new TraceReader(store);
             var traces = reader.GetInfos(new[] { id });
-            reader.Hydrate(traces, includeSpans: true);
+            reader.Hydrate(traces);
+            new SpanLoader(store).Load(traces);
             var expected = ArchiveTestSupport.Describe(traces[0]);
             traces[0].Spans = null;
             Assert.NotEqual(SpansLocations.ArchiveRepo, traces[0].SpansLocation);

@@ -5,8 +5,9 @@ using System.Linq;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Archive;
 using MlTraces.Core.Export;
+using MlTraces.Core.Store;
 
-namespace MlTraces.Core.Store
+namespace MlTraces.Core.Spans
 {
     /// <summary>
     /// Loads spans from wherever a trace keeps them: rows of the spans table, the archived payload (traces.pb at
@@ -27,6 +28,32 @@ namespace MlTraces.Core.Store
             public string? ParentSpanId, Name, SpanType;
             public long Start;
             public long? End;
+        }
+
+        /// <summary>
+        /// Traces piped from Search-Trace come without spans, and a copy (Export-Trace, Import-Trace) needs them: loads
+        /// them from each trace's own store. Returns the traces whose store could not be opened, after telling
+        /// <paramref name="storeFailed"/>; their spans are still missing.
+        /// </summary>
+        public static List<Trace> LoadMissing(IEnumerable<Trace> traces, Func<string> currentDirectory, Action<string> warn, Action<string, MlTracesException> storeFailed)
+        {
+            var failed = new List<Trace>();
+            foreach (var group in traces.Where(t => t.Spans == null && !string.IsNullOrEmpty(t.TrackingUri)).GroupBy(t => t.TrackingUri!))
+            {
+                try
+                {
+                    using var store = TraceStore.Open(TrackingUri.Parse(group.Key, currentDirectory));
+                    var loader = new SpanLoader(store);
+                    loader.Load(group.ToList());
+                    foreach (var w in loader.Warnings) warn(w);
+                }
+                catch (MlTracesException ex)
+                {
+                    storeFailed(group.Key, ex);
+                    failed.AddRange(group);
+                }
+            }
+            return failed;
         }
 
         public void Load(IReadOnlyList<Trace> traces)
@@ -147,7 +174,7 @@ namespace MlTraces.Core.Store
             List<Span> spans;
             try
             {
-                spans = ReadArchived(t.TraceId, t.ExperimentId, location!, out _);
+                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, out _);
             }
             catch (MlTracesException ex)
             {
@@ -193,23 +220,5 @@ namespace MlTraces.Core.Store
         }
 
         private Dictionary<string, string?>? _experimentLocations;
-
-        /// <summary>
-        /// The spans of an archived trace, read only from its own folder (<see cref="TraceFolders.Archive"/>) and
-        /// only if they are its own (<see cref="SpanJson.CheckBelongsTo"/>). The one read path of Get-Trace,
-        /// Search-Trace -IncludeSpans and Restore-Trace.
-        /// </summary>
-        public static List<Span> ReadArchived(string traceId, string experimentId, string location, out long bytes)
-        {
-            var repository = ArchiveRepositories.For(location);
-            if (repository is FileArchiveRepository && TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
-                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
-                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
-            byte[] payload = repository.Read(location);
-            bytes = payload.LongLength;
-            var spans = TracePayload.Read(traceId, payload);
-            SpanJson.CheckBelongsTo(traceId, spans, location);
-            return spans;
-        }
     }
 }
