@@ -14,6 +14,8 @@ namespace MlTraces.Core.Delete
         public IReadOnlyList<string> ExperimentIds { get; set; } = Array.Empty<string>();
         /// <summary>MLflow filter string, compiled by the same compiler as Search-Trace.</summary>
         public string? Filter { get; set; }
+        /// <summary>The filter already parsed: a command parses its filter once (null: parse <see cref="Filter"/>).</summary>
+        public IReadOnlyList<FilterClause>? Clauses { get; set; }
         /// <summary>Traces that started at or before this time (inclusive, as MLflow's max_timestamp_millis; 0 means 0).</summary>
         public long? MaxTimestampMs { get; set; }
         /// <summary>At most this many, oldest first (MLflow's max_traces). Held traces do not count.</summary>
@@ -68,6 +70,7 @@ namespace MlTraces.Core.Delete
             {
                 ExperimentIds = experimentIds,
                 Filter = query.Filter,
+                Clauses = query.Clauses,
                 MaxTimestampMs = query.MaxTimestampMs,
                 OrderBy = new[] { "timestamp_ms ASC" },
             }, _store.Layout, _store.Dialect, "ti.request_id, " + LegalHold.Condition("ti"));

@@ -10,6 +10,8 @@ namespace MlTraces.Core.Query
     {
         public IReadOnlyList<long> ExperimentIds { get; set; } = Array.Empty<long>();
         public string? Filter { get; set; }
+        /// <summary>The filter already parsed: a command parses its filter once (null: parse <see cref="Filter"/>).</summary>
+        public IReadOnlyList<FilterClause>? Clauses { get; set; }
         /// <summary>Only traces that started at or before this time (MLflow's inclusive max_timestamp_millis).</summary>
         public long? MaxTimestampMs { get; set; }
         public IReadOnlyList<string>? OrderBy { get; set; }
@@ -47,7 +49,7 @@ namespace MlTraces.Core.Query
         {
             // MLflow reads order_by before the filter, so its errors come first.
             var order = OrderByParser.Parse(spec.OrderBy);
-            var clauses = FilterParser.Parse(spec.Filter);
+            var clauses = spec.Clauses ?? FilterParser.Parse(spec.Filter);
 
             var parameters = new SqlParameters();
             var warnings = new List<string>();

@@ -14,6 +14,8 @@ namespace MlTraces.Core.Search
     {
         public IReadOnlyList<string> ExperimentIds { get; set; } = Array.Empty<string>();
         public string? Filter { get; set; }
+        /// <summary>The filter already parsed: a command parses its filter once (null: parse <see cref="Filter"/>).</summary>
+        public IReadOnlyList<FilterClause>? Clauses { get; set; }
         public IReadOnlyList<string>? OrderBy { get; set; }
         public long Offset { get; set; }
         public long? Limit { get; set; }
@@ -43,7 +45,7 @@ namespace MlTraces.Core.Search
         /// so a bad filter fails before any row is read.</summary>
         public IEnumerable<IReadOnlyList<Trace>> RunBatches(SearchOptions options, CancellationToken cancel = default)
         {
-            var clauses = FilterParser.Parse(options.Filter);
+            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter);
             var order = OrderByParser.Parse(options.OrderBy);
             var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
             if (experimentIds.Count == 0) return Enumerable.Empty<IReadOnlyList<Trace>>();
@@ -79,7 +81,7 @@ namespace MlTraces.Core.Search
 
         public long Count(SearchOptions options)
         {
-            var clauses = FilterParser.Parse(options.Filter);
+            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter);
             var ids = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().ToList();
             if (ids.Count == 0) return 0;
             var p = new SqlParameters();
@@ -96,6 +98,7 @@ namespace MlTraces.Core.Search
             {
                 ExperimentIds = experimentIds,
                 Filter = options.Filter,
+                Clauses = options.Clauses,
                 OrderBy = options.OrderBy,
                 Offset = options.Offset,
                 Limit = options.Limit,

@@ -88,30 +88,16 @@ namespace MlTraces.Commands
             _validated = true;
             Terminating(() =>
             {
-                // MLflow's delete_traces rules, in MLflow's order and with its messages.
-                bool bound = Before.HasValue || OlderThan.HasValue;
-                if (ParameterSetName == ByAgeSet && !bound)
-                    throw new InvalidParameterException(
-                        "Either `max_timestamp_millis` or `trace_ids` must be specified. Give -Before or -OlderThan, -Filter, or trace ids.", "MissingSelection");
-                if (ByIds && bound)
-                    throw new InvalidParameterException(
-                        "Only one of `max_timestamp_millis` and `trace_ids` can be specified. Remove -Before/-OlderThan, or select by age instead of by id.", "BoundWithTraceIds");
-                if (ByIds && MaxTraces.HasValue)
-                    throw new InvalidParameterException(
-                        "`max_traces` can't be specified if `trace_ids` is specified. -MaxTraces limits a selection by age or filter.", "MaxTracesWithTraceIds");
-                if (MaxTraces.HasValue && MaxTraces.Value <= 0)
-                    throw new InvalidParameterException($"`max_traces` must be a positive integer, received {MaxTraces.Value}.", "InvalidMaxTraces");
-                if (Before.HasValue && OlderThan.HasValue)
-                    throw new InvalidParameterException("Give -Before or -OlderThan, not both: they are two ways to say the same bound.", "BothBounds");
-                if (OlderThan.HasValue && OlderThan.Value < TimeSpan.Zero)
-                    throw new InvalidParameterException($"Invalid value for 'OlderThan'. A duration cannot be negative: {OlderThan.Value}.", "InvalidRetention");
+                DeletionRules.Check(ByIds, ParameterSetName == ByAgeSet, Before.HasValue, OlderThan, MaxTraces);
                 // A bad filter or experiment id is the user's to fix whatever the store: say so before touching it.
-                if (ParameterSetName == ByFilterSet) FilterParser.Parse(Filter);
+                if (ParameterSetName == ByFilterSet) _clauses = FilterParser.Parse(Filter);
                 foreach (var id in ExperimentId ?? new string[0]) Experiments.NormalizeId(id);
             }, Filter);
         }
 
         private bool _validated;
+        // The filter, parsed once for the whole command.
+        private IReadOnlyList<FilterClause>? _clauses;
 
         protected override void ProcessInput()
         {
@@ -207,6 +193,7 @@ namespace MlTraces.Commands
             {
                 ExperimentIds = scope.Ids,
                 Filter = ParameterSetName == ByFilterSet ? Filter : null,
+                Clauses = _clauses,
                 MaxTimestampMs = cutoff,
                 MaxTraces = MaxTraces,
             }, _cancel.Token);

@@ -68,17 +68,29 @@ namespace MlTraces.Commands
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
+        // The filter (with -RunId's condition), parsed once for every store the pipeline names.
+        private string? _filter;
+        private IReadOnlyList<FilterClause>? _clauses;
+
+        protected override void BeginProcessing()
+        {
+            base.BeginProcessing();
+            Terminating(() =>
+            {
+                _filter = RunId != null ? WithRunId(Filter, RunId) : Filter;
+                // Parsed before touching any store: a bad filter is the user's to fix, whatever the store.
+                _clauses = FilterParser.Parse(_filter);
+                OrderByParser.Parse(OrderBy);
+            }, Filter);
+        }
+
         protected override void ProcessInput()
         {
-            string? filter = Filter;
+            string? filter = _filter;
             long offset = 0;
             long? limit = null;
             Terminating(() =>
             {
-                if (RunId != null) filter = WithRunId(filter, RunId);
-                // Parse before touching the store: a bad filter is the user's to fix, whatever the store.
-                FilterParser.Parse(filter);
-                OrderByParser.Parse(OrderBy);
                 if (MaxResults.HasValue) SearchLimits.ValidateMaxResults(MaxResults.Value);
                 offset = Core.Query.PageToken.Decode(PageToken) + (long)Math.Min(PagingParameters.Skip, long.MaxValue);
                 if (PagingParameters.First != ulong.MaxValue) limit = (long)Math.Min(PagingParameters.First, long.MaxValue);
@@ -94,7 +106,7 @@ namespace MlTraces.Commands
             var search = new TraceSearch(store);
             var options = new SearchOptions
             {
-                ExperimentIds = ids, Filter = filter, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,
+                ExperimentIds = ids, Filter = filter, Clauses = _clauses, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,
             };
             long? total = null;
             if (PagingParameters.IncludeTotalCount)
