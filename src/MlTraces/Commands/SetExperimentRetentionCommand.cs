@@ -56,29 +56,17 @@ namespace MlTraces.Commands
         public string? ConfigPath { get; set; }
 
 
-        private RetentionDuration? _retention, _olderThan;
+        private RetentionUpdate? _update;
 
         protected override void BeginProcessing()
         {
             base.BeginProcessing();
-            Terminating(() =>
-            {
-                // MLflow's rules for `mlflow experiments update`, in PowerShell's parameter names.
-                if (Retention != null && ClearRetention)
-                    throw new InvalidParameterException("Cannot specify both -Retention and -ClearRetention.", "ConflictingParameters");
-                if (OlderThan != null && !ArchiveNow)
-                    throw new InvalidParameterException("-OlderThan goes with -ArchiveNow: it limits the archive-now request to older traces.", "ConflictingParameters");
-                if (ClearArchiveNow && ArchiveNow)
-                    throw new InvalidParameterException("Cannot specify -ClearArchiveNow together with archive-now request flags.", "ConflictingParameters");
-                if (Retention == null && !ClearRetention && !ArchiveNow && !ClearArchiveNow)
-                    throw new InvalidParameterException("Must specify at least one update option: -Retention, -ClearRetention, -ArchiveNow or -ClearArchiveNow.", "NoUpdateGiven");
-                if (Retention != null) _retention = RetentionDuration.Parse(Retention, "Retention");
-                if (OlderThan != null) _olderThan = RetentionDuration.Parse(OlderThan, "OlderThan");
-            });
+            Terminating(() => _update = RetentionUpdate.Create(Retention, ClearRetention, ArchiveNow, OlderThan, ClearArchiveNow));
         }
 
         protected override void ProcessInput()
         {
+            if (_update == null) return;
             Terminating(() =>
             {
                 var store = OpenStoreToWrite();
@@ -88,39 +76,9 @@ namespace MlTraces.Commands
                 var config = PassThru ? ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) : null;
                 foreach (var e in experiments)
                 {
-                    var tags = current[e.ExperimentId];
-                    var changes = new List<string>();
-                    var writes = new List<KeyValuePair<string, string?>>();
-                    if (_retention != null)
-                    {
-                        changes.Add($"set trace archival retention to {_retention.Text}");
-                        writes.Add(new KeyValuePair<string, string?>(ExperimentArchivalTags.RetentionKey, ExperimentArchivalTags.RetentionValue(_retention)));
-                    }
-                    if (ClearRetention)
-                    {
-                        changes.Add(tags.ContainsKey(ExperimentArchivalTags.RetentionKey)
-                            ? "cleared trace archival retention override" : "trace archival retention override was already unset");
-                        writes.Add(new KeyValuePair<string, string?>(ExperimentArchivalTags.RetentionKey, null));
-                    }
-                    if (ArchiveNow)
-                    {
-                        changes.Add(_olderThan == null ? "requested archive-now on the next scheduler pass"
-                            : $"requested archive-now for traces older than {_olderThan.Text} on the next scheduler pass");
-                        writes.Add(new KeyValuePair<string, string?>(ExperimentArchivalTags.ArchiveNowKey, ExperimentArchivalTags.ArchiveNowValue(_olderThan)));
-                    }
-                    if (ClearArchiveNow)
-                    {
-                        changes.Add(tags.ContainsKey(ExperimentArchivalTags.ArchiveNowKey)
-                            ? "cleared pending archive-now request" : "archive-now request was already unset");
-                        writes.Add(new KeyValuePair<string, string?>(ExperimentArchivalTags.ArchiveNowKey, null));
-                    }
-                    string summary = string.Join("; ", changes);
+                    var (summary, writes) = _update.For(current[e.ExperimentId]);
                     if (!ShouldProcess($"experiment {e.ExperimentId} '{e.Name}'", summary)) continue;
-                    using (var tx = store.BeginTransaction())
-                    {
-                        foreach (var w in writes) ExperimentArchivalTags.Write(store, e.ExperimentId, w.Key, w.Value);
-                        tx.Commit();
-                    }
+                    RetentionUpdate.Apply(store, e.ExperimentId, writes);
                     WriteVerbose($"Updated experiment {e.ExperimentId}: {summary}.");
                     if (PassThru)
                         foreach (var r in RetentionPolicy.Resolve(store, new[] { e }, config))
