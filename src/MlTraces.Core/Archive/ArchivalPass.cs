@@ -17,6 +17,18 @@ namespace MlTraces.Core.Archive
     /// (empty span content, set ARCHIVE_REPO and the archive location). A trace is readable from exactly one place at
     /// every moment: the store until the finalize commits, the archive after.
     /// </summary>
+    /// <summary>How an archival pass reports while it runs; the cmdlet turns these into confirmation, output,
+    /// progress and errors.</summary>
+    public interface IArchivalListener
+    {
+        /// <summary>Each candidate as the plan yields it, with how many came before and the plan's estimate.</summary>
+        void Planned(ArchiveCandidate candidate, int before, long estimate);
+        /// <summary>Whether to archive this candidate (ShouldProcess); a dry run says no to every one.</summary>
+        bool Approve(ArchiveCandidate candidate);
+        /// <summary>A trace's outcome: archived, skipped, left for the next pass, malformed, or planned (a dry run).</summary>
+        void Outcome(TraceArchiveResult result);
+    }
+
     public sealed class ArchivalPass
     {
         /// <summary>A payload no trace points to is removed only when older than this, so a pass running
@@ -41,6 +53,61 @@ namespace MlTraces.Core.Archive
 
         /// <summary>How many traces the next batch should take.</summary>
         public TransactionSizer Sizer { get; } = new TransactionSizer(FinalizeBatchSize, MaxBatchSize);
+
+        /// <summary>
+        /// The pass: the plan's candidates in order, each approved by the listener, archived in batches sized by how
+        /// long the last finalize held the write lock, then the served archive-now requests cleared. A dry run walks
+        /// the same candidates and writes nothing.
+        /// </summary>
+        public TraceArchiveSummary Run(ArchivalPlan plan, long estimate, bool dryRun, IArchivalListener listener, CancellationToken cancel = default)
+        {
+            var summary = new TraceArchiveSummary { TrackingUri = _store.Uri.Original, WhatIf = dryRun };
+            // Experiments with a trace worth another try keep their archive-now request.
+            var retryable = new HashSet<string>(StringComparer.Ordinal);
+            var batch = new List<ArchiveCandidate>(FinalizeBatchSize);
+            void RunBatch()
+            {
+                if (batch.Count == 0) return;
+                var results = ArchiveBatch(batch, cancel);
+                batch.Clear();
+                foreach (var result in results)
+                {
+                    Count(result, summary, retryable);
+                    listener.Outcome(result);
+                }
+            }
+            using (var candidates = plan.Candidates(cancel).GetEnumerator())
+                while (candidates.MoveNext())
+                {
+                    var c = candidates.Current;
+                    listener.Planned(c, summary.Planned++, Math.Max(estimate, summary.Planned));
+                    if (!listener.Approve(c))
+                    {
+                        if (dryRun)
+                        {
+                            summary.ArchivedBytes += c.PayloadBytes;
+                            listener.Outcome(c.Planned(_store.Uri.Original));
+                        }
+                        continue;
+                    }
+                    batch.Add(c);
+                    if (batch.Count >= Sizer.Next) RunBatch();
+                }
+            RunBatch();
+            if (!dryRun) summary.ArchiveNowRequestsCleared = ClearServedArchiveNowRequests(plan, retryable);
+            return summary;
+        }
+
+        private static void Count(TraceArchiveResult r, TraceArchiveSummary summary, HashSet<string> retryable)
+        {
+            switch (r.Outcome)
+            {
+                case TraceArchiveOutcome.Archived: summary.Archived++; summary.ArchivedBytes += r.PayloadBytes; break;
+                case TraceArchiveOutcome.Skipped: summary.Skipped++; break;
+                case TraceArchiveOutcome.LeftForNextPass: summary.LeftForNextPass++; retryable.Add(r.ExperimentId); break;
+                case TraceArchiveOutcome.Malformed: summary.Malformed++; break;
+            }
+        }
 
         public TraceArchiveResult Archive(ArchiveCandidate candidate, CancellationToken cancel = default) =>
             ArchiveBatch(new[] { candidate }, cancel)[0];

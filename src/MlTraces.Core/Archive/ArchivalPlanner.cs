@@ -21,6 +21,17 @@ namespace MlTraces.Core.Archive
         public long PayloadBytes { get; set; }
         /// <summary>The folder URI MLflow records in mlflow.trace.archiveLocation (traces.pb goes inside).</summary>
         public string ArchiveFolder { get; set; } = "";
+
+        /// <summary>The trace as the dry run and the confirmation name it.</summary>
+        public string Describe() =>
+            $"trace {TraceId} (experiment {ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {Reason}, {PayloadBytes:N0} bytes) to {ArchiveFolder}";
+
+        /// <summary>The receipt of a trace a dry run would archive.</summary>
+        public TraceArchiveResult Planned(string trackingUri) => new TraceArchiveResult
+        {
+            TraceId = TraceId, ExperimentId = ExperimentId, Outcome = TraceArchiveOutcome.Planned, Reason = Reason.ToString(),
+            PayloadBytes = PayloadBytes, ArchiveLocation = ArchiveFolder, TrackingUri = trackingUri,
+        };
     }
 
     /// <summary>

@@ -14,7 +14,7 @@ namespace MlTraces.Commands
     /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
     [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(TraceArchiveSummary), typeof(TraceArchiveResult))]
-    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet
+    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet, IArchivalListener
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -52,119 +52,68 @@ namespace MlTraces.Commands
 
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+        private ProgressReporter? _progress;
 
         protected override void ProcessInput()
         {
             var clock = Stopwatch.StartNew();
-            bool whatIf = DryRun;
             ArchivalServerConfig? config = null;
             TraceStore? store = null;
             ArchivalPlan? plan = null;
             List<Experiment> experiments = new List<Experiment>();
+            long estimate = 0;
             Terminating(() =>
             {
                 config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
                     $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
                 store = OpenStoreToWrite();
                 // One pass at a time, and a store that can take the finalize before the first payload is written.
-                if (!whatIf) LockForArchiveWork(store);
+                if (!DryRun) LockForArchiveWork(store);
                 experiments = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Selected;
                 WriteVerbose($"Planning an archival pass over {experiments.Count} experiment(s) of '{store.Name}' with '{config.Path}' (retention {config.Retention.Text}, location {config.Location}).");
                 plan = ArchivalPlanner.Plan(store, config, experiments, MaxTraces, DateTimeOffset.UtcNow, _cancel.Token);
+                estimate = plan.EstimateCount(_cancel.Token);
             });
             if (store == null || plan == null || config == null) return;
             WriteWarnings(plan.Warnings);
-            long estimate = 0;
-            Terminating(() => estimate = plan.EstimateCount(_cancel.Token));
             WriteVerbose($"Plan: archive-now requests of {plan.ArchiveNowExperiments} experiment(s) first, then retention in {plan.RetentionExperiments}; " +
                          $"at most {estimate:N0} trace(s){(plan.Budget == long.MaxValue ? "" : $" (budget {plan.Budget:N0})")}, read in pages as the pass goes, oldest first.");
 
-            var summary = new TraceArchiveSummary { TrackingUri = store.Uri.Original, WhatIf = whatIf };
             var pass = new ArchivalPass(store);
-            var retryable = new HashSet<string>();
-            var progress = new ProgressReporter(this, "Archiving traces of " + store.Name);
-            IEnumerator<ArchiveCandidate>? candidates = null;
-            Terminating(() => candidates = plan.Candidates(_cancel.Token).GetEnumerator());
-            if (candidates == null) return;
+            TraceArchiveSummary? summary = null;
+            _progress = new ProgressReporter(this, "Archiving traces of " + store.Name);
             try
             {
-                var batch = new List<ArchiveCandidate>(ArchivalPass.FinalizeBatchSize);
-                // Sized by how long the last finalize held the store's write lock.
-                void RunBatch()
+                Terminating(() =>
                 {
-                    if (batch.Count == 0) return;
-                    List<TraceArchiveResult> results = new List<TraceArchiveResult>();
-                    Terminating(() => results = pass.ArchiveBatch(batch, _cancel.Token));
-                    batch.Clear();
-                    foreach (var result in results)
-                    {
-                        Report(result, summary, retryable);
-                        if (PassThru) WriteObject(result);
-                    }
-                }
-                while (true)
-                {
-                    bool more = false;
-                    Terminating(() => more = candidates.MoveNext());
-                    if (!more) break;
-                    var c = candidates.Current;
-                    progress.Report(summary.Planned++, Math.Max(estimate, summary.Planned), "traces");
-                    string target = $"trace {c.TraceId} (experiment {c.ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(c.TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {c.Reason}, {c.PayloadBytes:N0} bytes) to {c.ArchiveFolder}";
-                    if (!ShouldProcess(target, "Archive trace"))
-                    {
-                        if (whatIf && PassThru) WriteObject(new TraceArchiveResult { TraceId = c.TraceId, ExperimentId = c.ExperimentId, Outcome = TraceArchiveOutcome.Planned, Reason = c.Reason.ToString(), PayloadBytes = c.PayloadBytes, ArchiveLocation = c.ArchiveFolder, TrackingUri = store.Uri.Original });
-                        if (whatIf) summary.ArchivedBytes += c.PayloadBytes;
-                        continue;
-                    }
-                    batch.Add(c);
-                    if (batch.Count >= pass.Sizer.Next) RunBatch();
-                }
-                RunBatch();
-                if (!whatIf) Terminating(() => summary.ArchiveNowRequestsCleared = pass.ClearServedArchiveNowRequests(plan, retryable));
-                if (RemoveOrphanedPayloads) SweepOrphans(store, pass, experiments, config, summary, whatIf);
+                    summary = pass.Run(plan, estimate, DryRun, this, _cancel.Token);
+                    if (RemoveOrphanedPayloads) SweepOrphans(store, pass, experiments, config, summary);
+                });
             }
             finally
             {
-                candidates.Dispose();
-                progress.Complete();
+                _progress.Complete();
                 // Traces the candidate walk passed over (ids or folders no path may be built from), then the pass's own.
                 WriteWarnings(plan.Warnings);
                 foreach (var warning in pass.Warnings) WriteWarning(warning);
             }
+            if (summary == null) return;
             summary.Duration = clock.Elapsed;
             ReportPlan($"Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
         }
 
-        /// <summary>The opt-in sweep, per file through ShouldProcess: -WhatIf lists exactly what a real run removes.</summary>
-        private void SweepOrphans(TraceStore store, ArchivalPass pass, List<Experiment> experiments, ArchivalServerConfig config, TraceArchiveSummary summary, bool whatIf)
-        {
-            var orphans = new List<string>();
-            var now = DateTimeOffset.UtcNow;
-            Terminating(() =>
-            {
-                var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
-                orphans = pass.FindOrphanedPayloads(locations, now);
-            });
-            foreach (var file in orphans)
-            {
-                if (!ShouldProcess(file, "Remove orphaned payload") || whatIf) continue;
-                bool removed = false;
-                Terminating(() => removed = pass.RemoveOrphan(file, now));
-                if (removed) summary.OrphanedPayloadsRemoved++;
-            }
-        }
+        void IArchivalListener.Planned(ArchiveCandidate candidate, int before, long estimate) => _progress?.Report(before, estimate, "traces");
 
-        private void Report(TraceArchiveResult r, TraceArchiveSummary summary, HashSet<string> retryable)
+        bool IArchivalListener.Approve(ArchiveCandidate candidate) => ShouldProcess(candidate.Describe(), "Archive trace");
+
+        void IArchivalListener.Outcome(TraceArchiveResult r)
         {
             switch (r.Outcome)
             {
-                case TraceArchiveOutcome.Archived: summary.Archived++; summary.ArchivedBytes += r.PayloadBytes; break;
-                case TraceArchiveOutcome.Skipped: summary.Skipped++; WriteVerbose($"Skipped {r.TraceId}: {r.Message}"); break;
+                case TraceArchiveOutcome.Skipped: WriteVerbose($"Skipped {r.TraceId}: {r.Message}"); break;
                 case TraceArchiveOutcome.LeftForNextPass:
-                    summary.LeftForNextPass++;
-                    retryable.Add(r.ExperimentId);
                     string message = $"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}";
                     // A failure (the location cannot be written, the payload vanished) is an error a scheduled task
                     // must see; a trace that changed meanwhile is the normal race, a warning.
@@ -172,12 +121,21 @@ namespace MlTraces.Commands
                     else WriteError(new ErrorRecord(new MlTracesException(ErrorKind.IOError, r.ErrorId, message), r.ErrorId, ErrorCategory.WriteError, r.TraceId));
                     break;
                 case TraceArchiveOutcome.Malformed:
-                    summary.Malformed++;
                     WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "MalformedTrace",
                         $"Trace {r.TraceId} cannot be archived and is tagged mlflow.trace.archivalFailure = MALFORMED_TRACE: {r.Message}"),
                         "MalformedTrace", ErrorCategory.InvalidData, r.TraceId));
                     break;
             }
+            if (PassThru) WriteObject(r);
+        }
+
+        /// <summary>The opt-in sweep, per file through ShouldProcess: -WhatIf lists exactly what a real run removes.</summary>
+        private void SweepOrphans(TraceStore store, ArchivalPass pass, List<Experiment> experiments, ArchivalServerConfig config, TraceArchiveSummary summary)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
+            foreach (var file in pass.FindOrphanedPayloads(locations, now))
+                if (ShouldProcess(file, "Remove orphaned payload") && !DryRun && pass.RemoveOrphan(file, now)) summary.OrphanedPayloadsRemoved++;
         }
 
         protected override void StopProcessing()
