@@ -27,9 +27,12 @@ namespace MlTraces.Commands
         [Credential]
         public PSCredential? Credential { get; set; }
 
+        /// <summary>A store named by text (a parameter, a piped object's TrackingUri), resolved as PowerShell resolves paths.</summary>
+        protected TrackingUri ParseStoreUri(string? text) => Core.Store.TrackingUri.Parse(text, () => CurrentDirectory);
+
         protected TrackingUri ResolveUri()
         {
-            var uri = Core.Store.TrackingUri.Parse(StoreUri, () => CurrentDirectory);
+            var uri = ParseStoreUri(StoreUri);
             if (Credential != null && Credential != PSCredential.Empty)
             {
                 if (uri.Kind != StoreKind.Postgres)

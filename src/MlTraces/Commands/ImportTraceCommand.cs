@@ -52,6 +52,7 @@ namespace MlTraces.Commands
         public SwitchParameter PassThru { get; set; }
 
         private TraceImporter? _importer;
+        private SourceExperimentNames? _sourceNames;
         private ProgressReporter? _progress;
         private string? _targetExperimentId;
         private readonly List<Trace> _pending = new List<Trace>();
@@ -70,6 +71,7 @@ namespace MlTraces.Commands
             {
                 var store = OpenStore(StoreAccess.ReadWrite);
                 _importer = new TraceImporter(store);
+                _sourceNames = new SourceExperimentNames(ParseStoreUri);
                 if (ExperimentId != null)
                 {
                     _targetExperimentId = Experiments.NormalizeId(ExperimentId);
@@ -159,7 +161,7 @@ namespace MlTraces.Commands
             // Traces from another store's Search-Trace come without spans; load them from their own store.
             foreach (var group in batch.Where(t => t.Spans == null && t.TrackingUri != null).GroupBy(t => t.TrackingUri!))
             {
-                using var source = TraceStore.Open(Core.Store.TrackingUri.Parse(group.Key, CurrentDirectory));
+                using var source = TraceStore.Open(ParseStoreUri(group.Key));
                 var loader = new SpanLoader(source);
                 loader.Load(group.ToList());
                 WriteWarnings(loader.Warnings);
@@ -171,9 +173,11 @@ namespace MlTraces.Commands
                 if (ExperimentName != null && _targetExperimentId == null)
                     _targetExperimentId = _importer.EnsureExperiment(ExperimentName).ExperimentId;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                results = _importer.Import(batch, _targetExperimentId);
+                results = _importer.Import(batch, _targetExperimentId, _sourceNames!.Of);
                 _sizer.Done(batch.Count, clock.Elapsed);
             });
+            WriteWarnings(_sourceNames!.Warnings);
+            WriteWarnings(_importer.Warnings);
             for (int i = 0; i < results.Count; i++)
             {
                 var r = results[i];
@@ -190,6 +194,9 @@ namespace MlTraces.Commands
                         break;
                     case ImportOutcome.ExperimentNotFound:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                        break;
+                    case ImportOutcome.ExperimentNameDiffers:
+                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", r.Message!), "ExperimentNameDiffers", ErrorCategory.InvalidArgument, r.Trace));
                         break;
                     case ImportOutcome.Refused:
                         WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
