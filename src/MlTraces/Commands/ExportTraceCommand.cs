@@ -51,9 +51,8 @@ namespace MlTraces.Commands
 
         protected override void BeginProcessing()
         {
-            _fullPath = ParameterSetName == "LiteralPath"
-                ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath)
-                : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            try { _fullPath = UserPaths.FileSystemPath(SessionState, ParameterSetName == "LiteralPath" ? LiteralPath : Path); }
+            catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, ParameterSetName == "LiteralPath" ? LiteralPath : Path)); }
             // Checked before -WhatIf answers, so that a dry run says what the real run would refuse.
             var problem = ExportFile.Problem(_fullPath, Append, NoClobber, Force);
             if (problem != null) Fail(problem);
@@ -110,7 +109,7 @@ namespace MlTraces.Commands
             foreach (string key in _pending.Select(t => t.TrackingUri ?? "").Distinct())
             {
                 if (key == "") continue;
-                try { _file!.RefuseStore(TrackingUri.Parse(key, SessionState.Path.CurrentFileSystemLocation.ProviderPath).FilePath); }
+                try { _file!.RefuseStore(UserPaths.ParseUri(SessionState, key).FilePath); }
                 catch (Core.MlTracesException ex) { Fail(ex); }
                 catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
             }
@@ -119,7 +118,7 @@ namespace MlTraces.Commands
                 if (group.Key == "") continue;
                 try
                 {
-                    using var store = TraceStore.Open(TrackingUri.Parse(group.Key, SessionState.Path.CurrentFileSystemLocation.ProviderPath));
+                    using var store = TraceStore.Open(UserPaths.ParseUri(SessionState, group.Key));
                     var loader = new SpanLoader(store);
                     loader.Load(group.ToList());
                     foreach (var w in loader.Warnings) WriteWarning(w + " It is exported without spans.");

@@ -65,7 +65,7 @@ namespace MlTraces.Commands
             List<Experiment> experiments = new List<Experiment>();
             Terminating(() =>
             {
-                config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
+                config = ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
                     $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
                 store = OpenStore(whatIf ? StoreAccess.ReadOnly : StoreAccess.ReadWrite);
                 // One pass at a time, and a store that can take the finalize before the first payload is written.
