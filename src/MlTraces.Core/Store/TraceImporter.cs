@@ -81,37 +81,17 @@ namespace MlTraces.Core.Store
                 using var writer = new TraceWriter(_store, tx);
                 foreach (var original in traces)
                 {
-                    var result = new ImportResult { Trace = original };
+                    var refusal = Refusal(original, targetExperimentId, sourceExperimentName, out var experiment, out string? sourceName);
+                    var result = refusal ?? new ImportResult { Trace = original };
                     results.Add(result);
-                    // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
-                    if (TraceIds.Problem(original.TraceId) is string badId)
-                    {
-                        result.Outcome = ImportOutcome.CannotHold;
-                        result.Message = $"A trace was not imported: {badId}";
-                        continue;
-                    }
-                    string experimentId = targetExperimentId ?? original.ExperimentId;
-                    var experiment = FindExperiment(experimentId);
-                    if (experiment == null)
-                    {
-                        result.Outcome = ImportOutcome.ExperimentNotFound;
-                        result.Message = $"Experiment {experimentId} of trace '{original.TraceId}' does not exist in the store '{_store.Name}'. Import into an experiment with -ExperimentName (created if missing) or -ExperimentId.";
-                        continue;
-                    }
-                    string? sourceName = targetExperimentId == null ? sourceExperimentName?.Invoke(original) : null;
-                    if (sourceName != null && sourceName != experiment.Name)
-                    {
-                        result.Outcome = ImportOutcome.ExperimentNameDiffers;
-                        result.Message = NameDiffers(original, sourceName, experiment);
-                        continue;
-                    }
+                    if (refusal != null) continue;
                     if (writer.Exists(original.TraceId))
                     {
                         result.Outcome = ImportOutcome.AlreadyExists;
                         result.Message = $"Trace '{original.TraceId}' already exists in the store '{_store.Name}'; it was not imported again.";
                         continue;
                     }
-                    var trace = Retarget(original, experiment);
+                    var trace = Retarget(original, experiment!);
                     string? cannot = writer.WhatCannotBeStored(trace);
                     if (cannot != null)
                     {
@@ -136,7 +116,7 @@ namespace MlTraces.Core.Store
                     }
                     result.Trace = trace;
                     result.Outcome = ImportOutcome.Imported;
-                    if (targetExperimentId == null && sourceName == null && _filedByNumber.Add(experiment.ExperimentId))
+                    if (targetExperimentId == null && sourceName == null && _filedByNumber.Add(experiment!.ExperimentId))
                         Warnings.Add($"Traces were filed by experiment number into experiment {experiment.ExperimentId} ('{UserText.Printable(experiment.Name)}') of '{_store.Name}': "
                             + "MLflow's trace JSON records an experiment's number, not its name, so whether they came from an experiment of that name is not known. "
                             + "To file traces from another store by name, import them with -ExperimentName <name> (created if missing).");
@@ -145,6 +125,33 @@ namespace MlTraces.Core.Store
                 return 0;
             });
             return results;
+        }
+
+        /// <summary>Why a trace cannot go where it is headed (a bad id, no experiment of its number, an experiment of
+        /// its number with another name), known before anything is written: a dry run reports it as the real run
+        /// does. Null when it may be imported.</summary>
+        public ImportResult? Refusal(Trace original, string? targetExperimentId, Func<Trace, string?>? sourceExperimentName) =>
+            Refusal(original, targetExperimentId, sourceExperimentName, out _, out _);
+
+        private ImportResult? Refusal(Trace original, string? targetExperimentId, Func<Trace, string?>? sourceExperimentName,
+            out Experiment? experiment, out string? sourceName)
+        {
+            experiment = null; sourceName = null;
+            // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
+            if (TraceIds.Problem(original.TraceId) is string badId)
+                return new ImportResult { Trace = original, Outcome = ImportOutcome.CannotHold, Message = $"A trace was not imported: {badId}" };
+            string experimentId = targetExperimentId ?? original.ExperimentId;
+            experiment = FindExperiment(experimentId);
+            if (experiment == null)
+                return new ImportResult
+                {
+                    Trace = original, Outcome = ImportOutcome.ExperimentNotFound,
+                    Message = $"Experiment {experimentId} of trace '{original.TraceId}' does not exist in the store '{_store.Name}'. Import into an experiment with -ExperimentName (created if missing) or -ExperimentId.",
+                };
+            sourceName = targetExperimentId == null ? sourceExperimentName?.Invoke(original) : null;
+            if (sourceName != null && sourceName != experiment.Name)
+                return new ImportResult { Trace = original, Outcome = ImportOutcome.ExperimentNameDiffers, Message = NameDiffers(original, sourceName, experiment) };
+            return null;
         }
 
         private string NameDiffers(Trace t, string sourceName, Experiment here)

@@ -154,7 +154,15 @@ namespace MlTraces.Commands
 
         private void Add(Trace t)
         {
-            string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
+            // What is refused by where it would go is said before -WhatIf answers, so a dry run names the same errors.
+            if (ExperimentName == null && _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) is ImportResult refused)
+            {
+                WriteWarnings(_sourceNames.Warnings);
+                Report(refused, _origins.TryGetValue(t, out var origin) && _origins.Remove(t) ? origin : null);
+                return;
+            }
+            string experiment = ExperimentName != null && _targetExperimentId == null ? $"'{ExperimentName}'"
+                : (_targetExperimentId ?? t.ExperimentId) + $" ('{UserText.Printable(_importer!.FindExperiment(_targetExperimentId ?? t.ExperimentId)?.Name ?? "")}')";
             if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= _sizer.Next) Flush();
@@ -193,33 +201,34 @@ namespace MlTraces.Commands
             });
             WriteWarnings(_sourceNames!.Warnings);
             WriteWarnings(_importer.Warnings);
-            for (int i = 0; i < results.Count; i++)
+            for (int i = 0; i < results.Count; i++) Report(results[i], origins[i]);
+        }
+
+        /// <summary>One result per trace: a failure names the file and line it came from.</summary>
+        private void Report(ImportResult r, string? origin)
+        {
+            if (origin != null && r.Message != null) r.Message = origin + ": " + r.Message;
+            switch (r.Outcome)
             {
-                var r = results[i];
-                // One result per trace, in the batch's order: a failure names the file and line it came from.
-                if (origins[i] != null && r.Message != null) r.Message = origins[i] + ": " + r.Message;
-                switch (r.Outcome)
-                {
-                    case ImportOutcome.Imported:
-                        _imported++;
-                        if (PassThru) WriteObject(r.Trace);
-                        break;
-                    case ImportOutcome.AlreadyExists:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
-                        break;
-                    case ImportOutcome.ExperimentNotFound:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
-                        break;
-                    case ImportOutcome.ExperimentNameDiffers:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", r.Message!), "ExperimentNameDiffers", ErrorCategory.InvalidArgument, r.Trace));
-                        break;
-                    case ImportOutcome.Refused:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
-                        break;
-                    default:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
-                        break;
-                }
+                case ImportOutcome.Imported:
+                    _imported++;
+                    if (PassThru) WriteObject(r.Trace);
+                    break;
+                case ImportOutcome.AlreadyExists:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
+                    break;
+                case ImportOutcome.ExperimentNotFound:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                    break;
+                case ImportOutcome.ExperimentNameDiffers:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", r.Message!), "ExperimentNameDiffers", ErrorCategory.InvalidArgument, r.Trace));
+                    break;
+                case ImportOutcome.Refused:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
+                    break;
+                default:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
+                    break;
             }
         }
     }

@@ -80,6 +80,27 @@ namespace MlTraces.Tests.Commands
         }
 
         [Fact]
+        public void WhatIfReportsTheSameRefusalsAndChangesNothing()
+        {
+            var (source, target) = TwoStores(Kind);
+            using var _s = source; using var _t = target;
+            using var sh = new PsShell(target);
+            var vars = new Dictionary<string, object?> { ["src"] = source.UriText };
+            string before = target.Fingerprint();
+            var dry = sh.Run("Search-Trace -TrackingUri $src | Import-Trace -WhatIf", vars);
+            Assert.Equal(before, target.Fingerprint());
+            Assert.Equal(3, dry.Errors.Count(e => e.FullyQualifiedErrorId.StartsWith("ExperimentNameDiffers,")));
+            Assert.Equal(1, dry.Errors.Count(e => e.FullyQualifiedErrorId.StartsWith("ExperimentNotFound,")));
+            var lines = dry.HostText.Split('\n').Where(l => l.StartsWith("What if:")).ToList();
+            Assert.Equal(2, lines.Count);
+            Assert.All(lines, l => Assert.Contains("into experiment 2 ('shared')", l));
+            // The real run then does exactly that.
+            var real = sh.Run("Search-Trace -TrackingUri $src | Import-Trace -PassThru", vars);
+            Assert.Equal(dry.Errors.Select(e => e.FullyQualifiedErrorId).OrderBy(x => x), real.Errors.Select(e => e.FullyQualifiedErrorId).OrderBy(x => x));
+            Assert.Equal(lines.Select(l => l.Substring(l.IndexOf("trace tr-") + 6, 5)).OrderBy(x => x), real.Output.Select(o => ((Trace)o.BaseObject).TraceId).OrderBy(x => x));
+        }
+
+        [Fact]
         public void WithinOneStoreTheNamesAgreeAndNothingIsRefusedForIt()
         {
             var (source, target) = TwoStores(StoreKind.Sqlite);
