@@ -117,7 +117,7 @@ namespace MlTraces.Core.Store
                     result.Trace = trace;
                     result.Outcome = ImportOutcome.Imported;
                     if (targetExperimentId == null && sourceName == null && _filedByNumber.Add(experiment!.ExperimentId))
-                        Warnings.Add($"Traces were filed by experiment number into experiment {experiment.ExperimentId} ('{UserText.Printable(experiment.Name)}') of '{_store.Name}': "
+                        Warnings.Add($"Traces were filed by experiment number into experiment {experiment.ExperimentId} ('{UserText.Printable(UserText.Shorten(experiment.Name))}') of '{_store.Name}': "
                             + "MLflow's trace JSON records an experiment's number, not its name, so whether they came from an experiment of that name is not known. "
                             + "To file traces from another store by name, import them with -ExperimentName <name> (created if missing).");
                 }

@@ -162,7 +162,7 @@ namespace MlTraces.Commands
                 return;
             }
             string experiment = ExperimentName != null && _targetExperimentId == null ? $"'{ExperimentName}'"
-                : (_targetExperimentId ?? t.ExperimentId) + $" ('{UserText.Printable(_importer!.FindExperiment(_targetExperimentId ?? t.ExperimentId)?.Name ?? "")}')";
+                : (_targetExperimentId ?? t.ExperimentId) + $" ('{UserText.Printable(UserText.Shorten(_importer!.FindExperiment(_targetExperimentId ?? t.ExperimentId)?.Name))}')";
             if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= _sizer.Next) Flush();
