@@ -20,11 +20,11 @@ namespace MlTraces.Commands
             try
             {
                 string? uri = fakeBoundParameters.Contains("TrackingUri") ? fakeBoundParameters["TrackingUri"] as string : null;
-                // Completion runs inside the caller's pipeline, so the session state is read by a script block on
+                // Completion runs inside the caller's pipeline, so the session state is fetched by a script block on
                 // this thread (SessionStateProxy would be a second, refused pipeline).
-                string location = ScriptBlock.Create("$PWD.ProviderPath").Invoke().FirstOrDefault()?.BaseObject as string
-                    ?? Environment.CurrentDirectory;
-                using var store = TraceStore.Open(TrackingUri.Parse(uri, location));
+                if (!(ScriptBlock.Create("$ExecutionContext.SessionState").Invoke().FirstOrDefault()?.BaseObject is SessionState session))
+                    return Enumerable.Empty<CompletionResult>();
+                using var store = TraceStore.Open(UserPaths.ParseUri(session, uri));
                 return Complete(store, wordToComplete ?? "").ToList();
             }
             catch (Exception ex) when (ex is Core.MlTracesException || ex is ArgumentException || ex is NotSupportedException

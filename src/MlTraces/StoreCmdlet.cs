@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using MlTraces.Core;
 using MlTraces.Core.Store;
@@ -27,9 +28,15 @@ namespace MlTraces.Commands
         [Credential]
         public PSCredential? Credential { get; set; }
 
+        /// <summary>A store named by text (a parameter, a piped object's TrackingUri), resolved as PowerShell resolves paths.</summary>
+        protected TrackingUri ParseStoreUri(string? text) => UserPaths.ParseUri(SessionState, text);
+
+        /// <summary>A file or folder the user named, as PowerShell's own cmdlets find it.</summary>
+        protected string FileSystemPath(string path) => UserPaths.FileSystemPath(SessionState, path);
+
         protected TrackingUri ResolveUri()
         {
-            var uri = Core.Store.TrackingUri.Parse(StoreUri, () => CurrentDirectory);
+            var uri = ParseStoreUri(StoreUri);
             if (Credential != null && Credential != PSCredential.Empty)
             {
                 if (uri.Kind != StoreKind.Postgres)
@@ -175,6 +182,46 @@ namespace MlTraces.Commands
             foreach (var w in warnings) WriteWarning(w);
             warnings.Clear();
         }
+    }
+
+    /// <summary>
+    /// The one reading of a path a user gave (a parameter, a tracking URI's path, a piped object's store): the
+    /// engine's, as Resolve-Path and Out-File read it on every OS: relative to the current PowerShell location (not
+    /// the process's directory), '.\' and './', '~', PowerShell drives (New-PSDrive) and provider-qualified paths
+    /// (FileSystem::/tmp/x). So '\' separates folders on Linux too, as it does for PowerShell's own cmdlets; a path
+    /// that names another provider's item (Env:, Function:) is refused rather than taken as a file name.
+    /// </summary>
+    internal static class UserPaths
+    {
+        public static string FileSystemPath(SessionState session, string path)
+        {
+            string resolved;
+            ProviderInfo provider;
+            try { resolved = session.Path.GetUnresolvedProviderPathFromPSPath(path, out provider, out _); }
+            catch (Exception ex) when (ex is RuntimeException || ex is ArgumentException || ex is NotSupportedException || ex is System.IO.IOException)
+            {
+                throw new ArgumentException($"The path '{UserText.Shorten(path)}' cannot be resolved: {ex.Message}", ex);
+            }
+            if (provider.Name != "FileSystem") throw NotAFile(path, provider);
+            return resolved;
+        }
+
+        public static ArgumentException NotAFile(string path, ProviderInfo provider) => new ArgumentException(
+            $"The path '{UserText.Shorten(path)}' names an item of the {provider.Name} provider, not a file. Give a file system path, or Set-Location to a folder first.");
+
+        /// <summary>A location that is a URI (s3://b/p, file:///srv/x, mlflow-artifacts:) as given; a path (one
+        /// with a drive of this session, provider-qualified, or without a scheme) as the file URI of the folder it
+        /// names, made absolute as MLflow's resolve_uri_if_local makes a local artifact root.</summary>
+        public static string UriOrPath(SessionState session, string text)
+        {
+            var scheme = System.Text.RegularExpressions.Regex.Match(text, "^([A-Za-z][A-Za-z0-9+.-]+):(?!:)");
+            if (scheme.Success && !session.Drive.GetAll().Any(d => string.Equals(d.Name, scheme.Groups[1].Value, StringComparison.OrdinalIgnoreCase)))
+                return text;
+            return new Uri(FileSystemPath(session, text)).AbsoluteUri;
+        }
+
+        public static TrackingUri ParseUri(SessionState session, string? text) =>
+            Core.Store.TrackingUri.Parse(text, path => FileSystemPath(session, path));
     }
 
     internal static class ErrorRecords

@@ -23,9 +23,13 @@ namespace MlTraces.Core.Retention
         public static string Validate(object? value, string parameterName)
         {
             if (!(value is string s) || Scheme.Match(s.Trim()) is var m && !m.Success)
-                throw new InvalidParameterException($"Invalid value for '{parameterName}'. Expected a URI string.", "InvalidArchivalLocation");
+                throw new InvalidParameterException($"Invalid value for '{parameterName}'. Expected a URI string." + LocalFolderHint(value as string), "InvalidArchivalLocation");
             string location = s.Trim();
             string scheme = m.Groups[1].Value.ToLowerInvariant();
+            if (scheme.Length == 1 && location.Length > 2 && (location[2] == '\\' || location[2] == '/'))
+                // C:\archive: a drive, not a scheme. MLflow's registry has no "c" scheme and refuses it.
+                throw new InvalidParameterException(
+                    $"Could not find a registered artifact repository for: {location}." + LocalFolderHint(location), "InvalidArchivalLocation");
             if (scheme == "mlflow-artifacts")
                 throw new InvalidParameterException(
                     $"Invalid value for '{parameterName}'. Trace archival location cannot use the proxy-only `mlflow-artifacts:` scheme.",
@@ -45,6 +49,22 @@ namespace MlTraces.Core.Retention
                     $"Invalid value for '{parameterName}'. Trace archival location '{location}' is not an absolute local path: write it as file:///absolute/path.",
                     "InvalidArchivalLocation");
             return location;
+        }
+
+        /// <summary>What to write for a local folder: MLflow's server takes a file: URI only (a plain path has no
+        /// scheme, and its validation refuses it), so the hint names the URI of the same folder when the path is
+        /// absolute, and says why a relative one cannot work.</summary>
+        private static string LocalFolderHint(string? text)
+        {
+            string path = (text ?? "").Trim();
+            if (path.Length == 0) return "";
+            bool drive = path.Length > 2 && char.IsLetter(path[0]) && path[1] == ':' && (path[2] == '\\' || path[2] == '/');
+            if (drive || path.StartsWith("/", StringComparison.Ordinal))
+            {
+                string uri = "file://" + (drive ? "/" : "") + path.Replace('\\', '/');
+                return $" For a local folder write it as a file URI: {UserText.Shorten(uri)} (MLflow's server refuses a plain path here too).";
+            }
+            return " A local folder must be an absolute file URI such as file:///srv/mlflow-archive: a relative path would name a different folder for MLflow's server and for this console.";
         }
 
         /// <summary>The archive folder of a trace: root[/workspaces/ws]/experiment/traces/trace/artifacts.</summary>

@@ -28,12 +28,12 @@ namespace MlTraces.Core.Retention
         public long? MaxTracesPerPass { get; private set; }
 
         /// <summary>The file named by -ConfigPath, else by MLFLOW_TRACE_ARCHIVAL_CONFIG; null when neither names one.</summary>
-        public static ArchivalServerConfig? LoadDefault(string? configPath, string currentDirectory)
+        /// <param name="fullPath">The caller's reading of a path (PowerShell's, at the cmdlets).</param>
+        public static ArchivalServerConfig? LoadDefault(string? configPath, Func<string, string> fullPath)
         {
             string? path = string.IsNullOrWhiteSpace(configPath) ? Environment.GetEnvironmentVariable(EnvironmentVariable) : configPath;
             if (string.IsNullOrWhiteSpace(path)) return null;
-            path = path!.Trim();
-            return Load(System.IO.Path.IsPathRooted(path) ? path : System.IO.Path.Combine(currentDirectory, path));
+            return Load(fullPath(path!.Trim()));
         }
 
         /// <summary>MLflow's file is a flat mapping of a few keys: anything much larger or deeper is not one, and a

@@ -35,21 +35,22 @@ namespace MlTraces.Core.Spans
         /// them from each trace's own store. Returns the traces whose store could not be opened, after telling
         /// <paramref name="storeFailed"/>; their spans are still missing.
         /// </summary>
-        public static List<Trace> LoadMissing(IEnumerable<Trace> traces, Func<string> currentDirectory, Action<string> warn, Action<string, MlTracesException> storeFailed)
+        /// <param name="resolve">The store a trace's TrackingUri names, resolved as the user's paths are.</param>
+        public static List<Trace> LoadMissing(IEnumerable<Trace> traces, Func<string, TrackingUri> resolve, Action<string> warn, Action<string, MlTracesException> storeFailed)
         {
             var failed = new List<Trace>();
             foreach (var group in traces.Where(t => t.Spans == null && !string.IsNullOrEmpty(t.TrackingUri)).GroupBy(t => t.TrackingUri!))
             {
                 try
                 {
-                    using var store = TraceStore.Open(TrackingUri.Parse(group.Key, currentDirectory));
+                    using var store = TraceStore.Open(resolve(group.Key));
                     var loader = new SpanLoader(store);
                     loader.Load(group.ToList());
                     foreach (var w in loader.Warnings) warn(w);
                 }
-                catch (MlTracesException ex)
+                catch (Exception ex) when (ex is MlTracesException || ex is ArgumentException || ex is NotSupportedException)
                 {
-                    storeFailed(group.Key, ex);
+                    storeFailed(group.Key, ex as MlTracesException ?? new MlTracesException(ErrorKind.InvalidArgument, "InvalidTrackingUri", ex.Message, ex));
                     failed.AddRange(group);
                 }
             }

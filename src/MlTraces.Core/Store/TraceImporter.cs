@@ -8,7 +8,10 @@ namespace MlTraces.Core.Store
     public enum ImportOutcome { Imported, AlreadyExists, ExperimentNotFound, CannotHold,
         /// <summary>The store refused one of the trace's rows (a duplicate assessment id, a value too long for
         /// its column): the trace's writes were rolled back to its savepoint, the rest of the batch went on.</summary>
-        Refused }
+        Refused,
+        /// <summary>No target experiment was given, and the experiment of the trace's number here has another name
+        /// than the one the trace came from.</summary>
+        ExperimentNameDiffers }
 
     public sealed class ImportResult
     {
@@ -50,6 +53,11 @@ namespace MlTraces.Core.Store
             });
         }
 
+        /// <summary>Said once per experiment into which traces were filed by number alone (their experiment's
+        /// name was not known); the caller shows and clears them.</summary>
+        public List<string> Warnings { get; } = new List<string>();
+        private readonly HashSet<string> _filedByNumber = new HashSet<string>(StringComparer.Ordinal);
+
         public Experiment? FindExperiment(string id) => _experiments.TryGetValue(id, out var e) ? e : null;
 
         /// <summary>The store's artifact root, read off experiment 0 (MLflow puts each experiment at root/id).</summary>
@@ -61,8 +69,10 @@ namespace MlTraces.Core.Store
             return "mlflow-artifacts:";
         }
 
-        /// <summary>Imports a batch; <paramref name="targetExperimentId"/> overrides each trace's own experiment.</summary>
-        public List<ImportResult> Import(IReadOnlyList<Trace> traces, string? targetExperimentId)
+        /// <summary>Imports a batch; <paramref name="targetExperimentId"/> overrides each trace's own experiment.
+        /// Without it a trace goes to the experiment of its number, and only if that one has the name the trace's
+        /// experiment had where it came from, when <paramref name="sourceExperimentName"/> knows it.</summary>
+        public List<ImportResult> Import(IReadOnlyList<Trace> traces, string? targetExperimentId, Func<Trace, string?>? sourceExperimentName = null)
         {
             var results = new List<ImportResult>();
             _store.Translate(() =>
@@ -71,30 +81,17 @@ namespace MlTraces.Core.Store
                 using var writer = new TraceWriter(_store, tx);
                 foreach (var original in traces)
                 {
-                    var result = new ImportResult { Trace = original };
+                    var refusal = Refusal(original, targetExperimentId, sourceExperimentName, out var experiment, out string? sourceName);
+                    var result = refusal ?? new ImportResult { Trace = original };
                     results.Add(result);
-                    // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
-                    if (TraceIds.Problem(original.TraceId) is string badId)
-                    {
-                        result.Outcome = ImportOutcome.CannotHold;
-                        result.Message = $"A trace was not imported: {badId}";
-                        continue;
-                    }
-                    string experimentId = targetExperimentId ?? original.ExperimentId;
-                    var experiment = FindExperiment(experimentId);
-                    if (experiment == null)
-                    {
-                        result.Outcome = ImportOutcome.ExperimentNotFound;
-                        result.Message = $"Experiment {experimentId} of trace '{original.TraceId}' does not exist in the store '{_store.Name}'. Import into an experiment with -ExperimentName (created if missing) or -ExperimentId.";
-                        continue;
-                    }
+                    if (refusal != null) continue;
                     if (writer.Exists(original.TraceId))
                     {
                         result.Outcome = ImportOutcome.AlreadyExists;
                         result.Message = $"Trace '{original.TraceId}' already exists in the store '{_store.Name}'; it was not imported again.";
                         continue;
                     }
-                    var trace = Retarget(original, experiment);
+                    var trace = Retarget(original, experiment!);
                     string? cannot = writer.WhatCannotBeStored(trace);
                     if (cannot != null)
                     {
@@ -119,11 +116,51 @@ namespace MlTraces.Core.Store
                     }
                     result.Trace = trace;
                     result.Outcome = ImportOutcome.Imported;
+                    if (targetExperimentId == null && sourceName == null && _filedByNumber.Add(experiment!.ExperimentId))
+                        Warnings.Add($"Traces were filed by experiment number into experiment {experiment.ExperimentId} ('{UserText.Printable(UserText.Shorten(experiment.Name))}') of '{_store.Name}': "
+                            + "MLflow's trace JSON records an experiment's number, not its name, so whether they came from an experiment of that name is not known. "
+                            + "To file traces from another store by name, import them with -ExperimentName <name> (created if missing).");
                 }
                 tx.Commit();
                 return 0;
             });
             return results;
+        }
+
+        /// <summary>Why a trace cannot go where it is headed (a bad id, no experiment of its number, an experiment of
+        /// its number with another name), known before anything is written: a dry run reports it as the real run
+        /// does. Null when it may be imported.</summary>
+        public ImportResult? Refusal(Trace original, string? targetExperimentId, Func<Trace, string?>? sourceExperimentName) =>
+            Refusal(original, targetExperimentId, sourceExperimentName, out _, out _);
+
+        private ImportResult? Refusal(Trace original, string? targetExperimentId, Func<Trace, string?>? sourceExperimentName,
+            out Experiment? experiment, out string? sourceName)
+        {
+            experiment = null; sourceName = null;
+            // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
+            if (TraceIds.Problem(original.TraceId) is string badId)
+                return new ImportResult { Trace = original, Outcome = ImportOutcome.CannotHold, Message = $"A trace was not imported: {badId}" };
+            string experimentId = targetExperimentId ?? original.ExperimentId;
+            experiment = FindExperiment(experimentId);
+            if (experiment == null)
+                return new ImportResult
+                {
+                    Trace = original, Outcome = ImportOutcome.ExperimentNotFound,
+                    Message = $"Experiment {experimentId} of trace '{original.TraceId}' does not exist in the store '{_store.Name}'. Import into an experiment with -ExperimentName (created if missing) or -ExperimentId.",
+                };
+            sourceName = targetExperimentId == null ? sourceExperimentName?.Invoke(original) : null;
+            if (sourceName != null && sourceName != experiment.Name)
+                return new ImportResult { Trace = original, Outcome = ImportOutcome.ExperimentNameDiffers, Message = NameDiffers(original, sourceName, experiment) };
+            return null;
+        }
+
+        private string NameDiffers(Trace t, string sourceName, Experiment here)
+        {
+            string name = UserText.Printable(sourceName);
+            return $"Trace '{UserText.Shorten(t.TraceId, 60)}' was not imported: it comes from experiment {UserText.Shorten(t.ExperimentId, 60)} '{name}', "
+                + $"but experiment {here.ExperimentId} of the store '{_store.Name}' is '{UserText.Printable(here.Name)}'. "
+                + $"To import it into an experiment of its own name, pass -ExperimentName '{name.Replace("'", "''")}' (created if missing); "
+                + $"to put it into '{UserText.Printable(here.Name)}' anyway, pass -ExperimentId {here.ExperimentId}.";
         }
 
         /// <summary>An error in the trace's own data (a constraint, a value the column cannot hold), as opposed to one
@@ -168,6 +205,43 @@ namespace MlTraces.Core.Store
                 }).ToList();
             }
             return copy;
+        }
+    }
+
+    /// <summary>
+    /// The name of the experiment a trace object came from, read from the trace's own store (a trace carries its
+    /// store's URI and its experiment's number, not the name). Unknown (null) for traces read from a file, whose
+    /// MLflow trace JSON records the number only, and for a store that cannot be read now (said in a warning).
+    /// </summary>
+    public sealed class SourceExperimentNames
+    {
+        private readonly Func<string, TrackingUri> _parse;
+        private readonly Dictionary<string, Dictionary<string, string>?> _byStore = new Dictionary<string, Dictionary<string, string>?>(StringComparer.Ordinal);
+        public List<string> Warnings { get; } = new List<string>();
+
+        /// <param name="parse">Reads a trace's TrackingUri as the caller resolves store names (paths relative to its location).</param>
+        public SourceExperimentNames(Func<string, TrackingUri> parse) { _parse = parse; }
+
+        public string? Of(Trace t)
+        {
+            if (string.IsNullOrEmpty(t.TrackingUri)) return null;
+            if (!_byStore.TryGetValue(t.TrackingUri!, out var names))
+                _byStore[t.TrackingUri!] = names = Read(t.TrackingUri!);
+            return names != null && names.TryGetValue(t.ExperimentId, out var name) ? name : null;
+        }
+
+        private Dictionary<string, string>? Read(string uri)
+        {
+            try
+            {
+                using var store = TraceStore.Open(_parse(uri), StoreAccess.ReadOnly);
+                return Experiments.All(store).ToDictionary(e => e.ExperimentId, e => e.Name, StringComparer.Ordinal);
+            }
+            catch (Exception ex) when (ex is MlTracesException || ex is ArgumentException || ex is NotSupportedException)
+            {
+                Warnings.Add($"The names of the experiments in '{UserText.Shorten(uri)}', where piped traces come from, cannot be read ({ex.Message}); its traces are filed by experiment number.");
+                return null;
+            }
         }
     }
 }

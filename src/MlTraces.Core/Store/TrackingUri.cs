@@ -52,7 +52,13 @@ namespace MlTraces.Core.Store
         public static TrackingUri Parse(string? uri, string currentDirectory) => Parse(uri, () => currentDirectory);
 
         /// <param name="currentDirectory">Asked only for a relative SQLite path (PowerShell's location is not free).</param>
-        public static TrackingUri Parse(string? uri, Func<string> currentDirectory)
+        public static TrackingUri Parse(string? uri, Func<string> currentDirectory) =>
+            Parse(uri, path => Resolve(path, currentDirectory));
+
+        /// <param name="fullPath">Turns the path a plain-path or sqlite:/// URI names into the full path of the file:
+        /// the caller's reading of paths (PowerShell's, at the cmdlets: its location, ~, drives, '\' on every OS).
+        /// A file: URI is exact and absolute, and is not passed to it.</param>
+        public static TrackingUri Parse(string? uri, Func<string, string> fullPath)
         {
             string text = string.IsNullOrWhiteSpace(uri) ? DefaultFromEnvironment() : uri!.Trim();
             int colon = text.IndexOf("://", StringComparison.Ordinal);
@@ -74,10 +80,10 @@ namespace MlTraces.Core.Store
                     path = Uri.UnescapeDataString(path);
                     if (path.Length == 0 || path == ":memory:")
                         throw new ArgumentException($"The tracking URI '{UserText.Shorten(text)}' names an in-memory database, which holds no traces.");
-                    return new TrackingUri(text, StoreKind.Sqlite, Resolve(path, currentDirectory), null);
+                    return new TrackingUri(text, StoreKind.Sqlite, fullPath(path), null);
                 }
                 if (baseScheme == "file")
-                    return new TrackingUri(text, StoreKind.Sqlite, Resolve(new Uri(text).LocalPath, currentDirectory), null);
+                    return new TrackingUri(text, StoreKind.Sqlite, FileUriPath(text), null);
                 if (baseScheme == "postgresql")
                 {
                     var target = PostgresTarget.Parse(text, colon);
@@ -91,7 +97,15 @@ namespace MlTraces.Core.Store
                         $"The tracking URI '{UserText.Shorten(Redact(text))}' uses '{UserText.Shorten(baseScheme, 40)}', which MlTraces does not support; it reads SQLite stores (sqlite:///path.db or a file path) and PostgreSQL stores (postgresql://user@host:port/database).");
             }
             // A plain path (absolute, relative, or a Windows drive path like C:\x.db).
-            return new TrackingUri(text, StoreKind.Sqlite, Resolve(text, currentDirectory), null);
+            return new TrackingUri(text, StoreKind.Sqlite, fullPath(text), null);
+        }
+
+        private static string FileUriPath(string text)
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var u)
+                || !u.IsAbsoluteUri || !u.IsFile || !Path.IsPathRooted(u.LocalPath))
+                throw new ArgumentException($"The tracking URI '{UserText.Shorten(text)}' is not an absolute file URI: write file:///absolute/path.db, or the path itself.");
+            return Path.GetFullPath(u.LocalPath);
         }
 
         /// <summary>The same store reached with other login details (a -Credential parameter).</summary>

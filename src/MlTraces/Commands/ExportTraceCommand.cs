@@ -52,9 +52,8 @@ namespace MlTraces.Commands
 
         protected override void BeginProcessing()
         {
-            _fullPath = ParameterSetName == "LiteralPath"
-                ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(LiteralPath)
-                : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            try { _fullPath = UserPaths.FileSystemPath(SessionState, ParameterSetName == "LiteralPath" ? LiteralPath : Path); }
+            catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, ParameterSetName == "LiteralPath" ? LiteralPath : Path)); }
             // Checked before -WhatIf answers, so that a dry run says what the real run would refuse.
             var problem = ExportFile.Problem(_fullPath, Append, NoClobber, Force);
             if (problem != null) Fail(problem);
@@ -111,11 +110,11 @@ namespace MlTraces.Commands
             foreach (string key in _pending.Select(t => t.TrackingUri ?? "").Distinct())
             {
                 if (key == "") continue;
-                try { _file!.RefuseStore(TrackingUri.Parse(key, SessionState.Path.CurrentFileSystemLocation.ProviderPath).FilePath); }
+                try { _file!.RefuseStore(UserPaths.ParseUri(SessionState, key).FilePath); }
                 catch (Core.MlTracesException ex) { Fail(ex); }
                 catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
             }
-            SpanLoader.LoadMissing(_pending, () => SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+            SpanLoader.LoadMissing(_pending, key => UserPaths.ParseUri(SessionState, key),
                 w => WriteWarning(w + " It is exported without spans."), (store, ex) => WriteError(ErrorRecords.From(ex, store)));
             _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
             foreach (var t in _pending)

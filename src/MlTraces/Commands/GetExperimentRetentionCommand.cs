@@ -29,7 +29,7 @@ namespace MlTraces.Commands
         {
             Terminating(() =>
             {
-                var config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory);
+                var config = ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath);
                 if (config == null)
                     WriteVerbose($"No trace archival configuration: neither -ConfigPath nor ${ArchivalServerConfig.EnvironmentVariable} names one, so no retention is in effect.");
                 var store = OpenStore();

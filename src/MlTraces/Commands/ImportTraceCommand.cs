@@ -53,6 +53,7 @@ namespace MlTraces.Commands
         public SwitchParameter PassThru { get; set; }
 
         private TraceImporter? _importer;
+        private SourceExperimentNames? _sourceNames;
         private ProgressReporter? _progress;
         private string? _targetExperimentId;
         private readonly List<Trace> _pending = new List<Trace>();
@@ -72,6 +73,7 @@ namespace MlTraces.Commands
             {
                 var store = OpenStoreToWrite();
                 _importer = new TraceImporter(store);
+                _sourceNames = new SourceExperimentNames(ParseStoreUri);
                 if (ExperimentId != null)
                 {
                     _targetExperimentId = Experiments.NormalizeId(ExperimentId);
@@ -90,10 +92,19 @@ namespace MlTraces.Commands
                 foreach (var t in InputObject) if (t != null && AcceptTraceId(t.TraceId, t)) Add(t);
                 return;
             }
-            var paths = ParameterSetName == "LiteralPath"
-                ? LiteralPath.Select(p => SessionState.Path.GetUnresolvedProviderPathFromPSPath(p)).ToList()
-                : Resolve(Path);
+            var paths = ParameterSetName == "LiteralPath" ? LiteralPaths() : Resolve(Path);
             foreach (var file in paths) ReadFile(file);
+        }
+
+        private List<string> LiteralPaths()
+        {
+            var result = new List<string>();
+            foreach (var p in LiteralPath)
+            {
+                try { result.Add(FileSystemPath(p)); }
+                catch (ArgumentException ex) { WriteError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, p)); }
+            }
+            return result;
         }
 
         private List<string> Resolve(string[] patterns)
@@ -103,11 +114,17 @@ namespace MlTraces.Commands
             {
                 try
                 {
-                    result.AddRange(GetResolvedProviderPathFromPSPath(pattern, out _));
+                    var found = GetResolvedProviderPathFromPSPath(pattern, out var provider);
+                    if (provider.Name != "FileSystem") throw UserPaths.NotAFile(pattern, provider);
+                    result.AddRange(found);
                 }
                 catch (ItemNotFoundException ex)
                 {
                     WriteError(new ErrorRecord(ex, "FileNotFound", ErrorCategory.ObjectNotFound, pattern));
+                }
+                catch (Exception ex) when (ex is RuntimeException || ex is ArgumentException)
+                {
+                    WriteError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, pattern));
                 }
             }
             return result;
@@ -139,7 +156,15 @@ namespace MlTraces.Commands
 
         private void Add(Trace t)
         {
-            string experiment = _targetExperimentId ?? (ExperimentName != null ? $"'{ExperimentName}'" : t.ExperimentId);
+            // What is refused by where it would go is said before -WhatIf answers, so a dry run names the same errors.
+            if (ExperimentName == null && _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) is ImportResult refused)
+            {
+                WriteWarnings(_sourceNames.Warnings);
+                Report(refused, _origins.TryGetValue(t, out var origin) && _origins.Remove(t) ? origin : null);
+                return;
+            }
+            string experiment = ExperimentName != null && _targetExperimentId == null ? $"'{ExperimentName}'"
+                : (_targetExperimentId ?? t.ExperimentId) + $" ('{UserText.Printable(UserText.Shorten(_importer!.FindExperiment(_targetExperimentId ?? t.ExperimentId)?.Name))}')";
             if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= _sizer.Next) Flush();
@@ -159,7 +184,7 @@ namespace MlTraces.Commands
             var batch = _pending.ToList();
             _pending.Clear();
             // A trace whose spans cannot be read from its own store is not imported without them.
-            foreach (var t in SpanLoader.LoadMissing(batch, () => CurrentDirectory, WriteWarning, (store, ex) => WriteError(ErrorRecords.From(ex, store))))
+            foreach (var t in SpanLoader.LoadMissing(batch, ParseStoreUri, WriteWarning, (store, ex) => WriteError(ErrorRecords.From(ex, store))))
                 batch.Remove(t);
             var origins = batch.Select(t => _origins.TryGetValue(t, out var o) && _origins.Remove(t) ? o : null).ToList();
             List<ImportResult> results = new List<ImportResult>();
@@ -168,33 +193,39 @@ namespace MlTraces.Commands
                 if (ExperimentName != null && _targetExperimentId == null)
                     _targetExperimentId = _importer.EnsureExperiment(ExperimentName).ExperimentId;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
-                results = _importer.Import(batch, _targetExperimentId);
+                results = _importer.Import(batch, _targetExperimentId, _sourceNames!.Of);
                 _sizer.Done(batch.Count, clock.Elapsed);
             });
-            for (int i = 0; i < results.Count; i++)
+            WriteWarnings(_sourceNames!.Warnings);
+            WriteWarnings(_importer.Warnings);
+            for (int i = 0; i < results.Count; i++) Report(results[i], origins[i]);
+        }
+
+        /// <summary>One result per trace: a failure names the file and line it came from.</summary>
+        private void Report(ImportResult r, string? origin)
+        {
+            if (origin != null && r.Message != null) r.Message = origin + ": " + r.Message;
+            switch (r.Outcome)
             {
-                var r = results[i];
-                // One result per trace, in the batch's order: a failure names the file and line it came from.
-                if (origins[i] != null && r.Message != null) r.Message = origins[i] + ": " + r.Message;
-                switch (r.Outcome)
-                {
-                    case ImportOutcome.Imported:
-                        _imported++;
-                        if (PassThru) WriteObject(r.Trace);
-                        break;
-                    case ImportOutcome.AlreadyExists:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
-                        break;
-                    case ImportOutcome.ExperimentNotFound:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
-                        break;
-                    case ImportOutcome.Refused:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
-                        break;
-                    default:
-                        WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
-                        break;
-                }
+                case ImportOutcome.Imported:
+                    _imported++;
+                    if (PassThru) WriteObject(r.Trace);
+                    break;
+                case ImportOutcome.AlreadyExists:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
+                    break;
+                case ImportOutcome.ExperimentNotFound:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
+                    break;
+                case ImportOutcome.ExperimentNameDiffers:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", r.Message!), "ExperimentNameDiffers", ErrorCategory.InvalidArgument, r.Trace));
+                    break;
+                case ImportOutcome.Refused:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
+                    break;
+                default:
+                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
+                    break;
             }
         }
     }

@@ -64,7 +64,7 @@ namespace MlTraces.Commands
             long estimate = 0;
             Terminating(() =>
             {
-                config = ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
+                config = ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath) ?? throw new MlTracesException(ErrorKind.InvalidArgument, "NoArchivalConfig",
                     $"No trace archival configuration: give -ConfigPath or set ${ArchivalServerConfig.EnvironmentVariable} to the MLflow server's trace archival YAML.");
                 store = OpenStoreToWrite();
                 // One pass at a time, and a store that can take the finalize before the first payload is written.

@@ -29,12 +29,14 @@ namespace MlTraces.Commands
             TrackingUri? parsed = null;
             Terminating(() => parsed = ResolveUri(), TrackingUri == null ? null : Core.Store.TrackingUri.Redact(TrackingUri));
             var uri = parsed!;
+            string? artifactRoot = null;
+            if (ArtifactRoot != null) Terminating(() => artifactRoot = UserPaths.UriOrPath(SessionState, ArtifactRoot), ArtifactRoot);
             if (!ShouldProcess(uri.Kind == StoreKind.Postgres ? uri.Original : uri.FilePath, "Create MLflow tracking store")) return;
             Terminating(() =>
             {
                 if (uri.Kind == StoreKind.Postgres)
                 {
-                    using var pgStore = TraceStore.Create(uri, (ArtifactRoot ?? "mlflow-artifacts:").TrimEnd('/', '\\') + "/0");
+                    using var pgStore = TraceStore.Create(uri, (artifactRoot ?? "mlflow-artifacts:").TrimEnd('/', '\\') + "/0");
                     WriteObject(StoreInfoReader.Read(pgStore));
                     return;
                 }
@@ -42,7 +44,7 @@ namespace MlTraces.Commands
                 if (!Directory.Exists(folder))
                     throw new Core.MlTracesException(Core.ErrorKind.StoreNotFound, "StoreFolderNotFound",
                         $"The folder '{folder}' for the new store '{uri.Original}' does not exist. Create it first.");
-                string root = ArtifactRoot ?? new Uri(Path.Combine(folder, "mlruns") + Path.DirectorySeparatorChar).AbsoluteUri;
+                string root = artifactRoot ?? new Uri(Path.Combine(folder, "mlruns") + Path.DirectorySeparatorChar).AbsoluteUri;
                 string location = root.TrimEnd('/', '\\') + "/0";
                 using var store = TraceStore.Create(uri, location);
                 WriteObject(StoreInfoReader.Read(store));

@@ -73,7 +73,7 @@ namespace MlTraces.Commands
                 var experiments = ResolveExperiments(store,
                     ParameterSetName == "ById" ? ExperimentId : null, ParameterSetName == "ByName" ? ExperimentName : null, null).Selected;
                 var current = ExperimentArchivalTags.Read(store, experiments.ConvertAll(e => e.ExperimentId));
-                var config = PassThru ? ArchivalServerConfig.LoadDefault(ConfigPath, CurrentDirectory) : null;
+                var config = PassThru ? ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath) : null;
                 foreach (var e in experiments)
                 {
                     var (summary, writes) = _update.For(current[e.ExperimentId]);
