@@ -54,6 +54,27 @@ namespace MlTraces.Core.Store
         }
 
         /// <summary>Creates a store with MLflow's current schema in a new or empty file or database and opens it.</summary>
+        /// <summary>
+        /// Creates a new store as `mlflow server` does on first start: MLflow's schema and experiment 0 'Default',
+        /// whose artifact location is the root + "/0". Default root: the folder 'mlruns' beside a SQLite file, as a
+        /// file URI; for PostgreSQL, mlflow-artifacts: (the tracking server's proxied artifact store, MLflow's default).
+        /// A SQLite store's folder must exist.
+        /// </summary>
+        public static TraceStore CreateNew(TrackingUri uri, string? artifactRoot)
+        {
+            string root;
+            if (uri.Kind == StoreKind.Postgres) root = artifactRoot ?? "mlflow-artifacts:";
+            else
+            {
+                string folder = System.IO.Path.GetDirectoryName(uri.FilePath!)!;
+                if (!System.IO.Directory.Exists(folder))
+                    throw new MlTracesException(ErrorKind.StoreNotFound, "StoreFolderNotFound",
+                        $"The folder '{folder}' for the new store '{uri.Original}' does not exist. Create it first.");
+                root = artifactRoot ?? new Uri(System.IO.Path.Combine(folder, "mlruns") + System.IO.Path.DirectorySeparatorChar).AbsoluteUri;
+            }
+            return Create(uri, root.TrimEnd('/', '\\') + "/0");
+        }
+
         public static TraceStore Create(TrackingUri uri, string defaultArtifactLocation)
         {
             using (var connection = OpenConnection(uri, StoreAccess.Create))

@@ -34,19 +34,7 @@ namespace MlTraces.Commands
             if (!ShouldProcess(uri.Kind == StoreKind.Postgres ? uri.Original : uri.FilePath, "Create MLflow tracking store")) return;
             Terminating(() =>
             {
-                if (uri.Kind == StoreKind.Postgres)
-                {
-                    using var pgStore = TraceStore.Create(uri, (artifactRoot ?? "mlflow-artifacts:").TrimEnd('/', '\\') + "/0");
-                    WriteObject(StoreInfoReader.Read(pgStore));
-                    return;
-                }
-                string folder = Path.GetDirectoryName(uri.FilePath!)!;
-                if (!Directory.Exists(folder))
-                    throw new Core.MlTracesException(Core.ErrorKind.StoreNotFound, "StoreFolderNotFound",
-                        $"The folder '{folder}' for the new store '{uri.Original}' does not exist. Create it first.");
-                string root = artifactRoot ?? new Uri(Path.Combine(folder, "mlruns") + Path.DirectorySeparatorChar).AbsoluteUri;
-                string location = root.TrimEnd('/', '\\') + "/0";
-                using var store = TraceStore.Create(uri, location);
+                using var store = TraceStore.CreateNew(uri, artifactRoot);
                 WriteObject(StoreInfoReader.Read(store));
             }, uri.Original);
         }
