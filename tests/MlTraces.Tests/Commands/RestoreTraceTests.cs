@@ -5,9 +5,10 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using MlTraces.Core.Store;
+using MlTraces.Tests.Archive;
 using MlTraces.Tests.Support;
 
-namespace MlTraces.Tests.Archive
+namespace MlTraces.Tests.Commands
 {
     public class RestoreTraceTests
     {

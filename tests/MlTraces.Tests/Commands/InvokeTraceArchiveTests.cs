@@ -6,11 +6,12 @@ using Microsoft.Data.Sqlite;
 using MlTraces.Core.Archive;
 using MlTraces.Core.Retention;
 using MlTraces.Core.Store;
+using MlTraces.Tests.Archive;
 using MlTraces.Tests.Support;
 
-namespace MlTraces.Tests.Archive
+namespace MlTraces.Tests.Commands
 {
-    public class ArchivalPassTests
+    public class InvokeTraceArchiveTests
     {
         /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
         protected virtual StoreKind Kind => StoreKind.Sqlite;
@@ -185,7 +186,7 @@ namespace MlTraces.Tests.Archive
         }
     }
 
-    public class ArchivalPassTestsOnPostgres : ArchivalPassTests
+    public class InvokeTraceArchiveTestsOnPostgres : InvokeTraceArchiveTests
     {
         protected override StoreKind Kind => StoreKind.Postgres;
     }

@@ -7,7 +7,7 @@ using MlTraces.Tests.Support;
 
 namespace MlTraces.Tests.Commands
 {
-    public class ImportExportTests
+    public class ImportTraceTests
     {
         /// <summary>The kind of store the tests run on; the OnPostgres subclass runs every test again on PostgreSQL.</summary>
         protected virtual StoreKind Kind => StoreKind.Sqlite;
@@ -143,24 +143,6 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(before, old.Scalar("SELECT count(*) FROM trace_info"));
         }
 
-        [RealStoreFact]
-        public void ExportRefusesToClobberWhenAskedAndAppends()
-        {
-            using var ts = TestStore.CopyOfFixture("week5-lab-traces-gen-e.db", Kind);
-            using var sh = new PsShell(ts);
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText };
-            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl", vars).Errors);
-            int n = File.ReadAllLines(Path.Combine(ts.Folder, "out.jsonl")).Length;
-            Assert.Equal(ts.Scalar("SELECT count(*) FROM trace_info"), n);
-            var clobber = sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl -NoClobber", vars);
-            Assert.Equal("FileExists,MlTraces.Commands.ExportTraceCommand", Assert.Single(clobber.Errors).FullyQualifiedErrorId);
-            Assert.Empty(sh.Run("Search-Trace -TrackingUri $uri | Export-Trace out.jsonl -Append", vars).Errors);
-            Assert.Equal(2 * n, File.ReadAllLines(Path.Combine(ts.Folder, "out.jsonl")).Length);
-            var whatIf = sh.Run("Search-Trace -TrackingUri $uri | Export-Trace new.jsonl -WhatIf", vars);
-            Assert.False(File.Exists(Path.Combine(ts.Folder, "new.jsonl")));
-            Assert.Contains("What if:", whatIf.HostText);
-        }
-
         [Fact]
         public void LongWorkShowsProgressThatCompletesAndStaysSilentWhenAsked()
         {
@@ -178,7 +160,7 @@ namespace MlTraces.Tests.Commands
 
     }
 
-    public class ImportExportTestsOnPostgres : ImportExportTests
+    public class ImportTraceTestsOnPostgres : ImportTraceTests
     {
         protected override StoreKind Kind => StoreKind.Postgres;
     }
