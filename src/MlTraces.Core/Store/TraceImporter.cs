@@ -18,6 +18,17 @@ namespace MlTraces.Core.Store
         public Trace Trace { get; set; } = null!;
         public ImportOutcome Outcome { get; set; }
         public string? Message { get; set; }
+
+        /// <summary>The trace's error, with its stable id, or null when it was imported.</summary>
+        public MlTracesException? Error() => Outcome switch
+        {
+            ImportOutcome.Imported => null,
+            ImportOutcome.AlreadyExists => new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", Message ?? ""),
+            ImportOutcome.ExperimentNotFound => new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", Message ?? ""),
+            ImportOutcome.ExperimentNameDiffers => new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", Message ?? ""),
+            ImportOutcome.Refused => new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", Message ?? ""),
+            _ => new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", Message ?? ""),
+        };
     }
 
     /// <summary>

@@ -205,28 +205,14 @@ namespace MlTraces.Commands
         private void Report(ImportResult r, string? origin)
         {
             if (origin != null && r.Message != null) r.Message = origin + ": " + r.Message;
-            switch (r.Outcome)
+            var error = r.Error();
+            if (error != null)
             {
-                case ImportOutcome.Imported:
-                    _imported++;
-                    if (PassThru) WriteObject(r.Trace);
-                    break;
-                case ImportOutcome.AlreadyExists:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.AlreadyExists, "TraceAlreadyExists", r.Message!), "TraceAlreadyExists", ErrorCategory.ResourceExists, r.Trace));
-                    break;
-                case ImportOutcome.ExperimentNotFound:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", r.Message!), "ExperimentNotFound", ErrorCategory.ObjectNotFound, r.Trace));
-                    break;
-                case ImportOutcome.ExperimentNameDiffers:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", r.Message!), "ExperimentNameDiffers", ErrorCategory.InvalidArgument, r.Trace));
-                    break;
-                case ImportOutcome.Refused:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", r.Message!), "TraceRefusedByStore", ErrorCategory.InvalidData, r.Trace));
-                    break;
-                default:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", r.Message!), "StoreCannotHoldTrace", ErrorCategory.InvalidOperation, r.Trace));
-                    break;
+                WriteError(ErrorRecords.From(error, r.Trace));
+                return;
             }
+            _imported++;
+            if (PassThru) WriteObject(r.Trace);
         }
     }
 }
