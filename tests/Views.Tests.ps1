@@ -127,3 +127,17 @@ Describe 'The table views at <Width> columns' -ForEach @(
         @($script:Deletions | Where-Object { $_.RemovedFiles.Count -or $_.LeftBehind.Count }).Count | Should -BeGreaterThan 0 -Because 'the samples have files to show'
     }
 }
+
+Describe 'Traces whose spans were not read' {
+    It 'say so: SpanCount empty beside SpansLoaded False, "(not loaded)" in the list, never a count of 0' {
+        $t = Search-Trace -ExperimentName samples -First 1
+        $text = $t | Format-List SpanCount, SpansLoaded | Out-String -Width 80
+        $text | Should -Match '(?m)^SpanCount\s+:\s*$'
+        $text | Should -Match '(?m)^SpansLoaded\s+: False\s*$'
+        ($t | Format-List | Out-String -Width 80) | Should -Match '(?m)^Spans\s+: \(not loaded\)'
+        ($t | Select-Object TraceId, SpanCount, SpansLoaded | ConvertTo-Csv)[-1] | Should -Be "`"$($t.TraceId)`",,`"False`""
+        $full = $t | Get-Trace
+        ($full | Format-List SpanCount | Out-String) | Should -Match "(?m)^SpanCount\s+: $($full.Spans.Count)\s*$"
+        $full.Spans.Count | Should -BeGreaterThan 0
+    }
+}

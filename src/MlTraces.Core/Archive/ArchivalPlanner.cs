@@ -17,7 +17,7 @@ namespace MlTraces.Core.Archive
         public string ExperimentId { get; set; } = "";
         public long TimestampMs { get; set; }
         public ArchiveReason Reason { get; set; }
-        /// <summary>UTF-8 bytes of span content the pass moves out of the store.</summary>
+        /// <summary>UTF-8 bytes of span content the pass moves out of the store (<see cref="TracePayload.ContentBytes"/>).</summary>
         public long PayloadBytes { get; set; }
         /// <summary>The folder URI MLflow records in mlflow.trace.archiveLocation (traces.pb goes inside).</summary>
         public string ArchiveFolder { get; set; } = "";

@@ -111,7 +111,7 @@ namespace MlTraces.Commands
                     if (!more) break;
                     var c = candidates.Current;
                     progress.Report(summary.Planned++, Math.Max(estimate, summary.Planned), "traces");
-                    string target = $"trace {c.TraceId} (experiment {c.ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(c.TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {c.Reason}, {c.PayloadBytes:N0} bytes) to {c.ArchiveFolder}";
+                    string target = $"trace {c.TraceId} (experiment {c.ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(c.TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {c.Reason}, {c.PayloadBytes:N0} bytes of span content) to {c.ArchiveFolder}";
                     if (!ShouldProcess(target, "Archive trace"))
                     {
                         if (whatIf && PassThru) WriteObject(new TraceArchiveResult { TraceId = c.TraceId, ExperimentId = c.ExperimentId, Outcome = TraceArchiveOutcome.Planned, Reason = c.Reason.ToString(), PayloadBytes = c.PayloadBytes, ArchiveLocation = c.ArchiveFolder, TrackingUri = store.Uri.Original });
