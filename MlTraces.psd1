@@ -20,6 +20,8 @@
         'Invoke-TraceArchive'
         'Remove-Trace'
         'Restore-Trace'
+        'Set-TraceLegalHold'
+        'Clear-TraceLegalHold'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -29,7 +31,22 @@
             Tags         = @('MLflow', 'Tracing', 'GenAI', 'LLM', 'Observability', 'SQLite', 'Windows', 'Linux', 'MacOS')
             ProjectUri   = 'https://github.com/mltraces/MlTraces'
             LicenseUri   = 'https://github.com/mltraces/MlTraces/blob/main/LICENSE'
-            ReleaseNotes = 'First release: Get-Trace, Search-Trace, New-TraceStore, Export-Trace, Import-Trace.'
+            # One line per exported command (a test checks that none is missing).
+            ReleaseNotes = @'
+Commands:
+- Search-Trace: find traces with MLflow's filter language, order and paging.
+- Get-Trace: read traces by id, with tags, metadata, assessments and spans.
+- Export-Trace: write traces to MLflow trace JSON, one trace a line.
+- Import-Trace: write such files, or traces from another store, into a store.
+- New-TraceStore: create an empty store with MLflow's current schema.
+- Remove-Trace: delete traces by id, age or filter, with everything on them; -WhatIf lists each.
+- Get-ExperimentRetention: each experiment's effective archival retention and where it comes from.
+- Set-ExperimentRetention: set or clear an experiment's retention override and archive-now request.
+- Invoke-TraceArchive: one archival pass, as MLflow's scheduler runs it.
+- Restore-Trace: bring archived span payloads back into the store.
+- Set-TraceLegalHold: put traces under legal hold (tag mltraces.legalHold), so no deletion takes them.
+- Clear-TraceLegalHold: lift the legal hold from traces.
+'@
         }
     }
 }

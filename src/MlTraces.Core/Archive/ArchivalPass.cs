@@ -172,7 +172,7 @@ namespace MlTraces.Core.Archive
                 else if (failed != null) Failed(result, failed);
                 else
                 {
-                    result.PayloadBytes = snapshot.Spans.Sum(s => (long)System.Text.Encoding.UTF8.GetByteCount(s.Content));
+                    result.PayloadBytes = TracePayload.ContentBytes(snapshot.Spans.Select(s => s.Content));
                     written.Add(new Written(candidate, snapshot, repository!, payload!, result));
                 }
             }

@@ -17,14 +17,14 @@ namespace MlTraces.Core.Archive
         public string ExperimentId { get; set; } = "";
         public long TimestampMs { get; set; }
         public ArchiveReason Reason { get; set; }
-        /// <summary>UTF-8 bytes of span content the pass moves out of the store.</summary>
+        /// <summary>UTF-8 bytes of span content the pass moves out of the store (<see cref="TracePayload.ContentBytes"/>).</summary>
         public long PayloadBytes { get; set; }
         /// <summary>The folder URI MLflow records in mlflow.trace.archiveLocation (traces.pb goes inside).</summary>
         public string ArchiveFolder { get; set; } = "";
 
         /// <summary>The trace as the dry run and the confirmation name it.</summary>
         public string Describe() =>
-            $"trace {TraceId} (experiment {ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {Reason}, {PayloadBytes:N0} bytes) to {ArchiveFolder}";
+            $"trace {TraceId} (experiment {ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {Reason}, {PayloadBytes:N0} bytes of span content) to {ArchiveFolder}";
 
         /// <summary>The receipt of a trace a dry run would archive.</summary>
         public TraceArchiveResult Planned(string trackingUri) => new TraceArchiveResult

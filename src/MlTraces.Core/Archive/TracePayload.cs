@@ -39,6 +39,10 @@ namespace MlTraces.Core.Archive
         // ---------------------------------------------------------------- write
 
         /// <summary>spans_to_traces_data_pb: the payload for spans whose Content is MLflow's stored span JSON.</summary>
+        /// <summary>The size every archive and restore report gives for a trace: its span content as UTF-8 bytes
+        /// (SQL's octet_length), what moves between the store and the archive, not the size of traces.pb.</summary>
+        public static long ContentBytes(IEnumerable<string> contents) => contents.Sum(c => (long)Encoding.UTF8.GetByteCount(c));
+
         public static byte[] Write(string traceId, IReadOnlyList<Span> spans)
         {
             if (spans == null || spans.Count == 0)

@@ -12,13 +12,17 @@ namespace MlTraces.Core.Archive
         public Trace Trace { get; set; } = new Trace();
         public string ArchiveLocation { get; set; } = "";
         public int Spans { get; set; }
+        /// <summary>UTF-8 bytes of span content that come back into the store: what the archival pass counted when it
+        /// archived the trace (<see cref="TracePayload.ContentBytes"/>).</summary>
         public long PayloadBytes { get; set; }
+        /// <summary>The size of traces.pb, the file the restore reads and then removes.</summary>
+        public long ArchiveFileBytes { get; set; }
 
         /// <summary>What a person needs to judge the trace at a prompt or in a -WhatIf line.</summary>
         public string Describe() =>
             $"{Trace.TraceId} (experiment {Trace.ExperimentId}, " +
             $"{Trace.RequestTime.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}, " +
-            $"{Spans} span{(Spans == 1 ? "" : "s")}, {PayloadBytes:N0} bytes from {ArchiveLocation})";
+            $"{Spans} span{(Spans == 1 ? "" : "s")}, {PayloadBytes:N0} bytes of span content from {ArchiveLocation} ({ArchiveFileBytes:N0} bytes in traces.pb))";
     }
 
     /// <summary>What a restore would do: the traces it restores, and why each other requested trace is not.</summary>
@@ -31,7 +35,7 @@ namespace MlTraces.Core.Archive
 
         public string Summary() =>
             $"Restore {Traces.Count:N0} archived trace{(Traces.Count == 1 ? "" : "s")} ({Traces.Sum(t => (long)t.Spans):N0} spans, " +
-            $"{Traces.Sum(t => t.PayloadBytes):N0} bytes) into the store '{TrackingUri}'";
+            $"{Traces.Sum(t => t.PayloadBytes):N0} bytes of span content) into the store '{TrackingUri}'";
     }
 
     /// <summary>
@@ -88,7 +92,11 @@ namespace MlTraces.Core.Archive
                 {
                     var spans = ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
                     Match(id, trace.ArchiveLocation!, spans, ReadRows(id));
-                    plan.Traces.Add(new PlannedRestore { Trace = trace, ArchiveLocation = trace.ArchiveLocation!, Spans = spans.Count, PayloadBytes = bytes });
+                    plan.Traces.Add(new PlannedRestore
+                    {
+                        Trace = trace, ArchiveLocation = trace.ArchiveLocation!, Spans = spans.Count,
+                        PayloadBytes = TracePayload.ContentBytes(spans.Select(s => s.Content)), ArchiveFileBytes = bytes,
+                    });
                 }
                 catch (MlTracesException ex)
                 {
@@ -138,7 +146,8 @@ namespace MlTraces.Core.Archive
             var receipt = new TraceRestore
             {
                 TraceId = id, Status = TraceRestoreStatus.Restored, ExperimentId = planned.Trace.ExperimentId, ArchiveLocation = location,
-                Spans = spans.Count, PayloadBytes = bytes, TrackingUri = _store.Uri.Original,
+                Spans = spans.Count, PayloadBytes = TracePayload.ContentBytes(spans.Select(s => s.Content)), ArchiveFileBytes = bytes,
+                TrackingUri = _store.Uri.Original,
             };
             try { receipt.ArchiveFileRemoved = RemovePayload(id, planned.Trace.ExperimentId, location); }
             catch (MlTracesException ex) { fileRemovalFailed?.Invoke(id, ex); }

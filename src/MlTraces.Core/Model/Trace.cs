@@ -34,7 +34,11 @@ namespace MlTraces
         public string? RunId => Meta(TraceMetadataKeys.SourceRun);
         public string? Session => Meta(TraceMetadataKeys.Session);
         public string? User => Meta(TraceMetadataKeys.User);
-        public int SpanCount => Spans?.Count ?? 0;
+        /// <summary>The number of spans, or null when they were not read (Search-Trace without -IncludeSpans,
+        /// Get-Trace -ExcludeSpans, spans that could not be loaded): not 0, which would say the trace has none.</summary>
+        public int? SpanCount => Spans?.Count;
+        /// <summary>Whether the spans were read: false means Spans and SpanCount say nothing about the trace.</summary>
+        public bool SpansLoaded => Spans != null;
 
         private string? Tag(string key) => Tags.TryGetValue(key, out var v) ? v : null;
         private string? Meta(string key) => Metadata.TryGetValue(key, out var v) ? v : null;

@@ -21,6 +21,8 @@ namespace MlTraces
         public TraceArchiveOutcome Outcome { get; set; }
         /// <summary>ArchiveNow or Retention: why the trace was chosen.</summary>
         public string Reason { get; set; } = "";
+        /// <summary>UTF-8 bytes of span content moved out of the store (not the size of traces.pb); Restore-Trace
+        /// reports the same count for the same trace.</summary>
         public long PayloadBytes { get; set; }
         public string ArchiveLocation { get; set; } = "";
         public string? Message { get; set; }

@@ -24,8 +24,12 @@ namespace MlTraces
         /// <summary>The folder URI the payload was archived at (mlflow.trace.archiveLocation).</summary>
         public string? ArchiveLocation { get; set; }
         public int Spans { get; set; }
-        /// <summary>Size of the traces.pb payload.</summary>
+        /// <summary>UTF-8 bytes of span content brought back into the store: the same count the archival pass gave
+        /// the trace (its PayloadBytes) when it archived it.</summary>
         public long PayloadBytes { get; set; }
+        /// <summary>The size of the traces.pb file the content was read from (OTLP protobuf, smaller than the JSON
+        /// content it holds).</summary>
+        public long ArchiveFileBytes { get; set; }
         /// <summary>Whether traces.pb was removed after the restore was committed.</summary>
         public bool ArchiveFileRemoved { get; set; }
         /// <summary>Why the trace was not restored (the error's stable id), or null.</summary>

@@ -14,6 +14,8 @@ namespace MlTraces.Core.Query
         public IReadOnlyList<FilterClause>? Clauses { get; set; }
         /// <summary>Only traces that started at or before this time (MLflow's inclusive max_timestamp_millis).</summary>
         public long? MaxTimestampMs { get; set; }
+        /// <summary>Only traces under legal hold (<see cref="LegalHold.Condition"/>, the test every deletion makes).</summary>
+        public bool LegalHoldOnly { get; set; }
         public IReadOnlyList<string>? OrderBy { get; set; }
         /// <summary>Rows to skip (a decoded page token).</summary>
         public long Offset { get; set; }
@@ -62,6 +64,7 @@ namespace MlTraces.Core.Query
             string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings, orderedWalk);
             if (spec.MaxTimestampMs.HasValue)
                 where = (where == null ? "" : where + " AND ") + $"ti.timestamp_ms <= {parameters.Add(spec.MaxTimestampMs.Value)}";
+            if (spec.LegalHoldOnly) where = LegalHold.Only(where);
             string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;
             // A negative offset (possible in an MLflow token) reads as 0, as SQLite treats it.
             string? offset = spec.Offset > 0 ? parameters.Add(spec.Offset) : null;

@@ -20,6 +20,8 @@ namespace MlTraces.Core.Search
         public long Offset { get; set; }
         public long? Limit { get; set; }
         public bool IncludeSpans { get; set; }
+        /// <summary>Only traces under legal hold.</summary>
+        public bool LegalHoldOnly { get; set; }
     }
 
     /// <summary>
@@ -52,7 +54,7 @@ namespace MlTraces.Core.Search
             WarnAboutArchivedPayloads(clauses, experimentIds);
             bool defaultOrder = OrderByParser.IsDefault(order);
             var rows = defaultOrder && experimentIds.Count > 1
-                ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, cancel)
+                ? MergedPerExperiment(clauses, experimentIds, options.Offset, options.Limit, options.LegalHoldOnly, cancel)
                 : SingleQuery(options, experimentIds, cancel);
             return Hydrated(rows, options.IncludeSpans, cancel);
         }
@@ -86,6 +88,7 @@ namespace MlTraces.Core.Search
             if (ids.Count == 0) return 0;
             var p = new SqlParameters();
             string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, Warnings);
+            if (options.LegalHoldOnly) where = LegalHold.Only(where);
             string sql = $"SELECT count(*) FROM trace_info ti WHERE ti.experiment_id IN ({p.AddList(ids.Select(i => (object?)long.Parse(i, CultureInfo.InvariantCulture)))})"
                 + (where != null ? $" AND ({where})" : "");
             using var cmd = _store.Command(sql, p);
@@ -102,6 +105,7 @@ namespace MlTraces.Core.Search
                 OrderBy = options.OrderBy,
                 Offset = options.Offset,
                 Limit = options.Limit,
+                LegalHoldOnly = options.LegalHoldOnly,
             }, _store.Layout, _store.Dialect, _reader.InfoColumns);
             Warnings.AddRange(compiled.Warnings);
             foreach (var trace in _store.Stream(compiled.Sql, compiled.Parameters, _reader.ReadInfo, options.Limit))
@@ -117,7 +121,7 @@ namespace MlTraces.Core.Search
         /// few index steps instead of sorting every matching trace of every experiment.
         /// </summary>
         private IEnumerable<Trace> MergedPerExperiment(IReadOnlyList<FilterClause> clauses, List<long> experimentIds,
-            long offset, long? limit, CancellationToken cancel)
+            long offset, long? limit, bool legalHoldOnly, CancellationToken cancel)
         {
             bool first = true;
             var rows = PerExperimentWalk.Run(_store, experimentIds, (id, p) =>
@@ -125,6 +129,7 @@ namespace MlTraces.Core.Search
                 // The filter's warnings are the same for every experiment: keep one copy.
                 string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p,
                     first ? Warnings : new List<string>(), orderedWalk: limit.HasValue);
+                if (legalHoldOnly) where = LegalHold.Only(where);
                 first = false;
                 return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
                     + (where != null ? $" AND ({where})" : "")

@@ -65,6 +65,11 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter IncludeSpans { get; set; }
 
+        /// <summary>Only traces under legal hold (tag mltraces.legalHold with any value but false, 0, no, off or
+        /// empty): exactly the traces Remove-Trace leaves. Combines with -Filter and the other parameters.</summary>
+        [Parameter]
+        public SwitchParameter LegalHold { get; set; }
+
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
@@ -101,12 +106,13 @@ namespace MlTraces.Commands
             TraceStore? store = null;
             Terminating(() => { store = OpenStore(); ids = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace).Ids; });
             if (store == null) return;
-            WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "." : $" for: {filter}"));
+            WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "" : $" for: {filter}") + (LegalHold ? ", traces under legal hold only." : "."));
 
             var search = new TraceSearch(store);
             var options = new SearchOptions
             {
                 ExperimentIds = ids, Filter = filter, Clauses = _clauses, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,
+                LegalHoldOnly = LegalHold,
             };
             long? total = null;
             if (PagingParameters.IncludeTotalCount)

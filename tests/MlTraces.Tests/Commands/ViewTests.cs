@@ -19,12 +19,14 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(0, session.RunInteractive($"Search-Trace -TrackingUri '{ts.Path}' -First 5"));
             var lines = output.ToString().Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).ToList();
             Assert.All(lines, l => Assert.True(l.Length <= width, $"line wider than {width}: {l}"));
+            Assert.Matches("^[- ]+$", lines[1]);   // the header is one line
             Assert.Contains("RequestTime", lines[0]);
             Assert.Contains("State", lines[0]);
             Assert.Contains("Name", lines[0]);
             var rows = lines.Skip(2).ToList();
             Assert.Equal(5, rows.Count);
-            Assert.All(rows, r => Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d tr-[0-9a-f]{32} OK\s+(agent|rag_pipeline|chat|\w+)", r));
+            // Times in UTC, marked Z, as -WhatIf lines show them.
+            Assert.All(rows, r => Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ tr-[0-9a-f]{32} OK\s+(agent|rag_pipeline|chat|\w+)", r));
             if (width >= 120) Assert.Contains("Request", lines[0]);
         }
 

@@ -19,7 +19,7 @@ namespace MlTraces.Tests.Commands
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
         public static IEnumerable<object[]> Cases() =>
-            from writer in new[] { "Remove-Trace", "Invoke-TraceArchive", "Restore-Trace", "Import-Trace", "Set-ExperimentRetention" }
+            from writer in new[] { "Remove-Trace", "Invoke-TraceArchive", "Restore-Trace", "Import-Trace", "Set-ExperimentRetention", "Set-TraceLegalHold", "Clear-TraceLegalHold" }
             from mode in new[] { "-WhatIf", "WhatIfPreference", "WhatIfPreference -WhatIf:$false", "-Confirm:$false" }
             select new object[] { writer, mode };
 
@@ -37,6 +37,9 @@ namespace MlTraces.Tests.Commands
             string active = ts.Scalar("SELECT min(experiment_id) FROM experiments WHERE lifecycle_stage = 'active' AND experiment_id IN (SELECT experiment_id FROM trace_info)").ToString(System.Globalization.CultureInfo.InvariantCulture);
             if (writer == "Restore-Trace")
                 Assert.False(sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config", vars).Failed);
+            string firstTrace = sh.Run("(Search-Trace -TrackingUri $uri -First 1).TraceId", vars).Output.Single().BaseObject.ToString()!;
+            if (writer == "Clear-TraceLegalHold")
+                Assert.False(sh.Run($"Set-TraceLegalHold -TrackingUri $uri -TraceId {firstTrace}", vars).Failed);
             if (writer == "Import-Trace")
                 Assert.False(sh.Run("Search-Trace -TrackingUri $uri -IncludeSpans | Export-Trace -Path $export", vars).Failed);
 
@@ -46,6 +49,7 @@ namespace MlTraces.Tests.Commands
                 "Invoke-TraceArchive" => "Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config",
                 "Restore-Trace" => $"Restore-Trace -TrackingUri $uri -ExperimentId {active}",
                 "Import-Trace" => "Import-Trace -TrackingUri $target -Path $export -ExperimentName imported",
+                "Set-TraceLegalHold" or "Clear-TraceLegalHold" => $"{writer} -TrackingUri $uri -TraceId {firstTrace}",
                 _ => $"Set-ExperimentRetention -TrackingUri $uri -ExperimentId {active} -Retention 7d",
             };
             var written = writer == "Import-Trace" ? target : ts;

@@ -95,6 +95,23 @@ namespace MlTraces.Tests.Help
             Assert.Equal(exported, inHelp);
         }
 
+        /// <summary>about_MlTraces's table of commands gives each exported command a row of its own, and the
+        /// release notes of the module as it is laid out a line of its own.</summary>
+        [Theory]
+        [MemberData(nameof(Commands))]
+        public void AboutTopicAndReleaseNotesListTheCommand(string name)
+        {
+            _about ??= string.Join("\n", _sh.Objects<object>("Get-Help about_MlTraces").Select(o => o.ToString()));
+            int start = _about.IndexOf("Commands\n", StringComparison.Ordinal), end = _about.IndexOf("Stores and tracking URIs", StringComparison.Ordinal);
+            Assert.True(start > 0 && end > start, "about_MlTraces has no Commands section before 'Stores and tracking URIs'");
+            // A rendered table row: the name in the first column, then what it does.
+            Assert.Matches(new System.Text.RegularExpressions.Regex($@"(?m)^ {{4}}{name} {{2,}}\w"), _about.Substring(start, end - start));
+            string notes = _sh.Objects<string>("(Get-Module MlTraces).PrivateData.PSData.ReleaseNotes").Single();
+            Assert.Matches(new System.Text.RegularExpressions.Regex($@"(?m)^- {name}: \w"), notes);
+        }
+
+        private static string? _about;
+
         [Theory]
         [InlineData("about_MlTraces", "MLTRACES_BUSY_TIMEOUT_MS")]
         [InlineData("about_MlTraces_Filters", "IS NOT NULL")]
