@@ -27,8 +27,7 @@ namespace MlTraces.Commands
         /// <summary>True to hold, false to release.</summary>
         protected abstract bool Hold { get; }
 
-        private readonly Dictionary<string, List<string>> _pending = new Dictionary<string, List<string>>();
-        private readonly List<string> _storeOrder = new List<string>();
+        private readonly PendingInputs<string, string> _pending = new PendingInputs<string, string>();
 
         protected override void ProcessInput()
         {
@@ -36,8 +35,7 @@ namespace MlTraces.Commands
             foreach (var id in TraceId)
             {
                 if (!AcceptTraceId(id)) continue;
-                if (!_pending.TryGetValue(key, out var ids)) { _pending[key] = ids = new List<string>(); _storeOrder.Add(key); }
-                ids.Add(id);
+                _pending.Add(key, id);
             }
         }
 
@@ -45,10 +43,10 @@ namespace MlTraces.Commands
         {
             try
             {
-                foreach (var key in _storeOrder)
+                foreach (var group in _pending.Groups())
                 {
-                    TrackingUri = key.Length == 0 ? null : key;
-                    PerInput(() => Change(_pending[key]));
+                    TrackingUri = group.Key.Length == 0 ? null : group.Key;
+                    PerInput(() => Change(group.Value));
                 }
             }
             finally

@@ -74,8 +74,7 @@ namespace MlTraces.Commands
         // Ids from the pipeline, per store and experiment scope, in the order they came. They are deleted in
         // EndProcessing: an upstream Search-Trace still reading the same SQLite file would block every commit until
         // it is done.
-        private readonly Dictionary<(string Store, string? Experiments), List<string>> _pending = new Dictionary<(string, string?), List<string>>();
-        private readonly List<(string Store, string? Experiments)> _scopeOrder = new List<(string, string?)>();
+        private readonly PendingInputs<(string Store, string? Experiments), string> _pending = new PendingInputs<(string, string?), string>();
         private bool _progressShown;
 
         private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet;
@@ -120,11 +119,11 @@ namespace MlTraces.Commands
         {
             try
             {
-                foreach (var key in _scopeOrder)
+                foreach (var group in _pending.Groups())
                 {
-                    TrackingUri = key.Store.Length == 0 ? null : key.Store;
-                    ExperimentId = key.Experiments?.Split('\n');
-                    PerInput(() => RemoveByIds(_pending[key]));
+                    TrackingUri = group.Key.Store.Length == 0 ? null : group.Key.Store;
+                    ExperimentId = group.Key.Experiments?.Split('\n');
+                    PerInput(() => RemoveByIds(group.Value));
                 }
             }
             finally
@@ -139,13 +138,7 @@ namespace MlTraces.Commands
         private void Collect(string? id)
         {
             if (!AcceptTraceId(id)) return;
-            var key = (TrackingUri ?? "", ExperimentId == null ? null : string.Join("\n", ExperimentId));
-            if (!_pending.TryGetValue(key, out var ids))
-            {
-                _pending[key] = ids = new List<string>();
-                _scopeOrder.Add(key);
-            }
-            ids.Add(id!);
+            _pending.Add((TrackingUri ?? "", ExperimentId == null ? null : string.Join("\n", ExperimentId)), id!);
         }
 
         /// <summary>Opens the store (read-only for a dry run: it cannot change the file, not even by accident),

@@ -49,8 +49,7 @@ namespace MlTraces.Commands
 
         // Ids and experiments from the pipeline, per store; restored in EndProcessing, when an upstream reader of the
         // same file is done.
-        private readonly Dictionary<string, (List<string> Ids, List<string> Experiments)> _pending = new Dictionary<string, (List<string>, List<string>)>();
-        private readonly List<string> _storeOrder = new List<string>();
+        private readonly PendingInputs<string, (string Value, bool Experiment)> _pending = new PendingInputs<string, (string, bool)>();
 
         protected override void ProcessInput()
         {
@@ -72,14 +71,15 @@ namespace MlTraces.Commands
         {
             try
             {
-                foreach (var key in _storeOrder)
+                foreach (var group in _pending.Groups())
                 {
-                    TrackingUri = key.Length == 0 ? null : key;
+                    TrackingUri = group.Key.Length == 0 ? null : group.Key;
                     PerInput(() =>
                     {
                         var store = Open();
                         if (store == null) return;
-                        var (ids, experiments) = _pending[key];
+                        var ids = group.Value.Where(i => !i.Experiment).Select(i => i.Value).ToList();
+                        var experiments = group.Value.Where(i => i.Experiment).Select(i => i.Value).ToList();
                         RestorePlan? plan = null;
                         Terminating(() =>
                         {
@@ -115,13 +115,7 @@ namespace MlTraces.Commands
         private void Collect(string? id, bool experiment = false)
         {
             if (!experiment && !AcceptTraceId(id)) return;
-            string key = TrackingUri ?? "";
-            if (!_pending.TryGetValue(key, out var pending))
-            {
-                _pending[key] = pending = (new List<string>(), new List<string>());
-                _storeOrder.Add(key);
-            }
-            (experiment ? pending.Experiments : pending.Ids).Add(id!);
+            _pending.Add(TrackingUri ?? "", (id!, experiment));
         }
 
         private void RestoreExperiments()
