@@ -38,6 +38,15 @@ namespace MlTraces.Core.Archive
             $"{Traces.Sum(t => t.PayloadBytes):N0} bytes of span content) into the store '{TrackingUri}'";
     }
 
+    /// <summary>How a restore reports while it runs; the cmdlet turns these into output, progress and errors.</summary>
+    public interface IRestoreListener
+    {
+        /// <summary>A trace's outcome (with its error when it was not restored) and the running count.</summary>
+        void Outcome(TraceRestore receipt, MlTracesException? error, int done, int total);
+        /// <summary>A restored trace's archived payload could not be removed; no trace points at it any more.</summary>
+        void ArchiveFileNotRemoved(string traceId, string location, MlTracesException error);
+    }
+
     /// <summary>
     /// Brings archived payloads back into the store (MLflow has no restore). Per trace, in one transaction: the
     /// span rows get their content back exactly as the payload holds it, spansLocation goes back to
@@ -109,6 +118,37 @@ namespace MlTraces.Core.Archive
         }
 
         public const string NotArchivedId = "TraceNotArchived";
+
+        /// <summary>
+        /// Restores the accepted traces of a plan one by one, each in its own transaction. A trace that cannot be
+        /// restored is that trace's outcome and the run goes on; a store that cannot be written at all (locked,
+        /// read-only) stops it with the exception.
+        /// </summary>
+        public void Run(RestorePlan plan, IReadOnlyList<PlannedRestore> accepted, IRestoreListener listener)
+        {
+            int done = 0;
+            foreach (var t in accepted)
+            {
+                TraceRestore receipt;
+                MlTracesException? failure = null;
+                try
+                {
+                    receipt = Restore(t, (id, ex) => listener.ArchiveFileNotRemoved(id, t.ArchiveLocation, ex));
+                }
+                catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
+                {
+                    failure = ex;
+                    receipt = new TraceRestore
+                    {
+                        TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
+                        Status = ex.ErrorId == NotArchivedId ? TraceRestoreStatus.NotArchived
+                            : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
+                        TrackingUri = plan.TrackingUri,
+                    };
+                }
+                listener.Outcome(receipt, failure, ++done, accepted.Count);
+            }
+        }
 
         /// <summary>Restores one planned trace; throws an MlTracesException when it cannot (nothing changed then).
         /// <paramref name="fileRemovalFailed"/> hears about a payload that stays behind after the commit.</summary>

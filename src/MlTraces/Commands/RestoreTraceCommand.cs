@@ -17,7 +17,7 @@ namespace MlTraces.Commands
     // ToString() (an experiment's text as an id) before its properties could say what it is.
     [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByInputObjectSet)]
     [OutputType(typeof(TraceRestore))]
-    public sealed class RestoreTraceCommand : PipelineStoreCmdlet
+    public sealed class RestoreTraceCommand : PipelineStoreCmdlet, IRestoreListener
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
@@ -160,55 +160,32 @@ namespace MlTraces.Commands
             var accepted = plan.Traces.Where(t => ShouldProcess(t.Describe(), "Restore trace")).ToList();
             ReportPlan(plan.Summary());
             if (DryRun) return;
-            var restorer = new TraceRestorer(store);
-            var progress = new ProgressReporter(this, "Restoring archived traces into " + store.Name);
+            _progress = new ProgressReporter(this, "Restoring archived traces into " + store.Name);
             try
             {
-                int done = 0;
-                foreach (var t in accepted)
-                {
-                    if (!RestoreOne(restorer, plan, t)) return;
-                    progress.Report(++done, accepted.Count, "traces");
-                }
+                Terminating(() => new TraceRestorer(store).Run(plan, accepted, this));
             }
             finally
             {
-                progress.Complete();
+                _progress.Complete();
             }
         }
 
-        /// <summary>Restores one trace and reports it; false when the store cannot go on (locked, read-only).</summary>
-        private bool RestoreOne(TraceRestorer restorer, RestorePlan plan, PlannedRestore t)
+        private ProgressReporter? _progress;
+
+        void IRestoreListener.Outcome(TraceRestore receipt, MlTracesException? error, int done, int total)
         {
-            TraceRestore receipt;
-            try
-            {
-                receipt = restorer.Restore(t, (id, ex) => WriteError(new ErrorRecord(ex, "ArchiveFileNotRemoved", ErrorCategory.WriteError, id)
-                {
-                    ErrorDetails = new ErrorDetails($"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
-                                                    "No trace points at it any more; the archival pass removes such files."),
-                }));
-            }
-            catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
-            {
-                WriteError(ErrorRecords.From(ex, t.Trace.TraceId));
-                receipt = new TraceRestore
-                {
-                    TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
-                    Status = ex.ErrorId == TraceRestorer.NotArchivedId ? TraceRestoreStatus.NotArchived
-                        : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
-                    TrackingUri = plan.TrackingUri,
-                };
-            }
-            catch (MlTracesException ex)
-            {
-                CloseStore();
-                ThrowTerminatingError(ErrorRecords.From(ex, t.Trace.TraceId));
-                return false;
-            }
-            if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
+            if (error != null) WriteError(ErrorRecords.From(error, receipt.TraceId));
+            else if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
             if (PassThru) WriteObject(receipt);
-            return true;
+            _progress?.Report(done, total, "traces");
         }
+
+        void IRestoreListener.ArchiveFileNotRemoved(string traceId, string location, MlTracesException error) =>
+            WriteError(new ErrorRecord(error, "ArchiveFileNotRemoved", ErrorCategory.WriteError, traceId)
+            {
+                ErrorDetails = new ErrorDetails($"Trace '{traceId}' was restored, but its archived payload at '{location}' could not be removed: {error.Message} " +
+                                                "No trace points at it any more; the archival pass removes such files."),
+            });
     }
 }
