@@ -77,7 +77,14 @@ namespace MlTraces.Commands
         {
             if (_file == null) return;
             Flush();
-            try { _file.Commit(); }
+            try
+            {
+                lock (_fileLock)
+                {
+                    if (_file == null) return; // stopped meanwhile
+                    _file.Commit();
+                }
+            }
             catch (Core.MlTracesException ex) { Fail(ex); }
             _file = null;
             _progress?.Complete();
@@ -91,10 +98,17 @@ namespace MlTraces.Commands
 
         public void Dispose() => Discard();
 
+        // StopProcessing comes on another thread, maybe while a batch is being written or the file committed: the
+        // file is only touched under this lock (a writer disposed mid-write once left the temporary file behind).
+        private readonly object _fileLock = new object();
+
         private void Discard()
         {
-            _file?.Dispose();
-            _file = null;
+            lock (_fileLock)
+            {
+                _file?.Dispose();
+                _file = null;
+            }
         }
 
         private void Fail(Core.MlTracesException ex)
@@ -107,21 +121,27 @@ namespace MlTraces.Commands
         /// <summary>Traces from Search-Trace come without spans; a backup needs them, so they are read here.</summary>
         private void Flush()
         {
+            var target = _file;
+            if (target == null) return;
             foreach (string key in _pending.Select(t => t.TrackingUri ?? "").Distinct())
             {
                 if (key == "") continue;
-                try { _file!.RefuseStore(UserPaths.ParseUri(SessionState, key).FilePath); }
+                try { target.RefuseStore(UserPaths.ParseUri(SessionState, key).FilePath); }
                 catch (Core.MlTracesException ex) { Fail(ex); }
                 catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
             }
             SpanLoader.LoadMissing(_pending, key => UserPaths.ParseUri(SessionState, key),
                 w => WriteWarning(w + " It is exported without spans."), (store, ex) => WriteError(ErrorRecords.From(ex, store)));
             _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
-            foreach (var t in _pending)
+            lock (_fileLock)
             {
-                try { _file!.Writer.WriteLine(TraceJson.ToJsonLine(t)); }
-                catch (IOException ex) { Fail(ExportFile.CannotWrite(_fullPath, ex)); }
-                _count++;
+                if (_file == null) return; // stopped meanwhile
+                foreach (var t in _pending)
+                {
+                    try { _file.Writer.WriteLine(TraceJson.ToJsonLine(t)); }
+                    catch (IOException ex) { Fail(ExportFile.CannotWrite(_fullPath, ex)); }
+                    _count++;
+                }
             }
             _progress.Report(_count, 0, "traces");
             _pending.Clear();
