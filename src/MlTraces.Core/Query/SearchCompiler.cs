@@ -46,6 +46,20 @@ namespace MlTraces.Core.Query
     /// filter, in the requested order with MLflow's tie-breakers, one page of them.</summary>
     public static class SearchCompiler
     {
+        /// <summary>
+        /// What a trace of the experiments must also meet: the filter, MLflow's inclusive max_timestamp_millis, and
+        /// being under legal hold when only held traces are asked for. One place for every query that selects traces
+        /// (a page, a count, one experiment's walk); null when nothing more is asked.
+        /// </summary>
+        public static string? Condition(IReadOnlyList<FilterClause> clauses, long? maxTimestampMs, bool legalHoldOnly, StoreLayout layout,
+            SqlDialect dialect, SqlParameters parameters, List<string> warnings, bool orderedWalk = false)
+        {
+            string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings, orderedWalk);
+            if (maxTimestampMs.HasValue)
+                where = (where == null ? "" : where + " AND ") + $"ti.timestamp_ms <= {parameters.Add(maxTimestampMs.Value)}";
+            return legalHoldOnly ? LegalHold.Only(where) : where;
+        }
+
         /// <param name="selectColumns">The select list over alias ti (e.g. "ti.request_id, ti.timestamp_ms").</param>
         public static CompiledSearch Compile(SearchSpec spec, StoreLayout layout, SqlDialect dialect, string selectColumns)
         {
@@ -61,10 +75,7 @@ namespace MlTraces.Core.Query
                 : $"ti.experiment_id IN ({parameters.AddList(spec.ExperimentIds.Select(e => (object?)e))})";
             // One experiment, newest first, one page: the experiment's time index is walked and stops at the page.
             bool orderedWalk = compiledOrder.IsDefault && spec.Limit.HasValue && spec.ExperimentIds.Count == 1;
-            string? where = FilterCompiler.CompileWhere(clauses, layout, dialect, parameters, warnings, orderedWalk);
-            if (spec.MaxTimestampMs.HasValue)
-                where = (where == null ? "" : where + " AND ") + $"ti.timestamp_ms <= {parameters.Add(spec.MaxTimestampMs.Value)}";
-            if (spec.LegalHoldOnly) where = LegalHold.Only(where);
+            string? where = Condition(clauses, spec.MaxTimestampMs, spec.LegalHoldOnly, layout, dialect, parameters, warnings, orderedWalk);
             string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;
             // A negative offset (possible in an MLflow token) reads as 0, as SQLite treats it.
             string? offset = spec.Offset > 0 ? parameters.Add(spec.Offset) : null;

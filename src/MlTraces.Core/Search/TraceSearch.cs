@@ -87,8 +87,7 @@ namespace MlTraces.Core.Search
             var ids = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().ToList();
             if (ids.Count == 0) return 0;
             var p = new SqlParameters();
-            string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p, Warnings);
-            if (options.LegalHoldOnly) where = LegalHold.Only(where);
+            string? where = SearchCompiler.Condition(clauses, null, options.LegalHoldOnly, _store.Layout, _store.Dialect, p, Warnings);
             string sql = $"SELECT count(*) FROM trace_info ti WHERE ti.experiment_id IN ({p.AddList(ids.Select(i => (object?)long.Parse(i, CultureInfo.InvariantCulture)))})"
                 + (where != null ? $" AND ({where})" : "");
             using var cmd = _store.Command(sql, p);
@@ -127,9 +126,8 @@ namespace MlTraces.Core.Search
             var rows = PerExperimentWalk.Run(_store, experimentIds, (id, p) =>
             {
                 // The filter's warnings are the same for every experiment: keep one copy.
-                string? where = FilterCompiler.CompileWhere(clauses, _store.Layout, _store.Dialect, p,
+                string? where = SearchCompiler.Condition(clauses, null, legalHoldOnly, _store.Layout, _store.Dialect, p,
                     first ? Warnings : new List<string>(), orderedWalk: limit.HasValue);
-                if (legalHoldOnly) where = LegalHold.Only(where);
                 first = false;
                 return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
                     + (where != null ? $" AND ({where})" : "")
