@@ -23,7 +23,9 @@ namespace MlTraces.Core.Store
         public const string EnvironmentVariable = "MLFLOW_TRACKING_URI";
 
         /// <summary>What the user wrote (or the default) without any password: safe for messages and output
-        /// objects, and still a working URI (the password is found again as <see cref="PostgresTarget"/> says).</summary>
+        /// objects, and still a working URI (the password is found again as <see cref="PostgresTarget"/> says).
+        /// A relative SQLite path is made absolute here, so an object that carries it names the same file after
+        /// Set-Location, in another session, or in a scheduled task's log.</summary>
         public string Original { get; }
         public StoreKind Kind { get; }
         /// <summary>For SQLite: the full path of the database file.</summary>
@@ -80,7 +82,10 @@ namespace MlTraces.Core.Store
                     path = Uri.UnescapeDataString(path);
                     if (path.Length == 0 || path == ":memory:")
                         throw new ArgumentException($"The tracking URI '{UserText.Shorten(text)}' names an in-memory database, which holds no traces.");
-                    return new TrackingUri(text, StoreKind.Sqlite, fullPath(path), null);
+                    string file = fullPath(path);
+                    string absolute = IsAbsolute(path) ? text
+                        : text.Substring(0, colon + 3) + "/" + file.Replace('\\', '/') + (query >= 0 ? rest.Substring(1 + query) : "");
+                    return new TrackingUri(absolute, StoreKind.Sqlite, file, null);
                 }
                 if (baseScheme == "file")
                     return new TrackingUri(text, StoreKind.Sqlite, FileUriPath(text), null);
@@ -97,8 +102,14 @@ namespace MlTraces.Core.Store
                         $"The tracking URI '{UserText.Shorten(Redact(text))}' uses '{UserText.Shorten(baseScheme, 40)}', which MlTraces does not support; it reads SQLite stores (sqlite:///path.db or a file path) and PostgreSQL stores (postgresql://user@host:port/database).");
             }
             // A plain path (absolute, relative, or a Windows drive path like C:\x.db).
-            return new TrackingUri(text, StoreKind.Sqlite, fullPath(text), null);
+            string full = fullPath(text);
+            return new TrackingUri(IsAbsolute(text) ? text : full, StoreKind.Sqlite, full, null);
         }
+
+        /// <summary>A path that names the same file from any current directory: rooted, with a drive on Windows.</summary>
+        private static bool IsAbsolute(string path) =>
+            Path.IsPathRooted(path) && !(Path.DirectorySeparatorChar == '\\' && (path.Length < 2 || path[1] != ':') && !path.StartsWith("\\\\", StringComparison.Ordinal))
+            && !path.Contains("..") && !path.Contains("/./") && !path.Contains("\\.\\");
 
         private static string FileUriPath(string text)
         {

@@ -59,7 +59,7 @@ namespace MlTraces.Tests.Commands
             using var sh = new PsShell(ts);
             var missing = sh.Run("Get-Trace tr-1 -TrackingUri sqlite:///missing.db");
             // A cmdlet's terminating error stops its statement; a script goes on, so it shows in the error stream.
-            Assert.Contains("sqlite:///missing.db", Assert.Single(missing.Errors).Exception.Message);
+            Assert.Contains(System.IO.Path.Combine(ts.Folder, "missing.db").Replace('\\', '/'), Assert.Single(missing.Errors).Exception.Message);
             Assert.Equal("StoreNotFound,MlTraces.Commands.GetTraceCommand", missing.Errors[0].FullyQualifiedErrorId);
             Assert.False(System.IO.File.Exists(System.IO.Path.Combine(ts.Folder, "missing.db")));
             var notSqlite = sh.Run("Get-Trace tr-1 -TrackingUri text.db");

@@ -28,6 +28,30 @@ namespace MlTraces.Tests.Commands
             return ts;
         }
 
+        /// <summary>A store named by a relative path travels on its objects as an absolute one: after Set-Location
+        /// (or in another session) a piped trace still reaches its own store, not a file of the same name here.</summary>
+        [Theory]
+        [InlineData(@".\mlflow.db")]
+        [InlineData("./mlflow.db")]
+        [InlineData("mlflow.db")]
+        [InlineData("sqlite:///mlflow.db")]
+        public void APipedTraceReachesItsStoreAfterSetLocation(string named)
+        {
+            if (Kind != StoreKind.Sqlite) return; // a relative path names a SQLite file only
+            using var ts = TwoExperiments(out string a, out _);
+            string elsewhere = TestStore.NewFolder();
+            using var sh = new PsShell(ts.Folder);
+            var vars = new Dictionary<string, object?> { ["named"] = named, ["elsewhere"] = elsewhere };
+            var r = sh.Run("$t = Search-Trace -TrackingUri $named -ExperimentId " + a + " -First 1; " +
+                           "$null = $ExecutionContext.SessionState.Path.SetLocation([Management.Automation.WildcardPattern]::Escape($elsewhere)); " +
+                           "($t | Get-Trace).TraceId; $t | Remove-Trace -WhatIf", vars);
+            Assert.False(r.Failed, r.Terminating?.Message ?? string.Join("; ", r.Errors));
+            string id = Assert.Single(r.Output).BaseObject.ToString()!;
+            Assert.StartsWith("tr-", id);
+            Assert.Contains($"What if: Performing the operation \"Remove trace\" on target \"{id}", r.HostText.Replace("\n", ""));
+            Assert.Empty(Directory.GetFiles(elsewhere));
+        }
+
         [Fact]
         public void AnExperimentPipedToRemoveTraceScopesTheDeletionToIt()
         {
@@ -104,7 +128,7 @@ namespace MlTraces.Tests.Commands
             using var sh = new PsShell(ts);
             var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
             var archived = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -PassThru", vars).Output
-                .Select(o => (MlTraces.TraceArchiveResult)o.BaseObject).Where(x => x.Outcome == MlTraces.TraceArchiveOutcome.Archived).ToList();
+                .Select(o => (MlTraces.ArchivalReceipt)o.BaseObject).Where(x => x.Status == MlTraces.ArchivalStatus.Archived).ToList();
             Assert.True(archived.Count >= 3);
             vars["id"] = archived[0].TraceId;
             vars["result"] = archived[1];
@@ -113,7 +137,7 @@ namespace MlTraces.Tests.Commands
             // an object that names no trace: three restored, one refused.
             var r = sh.Run("$id, $result, $trace, [DateTime]::UtcNow | Restore-Trace -TrackingUri $uri -Confirm:$false -PassThru", vars);
             Assert.Null(r.Terminating);
-            Assert.Equal(new[] { archived[0].TraceId, archived[1].TraceId, archived[2].TraceId }.OrderBy(x => x, StringComparer.Ordinal), r.Output.Select(o => ((MlTraces.TraceRestore)o.BaseObject).TraceId).OrderBy(x => x, StringComparer.Ordinal));
+            Assert.Equal(new[] { archived[0].TraceId, archived[1].TraceId, archived[2].TraceId }.OrderBy(x => x, StringComparer.Ordinal), r.Output.Select(o => ((MlTraces.RestoreReceipt)o.BaseObject).TraceId).OrderBy(x => x, StringComparer.Ordinal));
             Assert.Equal("UnsupportedInput", Assert.Single(r.Errors).FullyQualifiedErrorId.Split(',')[0]);
             Assert.Equal(archived.Count - 3, ts.Scalar("SELECT count(*) FROM trace_tags WHERE \"key\" = 'mlflow.trace.spansLocation' AND value = 'ARCHIVE_REPO'"));
         }

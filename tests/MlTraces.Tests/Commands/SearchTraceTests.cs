@@ -113,8 +113,10 @@ namespace MlTraces.Tests.Commands
             var t = sh.Objects<Trace>("Search-Trace -Filter \"name = 'aaa'\"").Single();
             Assert.Equal("aaa", t.Name);
             Assert.Equal("run1", t.RunId);
-            // The store as the user named it, without a password: piped on, it reaches the same store.
-            Assert.Equal(Kind == StoreKind.Sqlite ? "sqlite:///mlflow.db" : ts.Uri.Original, t.TrackingUri);
+            // The store as the user named it, without a password, and a relative path made absolute: piped on, it
+            // reaches the same store from anywhere.
+            Assert.Equal(Kind == StoreKind.Sqlite ? "sqlite:///" + System.IO.Path.Combine(ts.Folder, "mlflow.db").Replace('\\', '/') : ts.Uri.Original,
+                         t.TrackingUri);
             Assert.Null(t.Spans);
             // Piping search results into Get-Trace binds TraceId and TrackingUri by property name.
             var full = sh.Objects<Trace>("Search-Trace -Filter \"name = 'aaa'\" | Get-Trace").Single();
