@@ -15,8 +15,8 @@ BeforeAll {
     $script:Traces = @(Search-Trace -ExperimentName samples -OrderBy 'timestamp_ms ASC' -First 12)
     $archived = @(Invoke-TraceArchive -ConfigPath $config -MaxTraces 3 -PassThru -Confirm:$false)
     # A result left for the next pass carries a sentence; the pass writes it so when spans change under it.
-    $script:ArchiveResults = $archived + [MlTraces.TraceArchiveResult]@{
-        TraceId = $script:Traces[5].TraceId; ExperimentId = '1'; Outcome = 'LeftForNextPass'; Reason = 'Retention'; PayloadBytes = 123456
+    $script:ArchiveResults = $archived + [MlTraces.ArchivalReceipt]@{
+        TraceId = $script:Traces[5].TraceId; ExperimentId = '1'; Status = 'LeftForNextPass'; Reason = 'Retention'; PayloadBytes = 123456
         Message = 'Spans were appended or changed during archival; the trace is left for a later pass.'
     }
     $script:Restores = @(Restore-Trace -TraceId $archived[0].TraceId, $archived[1].TraceId, $script:Traces[6].TraceId -Confirm:$false -PassThru -ErrorAction SilentlyContinue)
@@ -49,22 +49,22 @@ Describe 'The table views at <Width> columns' -ForEach @(
     @{ Width = 80
        Trace = @('RequestTime', 'TraceId', 'State', 'Name')
        Deletion = @('TraceId', 'Status', 'Spans', 'Files')
-       Archive = @('TraceId', 'Outcome', 'Message')
+       Archive = @('TraceId', 'Status', 'Message')
        Restore = @('TraceId', 'Status', 'Spans', 'Error') }
     @{ Width = 79
        Trace = @('RequestTime', 'TraceId', 'State', 'Name')
        Deletion = @('TraceId', 'Status', 'Spans', 'Files')
-       Archive = @('TraceId', 'Outcome', 'Message')
+       Archive = @('TraceId', 'Status', 'Message')
        Restore = @('TraceId', 'Status', 'Spans', 'Error') }
     @{ Width = 119
        Trace = @('RequestTime', 'TraceId', 'State', 'Name', 'Duration', 'Request')
        Deletion = @('TraceId', 'Status', 'Spans', 'Files', 'Assess', 'Links', 'Exp', 'RequestTime')
-       Archive = @('TraceId', 'Outcome', 'Message', 'Reason', 'Bytes')
+       Archive = @('TraceId', 'Status', 'Message', 'Reason', 'Bytes')
        Restore = @('TraceId', 'Status', 'Spans', 'Error', 'Bytes', 'Exp') }
     @{ Width = 120
        Trace = @('RequestTime', 'TraceId', 'State', 'Name', 'Duration', 'Request')
        Deletion = @('TraceId', 'Status', 'Spans', 'Files', 'Assess', 'Links', 'Exp', 'RequestTime')
-       Archive = @('TraceId', 'Outcome', 'Message', 'Reason', 'Bytes')
+       Archive = @('TraceId', 'Status', 'Message', 'Reason', 'Bytes')
        Restore = @('TraceId', 'Status', 'Spans', 'Error', 'Bytes', 'Exp') }
 ) {
     It 'shows each table with its header on one line, the columns there is room for, and no line too wide' {

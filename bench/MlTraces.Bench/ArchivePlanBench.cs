@@ -37,7 +37,7 @@ namespace MlTraces.Bench
                 foreach (var c in plan.Candidates())
                 {
                     if (++count == 1) first = clock.Elapsed.TotalMilliseconds;
-                    if (count == ArchivalPass.FinalizeBatchSize) batch = clock.Elapsed.TotalMilliseconds;
+                    if (count == ArchivalExecutor.FinalizeBatchSize) batch = clock.Elapsed.TotalMilliseconds;
                     bytes += c.PayloadBytes;
                 }
                 lines.Add($"| {(budget?.ToString("N0") ?? "none")} | {count:N0} | {bytes / 1024.0 / 1024.0:N0} MiB | {first:0} ms | {batch:0} ms | {clock.Elapsed.TotalSeconds:0.00} s |");

@@ -22,7 +22,7 @@ namespace MlTraces.Bench
             string config = Path.Combine(dir, "a.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(dir, "archive")).AbsoluteUri}\n  retention: 1d\n");
             using var store = TraceStore.Open(TrackingUri.Parse(work, "/"), StoreAccess.ReadWrite);
-            List<ArchiveCandidate> candidates = null!;
+            List<PlannedArchival> candidates = null!;
             Console.WriteLine($"plan 5000: {Stats.Time(() => candidates = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), 5000, DateTimeOffset.UtcNow).Candidates().ToList()):0} ms");
             var ids = candidates.Select(c => c.TraceId).ToList();
             var contents = new Dictionary<string, List<string>>();
@@ -32,8 +32,8 @@ namespace MlTraces.Bench
             var payloads = new Dictionary<string, byte[]>();
             Console.WriteLine($"serialize OTLP: {Stats.Time(() => { foreach (var kv in parsed) payloads[kv.Key] = TracePayload.Write(kv.Key, kv.Value); }):0} ms");
             Console.WriteLine($"write files: {Stats.Time(() => { foreach (var c in candidates) FileArchiveRepository.Instance.Write(c.ArchiveFolder + "-x", payloads[c.TraceId]); }):0} ms");
-            var pass = new ArchivalPass(store);
-            Console.WriteLine($"full pass (5000): {Stats.Time(() => { foreach (var chunk in TraceReader.Chunks(candidates, ArchivalPass.FinalizeBatchSize)) pass.ArchiveBatch(chunk); }):0} ms");
+            var pass = new ArchivalExecutor(store);
+            Console.WriteLine($"full pass (5000): {Stats.Time(() => { foreach (var chunk in TraceReader.Chunks(candidates, ArchivalExecutor.FinalizeBatchSize)) pass.ArchiveBatch(chunk); }):0} ms");
             return 0;
         }
     }

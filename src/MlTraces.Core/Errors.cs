@@ -15,7 +15,10 @@ namespace MlTraces.Core
         StoreReadOnly,
         UnsupportedStore,
         InvalidData,
+        /// <summary>A file or folder could not be read.</summary>
         IOError,
+        /// <summary>A file, folder or payload could not be written or removed.</summary>
+        WriteFailed,
         /// <summary>A database server refused the login.</summary>
         AuthenticationFailed,
         /// <summary>A database server cannot be reached or is not accepting connections.</summary>

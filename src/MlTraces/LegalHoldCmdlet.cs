@@ -39,21 +39,7 @@ namespace MlTraces.Commands
             }
         }
 
-        protected override void EndProcessing()
-        {
-            try
-            {
-                foreach (var group in _pending.Groups())
-                {
-                    TrackingUri = group.Key.Length == 0 ? null : group.Key;
-                    PerInput(() => Change(group.Value));
-                }
-            }
-            finally
-            {
-                base.EndProcessing();
-            }
-        }
+        protected override void EndProcessing() => EndWithPending(_pending, store => store, (_, ids) => Change(ids));
 
         private void Change(List<string> ids)
         {

@@ -29,6 +29,9 @@ namespace MlTraces.Commands
             _record = new ProgressRecord(System.Threading.Interlocked.Increment(ref _nextId), activity, "Starting");
         }
 
+        /// <summary>The bar's title, for work that learns it later (the store's name once it is open).</summary>
+        public string Activity { set => _record.Activity = value; }
+
         /// <summary>True once a report would be shown: callers that must compute something for it can wait for this.</summary>
         public bool Due => _clock.ElapsedMilliseconds >= _showAfterMs && _clock.ElapsedMilliseconds - _lastWrite >= 250;
 
@@ -53,13 +56,25 @@ namespace MlTraces.Commands
             _written = true;
         }
 
+        /// <summary>Shows what the work is doing now, at once (before any count is known).</summary>
+        public void Show(string status)
+        {
+            _record.StatusDescription = status;
+            _cmdlet.WriteProgress(_record);
+            _written = true;
+        }
+
         public void Complete()
         {
             if (!_written) return;
+            _written = false;
             _record.RecordType = ProgressRecordType.Completed;
             _record.PercentComplete = 100;
-            _cmdlet.WriteProgress(_record);
-            _written = false;
+            try { _cmdlet.WriteProgress(_record); }
+            catch (PipelineStoppedException)
+            {
+                // Ctrl+C: the host clears the bar itself when the pipeline ends.
+            }
         }
     }
 }

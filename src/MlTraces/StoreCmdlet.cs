@@ -84,7 +84,7 @@ namespace MlTraces.Commands
 
         /// <summary>A writer's whole plan in one line: "What if: ..." in a dry run, after its line per item; verbose
         /// otherwise.</summary>
-        protected void ReportPlan(string summary)
+        internal void ReportPlan(string summary)
         {
             if (DryRun) ShouldProcess(summary, null, null);
             else WriteVerbose(summary);
@@ -206,6 +206,32 @@ namespace MlTraces.Commands
             return resolved;
         }
 
+        /// <summary>The files a -Path (wildcards, as Get-Content takes them) or -LiteralPath names; one that cannot be
+        /// found or resolved is that path's error, and the others are still read.</summary>
+        public static System.Collections.Generic.List<string> FilesToRead(SessionState session, string[] paths, bool literal, Action<ErrorRecord> writeError)
+        {
+            var result = new System.Collections.Generic.List<string>();
+            foreach (var path in paths)
+            {
+                try
+                {
+                    if (literal) { result.Add(FileSystemPath(session, path)); continue; }
+                    var found = session.Path.GetResolvedProviderPathFromPSPath(path, out var provider);
+                    if (provider.Name != "FileSystem") throw NotAFile(path, provider);
+                    result.AddRange(found);
+                }
+                catch (ItemNotFoundException ex)
+                {
+                    writeError(new ErrorRecord(ex, "FileNotFound", ErrorCategory.ObjectNotFound, path));
+                }
+                catch (Exception ex) when (ex is RuntimeException || ex is ArgumentException)
+                {
+                    writeError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, path));
+                }
+            }
+            return result;
+        }
+
         public static ArgumentException NotAFile(string path, ProviderInfo provider) => new ArgumentException(
             $"The path '{UserText.Shorten(path)}' names an item of the {provider.Name} provider, not a file. Give a file system path, or Set-Location to a folder first.");
 
@@ -243,6 +269,7 @@ namespace MlTraces.Commands
             ErrorKind.StoreReadOnly => ErrorCategory.PermissionDenied,
             ErrorKind.UnsupportedStore => ErrorCategory.NotImplemented,
             ErrorKind.InvalidData => ErrorCategory.InvalidData,
+            ErrorKind.WriteFailed => ErrorCategory.WriteError,
             _ => ErrorCategory.ReadError,
         };
 
@@ -264,5 +291,28 @@ namespace MlTraces.Commands
         public string? TrackingUri { get; set; }
 
         protected override string? StoreUri { get => TrackingUri; set => TrackingUri = value; }
+
+        /// <summary>
+        /// A writer's EndProcessing: acts on the input it held (<see cref="PendingInputs{TScope, TItem}"/>) group by
+        /// group, each in the store it came with ("" for the command's own); a group whose store cannot be opened
+        /// is that group's error, and the others go on. The store is closed however it ends.
+        /// </summary>
+        private protected void EndWithPending<TScope, TItem>(PendingInputs<TScope, TItem> pending, Func<TScope, string> storeOf, Action<TScope, System.Collections.Generic.List<TItem>> act)
+            where TScope : notnull
+        {
+            try
+            {
+                foreach (var group in pending.Groups())
+                {
+                    string store = storeOf(group.Key);
+                    TrackingUri = store.Length == 0 ? null : store;
+                    PerInput(() => act(group.Key, group.Value));
+                }
+            }
+            finally
+            {
+                base.EndProcessing();
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Threading;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Export;
+using MlTraces.Core.Query;
 using MlTraces.Core.Retention;
 using MlTraces.Core.Store;
 
@@ -17,19 +18,7 @@ namespace MlTraces.Core.Archive
     /// (empty span content, set ARCHIVE_REPO and the archive location). A trace is readable from exactly one place at
     /// every moment: the store until the finalize commits, the archive after.
     /// </summary>
-    /// <summary>How an archival pass reports while it runs; the cmdlet turns these into confirmation, output,
-    /// progress and errors.</summary>
-    public interface IArchivalListener
-    {
-        /// <summary>Each candidate as the plan yields it, with how many came before and the plan's estimate.</summary>
-        void Planned(ArchiveCandidate candidate, int before, long estimate);
-        /// <summary>Whether to archive this candidate (ShouldProcess); a dry run says no to every one.</summary>
-        bool Approve(ArchiveCandidate candidate);
-        /// <summary>A trace's outcome: archived, skipped, left for the next pass, malformed, or planned (a dry run).</summary>
-        void Outcome(TraceArchiveResult result);
-    }
-
-    public sealed class ArchivalPass
+    public sealed class ArchivalExecutor
     {
         /// <summary>A payload no trace points to is removed only when older than this, so a pass running
         /// elsewhere between its upload and its finalize never loses the file it is about to point to.</summary>
@@ -40,7 +29,7 @@ namespace MlTraces.Core.Archive
         public List<string> Warnings { get; } = new List<string>();
 
         /// <param name="repositoryFor">Where payloads go for a location; default <see cref="ArchiveRepositories.For"/>.</param>
-        public ArchivalPass(TraceStore store, Func<string, IArchiveRepository>? repositoryFor = null)
+        public ArchivalExecutor(TraceStore store, Func<string, IArchiveRepository>? repositoryFor = null)
         {
             _store = store;
             _repositoryFor = repositoryFor ?? ArchiveRepositories.For;
@@ -55,16 +44,17 @@ namespace MlTraces.Core.Archive
         public TransactionSizer Sizer { get; } = new TransactionSizer(FinalizeBatchSize, MaxBatchSize);
 
         /// <summary>
-        /// The pass: the plan's candidates in order, each approved by the listener, archived in batches sized by how
-        /// long the last finalize held the write lock, then the served archive-now requests cleared. A dry run walks
-        /// the same candidates and writes nothing.
+        /// The pass, as every writer runs its plan: the plan's candidates in order, each approved by the listener,
+        /// archived in batches sized by how long the last finalize held the write lock, then the served archive-now
+        /// requests cleared, and the plan summed up in one line. A dry run walks the same candidates and writes
+        /// nothing; its receipts say Planned.
         /// </summary>
-        public TraceArchiveSummary Run(ArchivalPlan plan, long estimate, bool dryRun, IArchivalListener listener, CancellationToken cancel = default)
+        public TraceArchiveSummary Run(ArchivalPlan plan, long estimate, bool dryRun, IWriterListener<PlannedArchival, ArchivalReceipt> listener, CancellationToken cancel = default)
         {
             var summary = new TraceArchiveSummary { TrackingUri = _store.Uri.Original, WhatIf = dryRun };
             // Experiments with a trace worth another try keep their archive-now request.
             var retryable = new HashSet<string>(StringComparer.Ordinal);
-            var batch = new List<ArchiveCandidate>(FinalizeBatchSize);
+            var batch = new List<PlannedArchival>(FinalizeBatchSize);
             void RunBatch()
             {
                 if (batch.Count == 0) return;
@@ -73,62 +63,101 @@ namespace MlTraces.Core.Archive
                 foreach (var result in results)
                 {
                     Count(result, summary, retryable);
-                    listener.Outcome(result);
+                    Report(result, listener);
                 }
             }
-            using (var candidates = plan.Candidates(cancel).GetEnumerator())
-                while (candidates.MoveNext())
-                {
-                    var c = candidates.Current;
-                    listener.Planned(c, summary.Planned++, Math.Max(estimate, summary.Planned));
-                    if (!listener.Approve(c))
+            try
+            {
+                Flush(plan.Warnings, listener);
+                using (var candidates = plan.Candidates(cancel).GetEnumerator())
+                    while (candidates.MoveNext())
                     {
-                        if (dryRun)
+                        var c = candidates.Current;
+                        listener.Progress(summary.Planned++, Math.Max(estimate, summary.Planned));
+                        if (!listener.Approve(c))
                         {
-                            summary.ArchivedBytes += c.PayloadBytes;
-                            listener.Outcome(c.Planned(_store.Uri.Original));
+                            if (dryRun)
+                            {
+                                summary.ArchivedBytes += c.PayloadBytes;
+                                listener.Outcome(c.Planned(_store.Uri.Original), null);
+                            }
+                            continue;
                         }
-                        continue;
+                        batch.Add(c);
+                        if (batch.Count >= Sizer.Next) RunBatch();
                     }
-                    batch.Add(c);
-                    if (batch.Count >= Sizer.Next) RunBatch();
-                }
-            RunBatch();
-            if (!dryRun) summary.ArchiveNowRequestsCleared = ClearServedArchiveNowRequests(plan, retryable);
+                RunBatch();
+                if (!dryRun) summary.ArchiveNowRequestsCleared = ClearServedArchiveNowRequests(plan, retryable);
+            }
+            finally
+            {
+                // Traces the candidate walk passed over (ids or folders no path may be built from), then the pass's own.
+                Flush(plan.Warnings, listener);
+                Flush(Warnings, listener);
+            }
+            listener.PlanSummary($"Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{_store.Name}'.");
             return summary;
         }
 
-        private static void Count(TraceArchiveResult r, TraceArchiveSummary summary, HashSet<string> retryable)
+        private static void Flush(List<string> warnings, IWriterListener<PlannedArchival, ArchivalReceipt> listener)
         {
-            switch (r.Outcome)
+            foreach (var warning in warnings) listener.Warning(warning);
+            warnings.Clear();
+        }
+
+        /// <summary>A trace's receipt, with what it means for the person running the pass.</summary>
+        private static void Report(ArchivalReceipt r, IWriterListener<PlannedArchival, ArchivalReceipt> listener)
+        {
+            MlTracesException? error = null;
+            switch (r.Status)
             {
-                case TraceArchiveOutcome.Archived: summary.Archived++; summary.ArchivedBytes += r.PayloadBytes; break;
-                case TraceArchiveOutcome.Skipped: summary.Skipped++; break;
-                case TraceArchiveOutcome.LeftForNextPass: summary.LeftForNextPass++; retryable.Add(r.ExperimentId); break;
-                case TraceArchiveOutcome.Malformed: summary.Malformed++; break;
+                case ArchivalStatus.Skipped: listener.Note($"Skipped {r.TraceId}: {r.Message}"); break;
+                case ArchivalStatus.LeftForNextPass:
+                    string message = $"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}";
+                    // A failure (the location cannot be written, the payload vanished) is an error a scheduled task
+                    // must see; a trace that changed meanwhile is the normal race, a warning.
+                    if (r.ErrorId == null) listener.Warning(message);
+                    else error = new MlTracesException(ErrorKind.WriteFailed, r.ErrorId, message);
+                    break;
+                case ArchivalStatus.Malformed:
+                    error = new MlTracesException(ErrorKind.InvalidData, "MalformedTrace",
+                        $"Trace {r.TraceId} cannot be archived and is tagged {TraceTagKeys.ArchivalFailure} = MALFORMED_TRACE: {r.Message}");
+                    break;
+            }
+            listener.Outcome(r, error);
+        }
+
+        private static void Count(ArchivalReceipt r, TraceArchiveSummary summary, HashSet<string> retryable)
+        {
+            switch (r.Status)
+            {
+                case ArchivalStatus.Archived: summary.Archived++; summary.ArchivedBytes += r.PayloadBytes; break;
+                case ArchivalStatus.Skipped: summary.Skipped++; break;
+                case ArchivalStatus.LeftForNextPass: summary.LeftForNextPass++; retryable.Add(r.ExperimentId); break;
+                case ArchivalStatus.Malformed: summary.Malformed++; break;
             }
         }
 
-        public TraceArchiveResult Archive(ArchiveCandidate candidate, CancellationToken cancel = default) =>
+        public ArchivalReceipt Archive(PlannedArchival candidate, CancellationToken cancel = default) =>
             ArchiveBatch(new[] { candidate }, cancel)[0];
 
         /// <summary>Serializes and writes each trace's payload, then finalizes the batch in one write transaction.</summary>
-        public List<TraceArchiveResult> ArchiveBatch(IReadOnlyList<ArchiveCandidate> batch, CancellationToken cancel = default)
+        public List<ArchivalReceipt> ArchiveBatch(IReadOnlyList<PlannedArchival> batch, CancellationToken cancel = default)
         {
-            var results = new List<TraceArchiveResult>();
+            var results = new List<ArchivalReceipt>();
             var written = new List<Written>();
             var snapshots = Snapshots(batch.Select(c => c.TraceId).ToList());
-            var work = new List<(ArchiveCandidate Candidate, TraceSnapshot Snapshot, TraceArchiveResult Result)>();
+            var work = new List<(PlannedArchival Candidate, TraceSnapshot Snapshot, ArchivalReceipt Result)>();
             foreach (var candidate in batch)
             {
-                var result = new TraceArchiveResult
+                var result = new ArchivalReceipt
                 {
                     TraceId = candidate.TraceId, ExperimentId = candidate.ExperimentId, Reason = candidate.Reason.ToString(),
                     PayloadBytes = candidate.PayloadBytes, ArchiveLocation = candidate.ArchiveFolder, TrackingUri = _store.Uri.Original,
                 };
                 results.Add(result);
                 if (snapshots.TryGetValue(candidate.TraceId, out var snapshot)) work.Add((candidate, snapshot, result));
-                else Done(result, TraceArchiveOutcome.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
+                else Done(result, ArchivalStatus.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
             }
             cancel.ThrowIfCancellationRequested();
 
@@ -167,7 +196,7 @@ namespace MlTraces.Core.Archive
                 if (malformed != null)
                 {
                     MarkMalformed(candidate.TraceId, snapshot);
-                    Done(result, TraceArchiveOutcome.Malformed, malformed);
+                    Done(result, ArchivalStatus.Malformed, malformed);
                 }
                 else if (failed != null) Failed(result, failed);
                 else
@@ -218,21 +247,21 @@ namespace MlTraces.Core.Archive
                     // Not finalized: the store still serves the trace (or the trace is gone), so this pass's file
                     // must go, unless a trace points at the folder after all.
                     if (!PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)) RemoveOwnPayload(w);
-                    Done(w.Result, TraceArchiveOutcome.LeftForNextPass, why);
+                    Done(w.Result, ArchivalStatus.LeftForNextPass, why);
                 }
-                else Done(w.Result, TraceArchiveOutcome.Archived, null);
+                else Done(w.Result, ArchivalStatus.Archived, null);
             }
             return results;
         }
 
         private sealed class Written
         {
-            public readonly ArchiveCandidate Candidate;
+            public readonly PlannedArchival Candidate;
             public readonly TraceSnapshot Snapshot;
             public readonly IArchiveRepository Repository;
             public readonly byte[] Payload;
-            public readonly TraceArchiveResult Result;
-            public Written(ArchiveCandidate candidate, TraceSnapshot snapshot, IArchiveRepository repository, byte[] payload, TraceArchiveResult result)
+            public readonly ArchivalReceipt Result;
+            public Written(PlannedArchival candidate, TraceSnapshot snapshot, IArchiveRepository repository, byte[] payload, ArchivalReceipt result)
             {
                 Candidate = candidate; Snapshot = snapshot; Repository = repository; Payload = payload; Result = result;
             }
@@ -251,17 +280,17 @@ namespace MlTraces.Core.Archive
             catch (MlTracesException ex) { Warnings.Add($"Could not remove the unfinished payload in '{folder}': {ex.Message}"); }
         }
 
-        private static TraceArchiveResult Done(TraceArchiveResult r, TraceArchiveOutcome outcome, string? message)
+        private static ArchivalReceipt Done(ArchivalReceipt r, ArchivalStatus outcome, string? message)
         {
-            r.Outcome = outcome;
+            r.Status = outcome;
             r.Message = message;
             return r;
         }
 
         /// <summary>Left for the next pass because something failed (not because the trace changed).</summary>
-        private static void Failed(TraceArchiveResult r, MlTracesException error)
+        private static void Failed(ArchivalReceipt r, MlTracesException error)
         {
-            Done(r, TraceArchiveOutcome.LeftForNextPass, error.Message);
+            Done(r, ArchivalStatus.LeftForNextPass, error.Message);
             r.ErrorId = error.ErrorId;
         }
 
@@ -332,7 +361,7 @@ namespace MlTraces.Core.Archive
         /// as MLflow's SELECT ... FOR UPDATE does elsewhere): every trace is checked inside it, as MLflow checks each,
         /// and the ones unchanged are finalized with a few statements for the whole batch. Returns the traces left,
         /// by id, with the reason.</summary>
-        private Dictionary<string, string> Finalize(IReadOnlyList<(ArchiveCandidate Candidate, TraceSnapshot Snapshot)> batch)
+        private Dictionary<string, string> Finalize(IReadOnlyList<(PlannedArchival Candidate, TraceSnapshot Snapshot)> batch)
         {
             return _store.Translate(() =>
             {
@@ -342,7 +371,7 @@ namespace MlTraces.Core.Archive
                 var now = Generations(ids, finalizable: true);
                 // Without a generation column (older layouts) the span contents themselves are compared.
                 var spansNow = _store.Layout.HasDbPayloadGeneration ? null : ReadSpans(now.Keys.ToList());
-                var ok = new List<ArchiveCandidate>();
+                var ok = new List<PlannedArchival>();
                 foreach (var (c, snapshot) in batch)
                 {
                     if (!now.TryGetValue(c.TraceId, out var current))
@@ -409,7 +438,7 @@ namespace MlTraces.Core.Archive
                 ExperimentArchivalTags.ParseArchiveNow(kv.Value, out var olderThan, out _);
                 long? cutoff = olderThan == null ? (long?)null : RetentionDuration.CutoffMs(plan.Now, olderThan.TimeSpan);
                 var p = new SqlParameters();
-                string range = $"ti.experiment_id = {p.Add(long.Parse(kv.Key, CultureInfo.InvariantCulture))}" + (cutoff.HasValue ? $" AND ti.timestamp_ms <= {p.Add(cutoff.Value)}" : "");
+                string range = SearchCompiler.TracesOf(new[] { long.Parse(kv.Key, CultureInfo.InvariantCulture) }, p) + (cutoff.HasValue ? $" AND ti.timestamp_ms <= {p.Add(cutoff.Value)}" : "");
                 string dbBacked = $"NOT EXISTS (SELECT 1 FROM trace_tags l WHERE l.request_id = ti.request_id AND l.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND l.value <> {p.Add(SpansLocations.TrackingStore)}) " +
                                   $"AND NOT EXISTS (SELECT 1 FROM trace_tags f WHERE f.request_id = ti.request_id AND f.\"key\" = {p.Add(TraceTagKeys.ArchivalFailure)})";
                 string sql = $"SELECT EXISTS (SELECT 1 FROM trace_info ti WHERE {range} AND {ArchivalPlanner.CandidateCondition(p)}), " +

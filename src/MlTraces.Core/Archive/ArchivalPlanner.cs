@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
+using MlTraces.Core.Query;
 using MlTraces.Core.Retention;
 using MlTraces.Core.Store;
 
@@ -11,7 +12,7 @@ namespace MlTraces.Core.Archive
     public enum ArchiveReason { ArchiveNow, Retention }
 
     /// <summary>One trace an archival pass would archive, and what it would move.</summary>
-    public sealed class ArchiveCandidate
+    public sealed class PlannedArchival : IPlannedTrace
     {
         public string TraceId { get; set; } = "";
         public string ExperimentId { get; set; } = "";
@@ -27,9 +28,9 @@ namespace MlTraces.Core.Archive
             $"trace {TraceId} (experiment {ExperimentId}, {DateTimeOffset.FromUnixTimeMilliseconds(TimestampMs):yyyy-MM-dd HH:mm:ss}Z, {Reason}, {PayloadBytes:N0} bytes of span content) to {ArchiveFolder}";
 
         /// <summary>The receipt of a trace a dry run would archive.</summary>
-        public TraceArchiveResult Planned(string trackingUri) => new TraceArchiveResult
+        public ArchivalReceipt Planned(string trackingUri) => new ArchivalReceipt
         {
-            TraceId = TraceId, ExperimentId = ExperimentId, Outcome = TraceArchiveOutcome.Planned, Reason = Reason.ToString(),
+            TraceId = TraceId, ExperimentId = ExperimentId, Status = ArchivalStatus.Planned, Reason = Reason.ToString(),
             PayloadBytes = PayloadBytes, ArchiveLocation = ArchiveFolder, TrackingUri = trackingUri,
         };
     }
@@ -68,7 +69,7 @@ namespace MlTraces.Core.Archive
         /// store again. A trace a request already covers is not listed twice: the retention range of an
         /// experiment starts after its archive-now cutoff.
         /// </summary>
-        public IEnumerable<ArchiveCandidate> Candidates(CancellationToken cancel = default)
+        public IEnumerable<PlannedArchival> Candidates(CancellationToken cancel = default)
         {
             long yielded = 0;
             foreach (var (ranges, reason) in new[] { (ArchiveNow, ArchiveReason.ArchiveNow), (Retention, ArchiveReason.Retention) })
@@ -110,7 +111,7 @@ namespace MlTraces.Core.Archive
         public long? After;
 
         public string Where(SqlParameters p) =>
-            $"ti.experiment_id = {p.Add(ExperimentId)}" +
+            SearchCompiler.TracesOf(new[] { ExperimentId }, p) +
             (UpTo is long upTo ? $" AND ti.timestamp_ms <= {p.Add(upTo)}" : "") +
             (After is long after ? $" AND ti.timestamp_ms > {p.Add(after)}" : "");
     }
@@ -210,14 +211,14 @@ namespace MlTraces.Core.Archive
         private sealed class Cursor
         {
             public ArchivalRange Range = null!;
-            public Queue<ArchiveCandidate> Buffer = new Queue<ArchiveCandidate>();
+            public Queue<PlannedArchival> Buffer = new Queue<PlannedArchival>();
             public long? LastTimestamp;
             public string LastId = "";
             public int PageSize = FirstPage;
             public bool Done;
         }
 
-        public static IEnumerable<ArchiveCandidate> Run(TraceStore store, IReadOnlyList<ArchivalRange> ranges, ArchiveReason reason,
+        public static IEnumerable<PlannedArchival> Run(TraceStore store, IReadOnlyList<ArchivalRange> ranges, ArchiveReason reason,
             long budget, List<string> warnings, CancellationToken cancel)
         {
             var cursors = ranges.Select(r => new Cursor { Range = r }).ToList();
@@ -240,7 +241,7 @@ namespace MlTraces.Core.Archive
             }
         }
 
-        private static int OldestFirst(ArchiveCandidate a, ArchiveCandidate b)
+        private static int OldestFirst(PlannedArchival a, PlannedArchival b)
         {
             int c = a.TimestampMs.CompareTo(b.TimestampMs);
             return c != 0 ? c : string.CompareOrdinal(a.TraceId, b.TraceId);
@@ -284,7 +285,7 @@ namespace MlTraces.Core.Archive
                             warnings.Add($"Trace {UserText.Printable(c.LastId)} is not archived: {why}");
                             continue;
                         }
-                        c.Buffer.Enqueue(new ArchiveCandidate
+                        c.Buffer.Enqueue(new PlannedArchival
                         {
                             TraceId = c.LastId, ExperimentId = c.Range.ExperimentId.ToString(CultureInfo.InvariantCulture),
                             TimestampMs = c.LastTimestamp.Value, Reason = reason, PayloadBytes = bytes,

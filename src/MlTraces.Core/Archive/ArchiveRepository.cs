@@ -77,7 +77,7 @@ namespace MlTraces.Core.Archive
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-                throw new MlTracesException(ErrorKind.IOError, "ArchiveWriteFailed", $"Could not write '{file}': {ex.Message}", ex);
+                throw new MlTracesException(ErrorKind.WriteFailed, "ArchiveWriteFailed", $"Could not write '{file}': {ex.Message}", ex);
             }
         }
 
@@ -96,7 +96,7 @@ namespace MlTraces.Core.Archive
             try { File.Delete(file); }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                throw new MlTracesException(ErrorKind.IOError, "ArchiveDeleteFailed", $"Could not delete '{file}': {ex.Message}", ex);
+                throw new MlTracesException(ErrorKind.WriteFailed, "ArchiveDeleteFailed", $"Could not delete '{file}': {ex.Message}", ex);
             }
             return true;
         }

@@ -1,52 +1,10 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Archive
 {
-    /// <summary>An archived trace that the plan found restorable: its payload read and matched to its span rows.</summary>
-    public sealed class PlannedRestore
-    {
-        public Trace Trace { get; set; } = new Trace();
-        public string ArchiveLocation { get; set; } = "";
-        public int Spans { get; set; }
-        /// <summary>UTF-8 bytes of span content that come back into the store: what the archival pass counted when it
-        /// archived the trace (<see cref="TracePayload.ContentBytes"/>).</summary>
-        public long PayloadBytes { get; set; }
-        /// <summary>The size of traces.pb, the file the restore reads and then removes.</summary>
-        public long ArchiveFileBytes { get; set; }
-
-        /// <summary>What a person needs to judge the trace at a prompt or in a -WhatIf line.</summary>
-        public string Describe() =>
-            $"{Trace.TraceId} (experiment {Trace.ExperimentId}, " +
-            $"{Trace.RequestTime.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}, " +
-            $"{Spans} span{(Spans == 1 ? "" : "s")}, {PayloadBytes:N0} bytes of span content from {ArchiveLocation} ({ArchiveFileBytes:N0} bytes in traces.pb))";
-    }
-
-    /// <summary>What a restore would do: the traces it restores, and why each other requested trace is not.</summary>
-    public sealed class RestorePlan
-    {
-        public string TrackingUri { get; set; } = "";
-        public List<PlannedRestore> Traces { get; } = new List<PlannedRestore>();
-        /// <summary>Requested traces that are not restored, each with its receipt and the error that says why.</summary>
-        public List<(TraceRestore Receipt, MlTracesException Error)> Refused { get; } = new List<(TraceRestore, MlTracesException)>();
-
-        public string Summary() =>
-            $"Restore {Traces.Count:N0} archived trace{(Traces.Count == 1 ? "" : "s")} ({Traces.Sum(t => (long)t.Spans):N0} spans, " +
-            $"{Traces.Sum(t => t.PayloadBytes):N0} bytes of span content) into the store '{TrackingUri}'";
-    }
-
-    /// <summary>How a restore reports while it runs; the cmdlet turns these into output, progress and errors.</summary>
-    public interface IRestoreListener
-    {
-        /// <summary>A trace's outcome (with its error when it was not restored) and the running count.</summary>
-        void Outcome(TraceRestore receipt, MlTracesException? error, int done, int total);
-        /// <summary>A restored trace's archived payload could not be removed; no trace points at it any more.</summary>
-        void ArchiveFileNotRemoved(string traceId, string location, MlTracesException error);
-    }
-
     /// <summary>
     /// Brings archived payloads back into the store (MLflow has no restore). Per trace, in one transaction: the
     /// span rows get their content back exactly as the payload holds it, spansLocation goes back to
@@ -54,105 +12,57 @@ namespace MlTraces.Core.Archive
     /// commit is traces.pb removed, so a crash in between leaves an orphan file no trace points to (the archival
     /// pass cleans those up), never a trace without its spans.
     /// </summary>
-    public sealed class TraceRestorer
+    public sealed class RestoreExecutor
     {
         private readonly TraceStore _store;
 
-        public TraceRestorer(TraceStore store) { _store = store; }
-
-        /// <summary>The ids of the archived traces of these experiments, oldest first.</summary>
-        public List<string> ArchivedTraceIds(IReadOnlyList<string> experimentIds)
-        {
-            var ids = new List<string>();
-            if (experimentIds.Count == 0) return ids;
-            var p = new SqlParameters();
-            using var cmd = _store.Command(
-                "SELECT ti.request_id FROM trace_info ti JOIN trace_tags tt ON tt.request_id = ti.request_id " +
-                $"AND tt.key = {p.Add(TraceTagKeys.SpansLocation)} AND tt.value = {p.Add(SpansLocations.ArchiveRepo)} " +
-                $"WHERE ti.experiment_id IN ({p.AddList(experimentIds.Select(e => (object?)long.Parse(e, CultureInfo.InvariantCulture)))}) " +
-                "ORDER BY ti.timestamp_ms, ti.request_id", p);
-            using var r = _store.Translate(() => cmd.ExecuteReader());
-            while (r.Read()) ids.Add(r.GetString(0));
-            return ids;
-        }
-
-        /// <summary>Checks each requested trace as the real run will: found, archived, payload readable and matching.
-        /// Reads only, so -WhatIf shows exactly what a real run restores.</summary>
-        public RestorePlan Plan(IReadOnlyList<string> traceIds)
-        {
-            var plan = new RestorePlan { TrackingUri = _store.Uri.Original };
-            var reader = new TraceReader(_store);
-            var ids = traceIds.Distinct(StringComparer.Ordinal).ToList();
-            var found = reader.GetInfos(ids).ToDictionary(t => t.TraceId, StringComparer.Ordinal);
-            reader.RefreshTags(found.Values.ToList());
-            foreach (var id in ids)
-            {
-                var receipt = new TraceRestore { TraceId = id, TrackingUri = plan.TrackingUri };
-                if (!found.TryGetValue(id, out var trace))
-                {
-                    receipt.Status = TraceRestoreStatus.NotFound;
-                    plan.Refused.Add((receipt, new MlTracesException(ErrorKind.NotFound, "TraceNotFound",
-                        $"Trace '{id}' was not found in the store '{plan.TrackingUri}'.")));
-                    continue;
-                }
-                receipt.ExperimentId = trace.ExperimentId;
-                receipt.ArchiveLocation = trace.ArchiveLocation;
-                try
-                {
-                    var spans = ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
-                    Match(id, trace.ArchiveLocation!, spans, ReadRows(id));
-                    plan.Traces.Add(new PlannedRestore
-                    {
-                        Trace = trace, ArchiveLocation = trace.ArchiveLocation!, Spans = spans.Count,
-                        PayloadBytes = TracePayload.ContentBytes(spans.Select(s => s.Content)), ArchiveFileBytes = bytes,
-                    });
-                }
-                catch (MlTracesException ex)
-                {
-                    receipt.Status = ex.ErrorId == NotArchivedId ? TraceRestoreStatus.NotArchived : TraceRestoreStatus.Failed;
-                    receipt.ErrorId = ex.ErrorId;
-                    plan.Refused.Add((receipt, ex));
-                }
-            }
-            return plan;
-        }
+        public RestoreExecutor(TraceStore store) { _store = store; }
 
         public const string NotArchivedId = "TraceNotArchived";
 
         /// <summary>
-        /// Restores the accepted traces of a plan one by one, each in its own transaction. A trace that cannot be
-        /// restored is that trace's outcome and the run goes on; a store that cannot be written at all (locked,
-        /// read-only) stops it with the exception.
+        /// The restore as every writer runs its plan: the refused traces' receipts first, each planned trace
+        /// approved or not, the plan in one line, and a dry run ends there. The real run restores the approved
+        /// traces one by one, each in its own transaction: a trace that cannot be restored is that trace's outcome
+        /// and the run goes on; a store that cannot be written at all (locked, read-only) stops it with the exception.
         /// </summary>
-        public void Run(RestorePlan plan, IReadOnlyList<PlannedRestore> accepted, IRestoreListener listener)
+        public void Run(RestorePlan plan, bool dryRun, IWriterListener<PlannedRestore, RestoreReceipt> listener)
         {
+            foreach (var (refused, error) in plan.Refused) listener.Outcome(refused, error);
+            var accepted = plan.Traces.Where(listener.Approve).ToList();
+            listener.PlanSummary(plan.Summary());
+            if (dryRun) return;
             int done = 0;
             foreach (var t in accepted)
             {
-                TraceRestore receipt;
+                RestoreReceipt receipt;
                 MlTracesException? failure = null;
                 try
                 {
-                    receipt = Restore(t, (id, ex) => listener.ArchiveFileNotRemoved(id, t.ArchiveLocation, ex));
+                    receipt = Restore(t, (id, ex) => listener.Problem(id, new MlTracesException(ErrorKind.WriteFailed, "ArchiveFileNotRemoved",
+                        $"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
+                        "No trace points at it any more; the archival pass removes such files.", ex)));
+                    listener.Note($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
                 }
                 catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)
                 {
                     failure = ex;
-                    receipt = new TraceRestore
+                    receipt = new RestoreReceipt
                     {
                         TraceId = t.Trace.TraceId, ExperimentId = t.Trace.ExperimentId, ArchiveLocation = t.ArchiveLocation, ErrorId = ex.ErrorId,
-                        Status = ex.ErrorId == NotArchivedId ? TraceRestoreStatus.NotArchived
-                            : ex.ErrorId == "TraceNotFound" ? TraceRestoreStatus.NotFound : TraceRestoreStatus.Failed,
+                        Status = ex.ErrorId == NotArchivedId ? RestoreStatus.NotArchived
+                            : ex.ErrorId == "TraceNotFound" ? RestoreStatus.NotFound : RestoreStatus.Failed,
                         TrackingUri = plan.TrackingUri,
                     };
                 }
-                listener.Outcome(receipt, failure, ++done, accepted.Count);
+                listener.Outcome(receipt, failure);
+                listener.Progress(++done, accepted.Count);
             }
         }
 
         /// <summary>Restores one planned trace; throws an MlTracesException when it cannot (nothing changed then).
         /// <paramref name="fileRemovalFailed"/> hears about a payload that stays behind after the commit.</summary>
-        public TraceRestore Restore(PlannedRestore planned, Action<string, MlTracesException>? fileRemovalFailed = null)
+        public RestoreReceipt Restore(PlannedRestore planned, Action<string, MlTracesException>? fileRemovalFailed = null)
         {
             string id = planned.Trace.TraceId, location = planned.ArchiveLocation;
             // The payload is read before the write lock is taken, and checked again under it.
@@ -168,7 +78,7 @@ namespace MlTraces.Core.Archive
                 if (current != location)
                     throw new MlTracesException(ErrorKind.InvalidData, "ArchiveLocationChanged",
                         $"Trace {id} was archived again at '{current}' while it was being restored from '{location}'; nothing was restored. Run Restore-Trace again.");
-                var rows = ReadRows(id);
+                var rows = ReadRows(_store, id);
                 Match(id, location, spans, rows);
                 foreach (var span in spans)
                 {
@@ -183,9 +93,9 @@ namespace MlTraces.Core.Archive
                 BumpGeneration(id);
                 _store.Translate(() => { tx.Commit(); return 0; });
             }
-            var receipt = new TraceRestore
+            var receipt = new RestoreReceipt
             {
-                TraceId = id, Status = TraceRestoreStatus.Restored, ExperimentId = planned.Trace.ExperimentId, ArchiveLocation = location,
+                TraceId = id, Status = RestoreStatus.Restored, ExperimentId = planned.Trace.ExperimentId, ArchiveLocation = location,
                 Spans = spans.Count, PayloadBytes = TracePayload.ContentBytes(spans.Select(s => s.Content)), ArchiveFileBytes = bytes,
                 TrackingUri = _store.Uri.Original,
             };
@@ -235,14 +145,14 @@ namespace MlTraces.Core.Archive
                     $"Trace {id} is archived but has no {TraceTagKeys.ArchiveLocation} tag; the archived trace location cannot be determined.");
         }
 
-        private static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes)
+        internal static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes)
         {
             ReadPayloadCheck(id, spansLocation, archiveLocation);
             return TracePayload.ReadArchived(id, experimentId, archiveLocation!, out bytes);
         }
 
         /// <summary>The payload must hold exactly the trace's span rows; a row that still has content must agree.</summary>
-        private static void Match(string id, string location, List<Span> spans, Dictionary<string, string> rows)
+        internal static void Match(string id, string location, List<Span> spans, Dictionary<string, string> rows)
         {
             var problems = new List<string>();
             var payloadIds = spans.Select(s => s.SpanId).ToList();
@@ -260,13 +170,13 @@ namespace MlTraces.Core.Archive
         }
 
         /// <summary>span_id → content of the trace's rows.</summary>
-        private Dictionary<string, string> ReadRows(string id)
+        internal static Dictionary<string, string> ReadRows(TraceStore store, string id)
         {
             var rows = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (!_store.Layout.HasSpans) return rows;
+            if (!store.Layout.HasSpans) return rows;
             var p = new SqlParameters();
-            using var cmd = _store.Command($"SELECT span_id, content FROM spans WHERE trace_id = {p.Add(id)}", p);
-            using var r = _store.Translate(() => cmd.ExecuteReader());
+            using var cmd = store.Command($"SELECT span_id, content FROM spans WHERE trace_id = {p.Add(id)}", p);
+            using var r = store.Translate(() => cmd.ExecuteReader());
             while (r.Read()) rows[r.GetString(0)] = r.IsDBNull(1) ? "" : r.GetString(1);
             return rows;
         }

@@ -9,15 +9,6 @@ using MlTraces.Core.Store;
 namespace MlTraces.Core.Delete
 {
     /// <summary>How a deletion reports back while it runs; the cmdlet turns these into output, progress and errors.</summary>
-    public interface IDeletionListener
-    {
-        /// <summary>After each committed batch (its local files already removed), with the running count and how
-        /// long the batch's transaction held the write lock.</summary>
-        void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction);
-        /// <summary>A deleted trace's local file or folder could not be removed.</summary>
-        void CleanupFailed(TraceDeletion receipt, string path, Exception error);
-    }
-
     /// <summary>
     /// Executes a plan: the accepted traces in transactions sized by time (<see cref="TransactionSizer"/>), so a
     /// server logging traces meanwhile waits for one short batch, never for the whole deletion. Each transaction takes
@@ -53,14 +44,46 @@ namespace MlTraces.Core.Delete
         /// <summary>Traces per transaction; MLTRACES_DELETE_BATCH_SIZE fixes the size instead (tests use it).</summary>
         public TransactionSizer Sizer { get; set; }
 
+        /// <summary>
+        /// The deletion as every writer runs its plan: what is not removed (not found, held) is said first, each
+        /// planned trace is approved or not, the plan is summed up in one line, and a dry run ends there; the real
+        /// run deletes the approved traces in batches. A cancelled token stops it between batches.
+        /// </summary>
+        public void Run(DeletionPlan plan, bool dryRun, IWriterListener<PlannedDeletion, DeletionReceipt> listener, CancellationToken cancel)
+        {
+            foreach (var warning in plan.Warnings) listener.Warning(warning);
+            foreach (var id in plan.NotFound)
+            {
+                listener.Warning($"Trace '{id}' was not found in the store '{plan.TrackingUri}'; there is nothing to remove.");
+                // A dry run writes no receipts: nothing happened to any trace.
+                if (!dryRun) listener.Outcome(new DeletionReceipt { TraceId = id, Status = DeletionStatus.NotFound, TrackingUri = plan.TrackingUri }, null);
+            }
+            if (plan.Held.Count > 0)
+            {
+                listener.Warning(HeldMessage(plan.Held.Select(t => t.TraceId).ToList()));
+                if (!dryRun) foreach (var t in plan.Held) listener.Outcome(t.Receipt(DeletionStatus.Held, plan.TrackingUri), null);
+            }
+            var accepted = plan.Traces.Where(listener.Approve).ToList();
+            listener.PlanSummary(plan.Summary());
+            if (dryRun)
+            {
+                // The dry run says what the real run would leave behind, as the real run does.
+                var leaving = plan.Traces.Where(t => t.Files.LeftBehind.Count > 0).ToList();
+                if (leaving.Count > 0) listener.Warning(LeftBehindMessage(leaving.Count, leaving[0].Files.LeftBehind[0], dryRun: true));
+                return;
+            }
+            Execute(plan, accepted, listener, cancel);
+        }
+
         /// <summary>Deletes the accepted traces of the plan; a cancelled token stops it between batches.</summary>
-        public void Execute(DeletionPlan plan, IReadOnlyList<PlannedTrace> accepted, IDeletionListener listener, CancellationToken cancel)
+        private void Execute(DeletionPlan plan, IReadOnlyList<PlannedDeletion> accepted, IWriterListener<PlannedDeletion, DeletionReceipt> listener, CancellationToken cancel)
         {
             if (accepted.Count == 0) return;
             var family = TraceFamily.Read(_store);
             Prepare();
             var ordered = accepted.OrderBy(t => t.TraceId, StringComparer.Ordinal).ToList();
-            int done = 0;
+            int done = 0, leftBehind = 0;
+            string? leftBehindExample = null;
             while (done < ordered.Count)
             {
                 cancel.ThrowIfCancellationRequested();
@@ -71,9 +94,22 @@ namespace MlTraces.Core.Delete
                 Sizer.Done(batch.Count, locked);
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
                     if (receipt.Deleted)
-                        receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) => listener.CleanupFailed(receipt, path, ex)));
+                        receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) =>
+                        {
+                            receipt.LeftBehind.Add(path);
+                            listener.Problem(receipt.TraceId, new MlTracesException(ErrorKind.WriteFailed, "TraceFilesNotRemoved",
+                                $"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {ex.Message} Remove the file or folder by hand.", ex));
+                        }));
                 done += batch.Count;
-                listener.BatchDone(receipts, done, ordered.Count, locked);
+                foreach (var r in receipts)
+                {
+                    // Held since the plan was made: the hold wins, and says so.
+                    if (r.Status == DeletionStatus.Held) listener.Warning(HeldMessage(new List<string> { r.TraceId }));
+                    if (r.Deleted && r.LeftBehind.Count > 0 && leftBehind++ == 0) leftBehindExample = r.LeftBehind[0];
+                    listener.Outcome(r, null);
+                }
+                listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms ({done:N0} of {ordered.Count:N0} done).");
+                listener.Progress(done, ordered.Count);
                 // Long enough for a writer that waited through this batch, counting what was done since the commit.
                 // PostgreSQL locks only the rows a batch deletes: no other writer waits for the next batch.
                 if (done < ordered.Count && _store.Kind == StoreKind.Sqlite)
@@ -82,6 +118,18 @@ namespace MlTraces.Core.Delete
                     if (pause > TimeSpan.Zero) cancel.WaitHandle.WaitOne(pause);
                 }
             }
+            // One warning at the end rather than one per trace.
+            if (leftBehind > 0) listener.Warning(LeftBehindMessage(leftBehind, leftBehindExample!, dryRun: false));
+        }
+
+        private static string LeftBehindMessage(int count, string example, bool dryRun) =>
+            $"{count:N0} {(dryRun ? "trace(s) to remove" : "removed trace(s)")} have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {example}. " +
+            "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.";
+
+        private static string HeldMessage(List<string> ids)
+        {
+            string shown = string.Join(", ", ids.Take(10)) + (ids.Count > 10 ? $" and {ids.Count - 10:N0} more" : "");
+            return $"{ids.Count:N0} trace(s) are under legal hold (tag {TraceTagKeys.LegalHold}) and are not removed: {shown}.";
         }
 
         private void Prepare()
@@ -101,7 +149,7 @@ namespace MlTraces.Core.Delete
             });
         }
 
-        private List<TraceDeletion> DeleteBatch(DeletionPlan plan, List<PlannedTrace> batch, TraceFamily family)
+        private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family)
         {
             return _store.Translate(() =>
             {
@@ -140,13 +188,13 @@ namespace MlTraces.Core.Delete
                     tx.Commit();
                 }
                 return batch.Select(t => t.Receipt(
-                    !present.TryGetValue(t.TraceId, out bool held) ? TraceDeletionStatus.NotFound
-                    : held ? TraceDeletionStatus.Held : TraceDeletionStatus.Deleted, plan.TrackingUri)).ToList();
+                    !present.TryGetValue(t.TraceId, out bool held) ? DeletionStatus.NotFound
+                    : held ? DeletionStatus.Held : DeletionStatus.Deleted, plan.TrackingUri)).ToList();
             });
         }
 
         /// <summary>The files of each trace as its tags say now (<see cref="TraceFiles.Locate"/>).</summary>
-        private Dictionary<string, TraceFiles> Files(System.Data.Common.DbTransaction tx, List<PlannedTrace> traces)
+        private Dictionary<string, TraceFiles> Files(System.Data.Common.DbTransaction tx, List<PlannedDeletion> traces)
         {
             var ids = traces.Select(t => t.TraceId).ToList();
             var tags = ids.ToDictionary(id => id, id => (Artifact: (string?)null, Archive: (string?)null), StringComparer.Ordinal);

@@ -6,7 +6,7 @@ using System.Linq;
 namespace MlTraces.Core.Delete
 {
     /// <summary>One trace as the plan found it: where it is, when it ran, and what hangs on it.</summary>
-    public sealed class PlannedTrace
+    public sealed class PlannedDeletion : IPlannedTrace
     {
         public string TraceId { get; set; } = "";
         public string ExperimentId { get; set; } = "";
@@ -42,7 +42,7 @@ namespace MlTraces.Core.Delete
             return $"{TraceId} ({string.Join(", ", parts)})";
         }
 
-        public TraceDeletion Receipt(TraceDeletionStatus status, string trackingUri) => new TraceDeletion
+        public DeletionReceipt Receipt(DeletionStatus status, string trackingUri) => new DeletionReceipt
         {
             TraceId = TraceId, Status = status, ExperimentId = ExperimentId, RequestTime = RequestTime, State = State,
             Spans = Spans, Assessments = Assessments, Tags = Tags, Metadata = Metadata, Metrics = Metrics,
@@ -63,8 +63,8 @@ namespace MlTraces.Core.Delete
         public DeletionPlan(string trackingUri) { TrackingUri = trackingUri; }
 
         public string TrackingUri { get; }
-        public List<PlannedTrace> Traces { get; } = new List<PlannedTrace>();
-        public List<PlannedTrace> Held { get; } = new List<PlannedTrace>();
+        public List<PlannedDeletion> Traces { get; } = new List<PlannedDeletion>();
+        public List<PlannedDeletion> Held { get; } = new List<PlannedDeletion>();
         /// <summary>Ids asked for that the store does not have (or that lie outside the workspace).</summary>
         public List<string> NotFound { get; } = new List<string>();
         /// <summary>What the filter compiler says this store's layout cannot fully answer.</summary>
@@ -74,14 +74,14 @@ namespace MlTraces.Core.Delete
         public string Summary()
         {
             var traces = Traces;
-            string text = $"Remove {PlannedTrace.Count(traces.Count, "trace")} from the store '{TrackingUri}'";
+            string text = $"Remove {PlannedDeletion.Count(traces.Count, "trace")} from the store '{TrackingUri}'";
             if (traces.Count > 0)
-                text += $" with {PlannedTrace.Count(traces.Sum(t => (long)t.Spans), "span")}, {PlannedTrace.Count(traces.Sum(t => (long)t.Assessments), "assessment")}, "
-                      + $"{PlannedTrace.Count(traces.Sum(t => (long)t.Tags + t.Metadata), "tag and metadata row")}, {PlannedTrace.Count(traces.Sum(t => (long)t.Metrics), "metric")} "
-                      + $"and {PlannedTrace.Count(traces.Sum(t => (long)t.Associations), "link")}";
+                text += $" with {PlannedDeletion.Count(traces.Sum(t => (long)t.Spans), "span")}, {PlannedDeletion.Count(traces.Sum(t => (long)t.Assessments), "assessment")}, "
+                      + $"{PlannedDeletion.Count(traces.Sum(t => (long)t.Tags + t.Metadata), "tag and metadata row")}, {PlannedDeletion.Count(traces.Sum(t => (long)t.Metrics), "metric")} "
+                      + $"and {PlannedDeletion.Count(traces.Sum(t => (long)t.Associations), "link")}";
             var left = new List<string>();
-            if (Held.Count > 0) left.Add($"{PlannedTrace.Count(Held.Count, "trace")} under legal hold");
-            if (NotFound.Count > 0) left.Add($"{PlannedTrace.Count(NotFound.Count, "id")} not found");
+            if (Held.Count > 0) left.Add($"{PlannedDeletion.Count(Held.Count, "trace")} under legal hold");
+            if (NotFound.Count > 0) left.Add($"{PlannedDeletion.Count(NotFound.Count, "id")} not found");
             return text + (left.Count > 0 ? "; leave " + string.Join(" and ", left) : "") + ".";
         }
     }

@@ -47,7 +47,7 @@ namespace MlTraces.Core.Delete
         {
             var plan = new DeletionPlan(_store.Uri.Original);
             var wanted = ids.Distinct(StringComparer.Ordinal).ToList();
-            var found = new Dictionary<string, PlannedTrace>(StringComparer.Ordinal);
+            var found = new Dictionary<string, PlannedDeletion>(StringComparer.Ordinal);
             foreach (var chunk in DetailsOfChunks(TraceReader.Chunks(wanted, ChunkSize).ToList(), cancel))
                 foreach (var t in chunk) found[t.TraceId] = t;
             foreach (var id in wanted)
@@ -98,9 +98,9 @@ namespace MlTraces.Core.Delete
             return plan;
         }
 
-        private List<PlannedTrace> DetailsInOrder(List<string> ids, CancellationToken cancel)
+        private List<PlannedDeletion> DetailsInOrder(List<string> ids, CancellationToken cancel)
         {
-            var result = new List<PlannedTrace>(ids.Count);
+            var result = new List<PlannedDeletion>(ids.Count);
             var chunks = TraceReader.Chunks(ids, ChunkSize).ToList();
             var details = DetailsOfChunks(chunks, cancel);
             for (int i = 0; i < chunks.Count; i++)
@@ -117,9 +117,9 @@ namespace MlTraces.Core.Delete
         /// work is index reads of pages a large deletion mostly finds outside the buffer cache, and a server answers
         /// two sessions at once (planning 100,000 traces was a third of deleting them, on one connection).
         /// </summary>
-        private List<PlannedTrace>[] DetailsOfChunks(List<List<string>> chunks, CancellationToken cancel)
+        private List<PlannedDeletion>[] DetailsOfChunks(List<List<string>> chunks, CancellationToken cancel)
         {
-            var details = new List<PlannedTrace>[chunks.Count];
+            var details = new List<PlannedDeletion>[chunks.Count];
             void Read(TraceStore store, int first, int step, CancellationToken token)
             {
                 for (int i = first; i < chunks.Count; i += step)
@@ -156,14 +156,14 @@ namespace MlTraces.Core.Delete
         /// count per child table, all in one command. Grouped counts read the same index entries as a count per
         /// trace, without a subplan per trace and table (on PostgreSQL 20 ms per 500 traces became 10 ms).
         /// </summary>
-        private List<PlannedTrace> Details(TraceStore store, IReadOnlyList<string> ids)
+        private List<PlannedDeletion> Details(TraceStore store, IReadOnlyList<string> ids)
         {
             var layout = store.Layout;
             var dialect = store.Dialect;
             var p = new SqlParameters();
             string Tag(string key) => $"(SELECT t.value FROM trace_tags t WHERE t.request_id = ti.request_id AND t.\"key\" = '{key}')";
-            var counts = new List<(string Sql, Action<PlannedTrace, int> Add)>();
-            void Count(bool has, string table, string column, Action<PlannedTrace, int> add, string condition = "")
+            var counts = new List<(string Sql, Action<PlannedDeletion, int> Add)>();
+            void Count(bool has, string table, string column, Action<PlannedDeletion, int> add, string condition = "")
             {
                 if (has) counts.Add(($"SELECT {column}, count(*) FROM {table} WHERE {condition}{dialect.IsAnyOf(column, p, ids)} GROUP BY {column}", add));
             }
@@ -181,15 +181,15 @@ namespace MlTraces.Core.Delete
                 + string.Concat(counts.Select(c => "; " + c.Sql));
             return store.Translate(() =>
             {
-                var result = new List<PlannedTrace>(ids.Count);
-                var byId = new Dictionary<string, PlannedTrace>(StringComparer.Ordinal);
+                var result = new List<PlannedDeletion>(ids.Count);
+                var byId = new Dictionary<string, PlannedDeletion>(StringComparer.Ordinal);
                 using var cmd = store.Command(sql, p);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
                 {
                     string id = r.GetString(0);
                     string experimentId = Convert.ToString(r.GetValue(1), CultureInfo.InvariantCulture) ?? "";
-                    var t = new PlannedTrace
+                    var t = new PlannedDeletion
                     {
                         TraceId = id,
                         ExperimentId = experimentId,

@@ -30,5 +30,19 @@ namespace MlTraces.Core.Delete
             if (olderThan.HasValue && olderThan.Value < TimeSpan.Zero)
                 throw new InvalidParameterException($"Invalid value for 'OlderThan'. A duration cannot be negative: {olderThan.Value}.", "InvalidRetention");
         }
+    
+        /// <summary>The newest start time (Unix ms, inclusive, as MLflow's max_timestamp_millis) that -Before or
+        /// -OlderThan allows, or null for no bound. A DateTime as PowerShell users write it: UTC when it says so,
+        /// local time otherwise.</summary>
+        public static long? CutoffMs(DateTime? before, TimeSpan? olderThan, DateTimeOffset now)
+        {
+            if (before.HasValue)
+            {
+                var time = before.Value;
+                var utc = time.Kind == DateTimeKind.Utc ? time : DateTime.SpecifyKind(time.ToUniversalTime(), DateTimeKind.Utc);
+                return new DateTimeOffset(utc).ToUnixTimeMilliseconds();
+            }
+            return olderThan.HasValue ? Retention.RetentionDuration.CutoffMs(now, olderThan.Value) : (long?)null;
+        }
     }
 }

@@ -121,7 +121,7 @@ namespace MlTraces.Core.Export
         }
 
         public static MlTracesException CannotWrite(string path, Exception ex) =>
-            new MlTracesException(ErrorKind.IOError, "CannotWriteFile", $"The file '{path}' cannot be written: {ex.Message} It is left as it was.", ex);
+            new MlTracesException(ErrorKind.WriteFailed, "CannotWriteFile", $"The file '{path}' cannot be written: {ex.Message} It is left as it was.", ex);
 
         private static void TryDelete(string temp)
         {

@@ -1,6 +1,6 @@
 namespace MlTraces
 {
-    public enum TraceArchiveOutcome
+    public enum ArchivalStatus
     {
         /// <summary>-WhatIf: the real run would archive it.</summary>
         Planned,
@@ -14,11 +14,11 @@ namespace MlTraces
     }
 
     /// <summary>What an archival pass did with one trace.</summary>
-    public sealed class TraceArchiveResult
+    public sealed class ArchivalReceipt : MlTraces.Core.ITraceReceipt
     {
         public string TraceId { get; set; } = "";
         public string ExperimentId { get; set; } = "";
-        public TraceArchiveOutcome Outcome { get; set; }
+        public ArchivalStatus Status { get; set; }
         /// <summary>ArchiveNow or Retention: why the trace was chosen.</summary>
         public string Reason { get; set; } = "";
         /// <summary>UTF-8 bytes of span content moved out of the store (not the size of traces.pb); Restore-Trace
@@ -30,7 +30,7 @@ namespace MlTraces
         /// location, a payload gone before the finalize), not because it changed: e.g. ArchiveWriteFailed.</summary>
         public string? ErrorId { get; set; }
         public string? TrackingUri { get; set; }
-        public override string ToString() => $"{TraceId}: {Outcome}";
+        public override string ToString() => $"{TraceId}: {Status}";
     }
 
     /// <summary>One archival pass, for a scheduled task's log.</summary>

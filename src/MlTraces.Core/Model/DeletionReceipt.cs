@@ -3,7 +3,7 @@ using System.Collections.Generic;
 
 namespace MlTraces
 {
-    public enum TraceDeletionStatus
+    public enum DeletionStatus
     {
         /// <summary>The trace and everything on it are gone.</summary>
         Deleted,
@@ -14,11 +14,11 @@ namespace MlTraces
     }
 
     /// <summary>Remove-Trace's receipt for one requested trace: whether it went, and what went with it.</summary>
-    public sealed class TraceDeletion
+    public sealed class DeletionReceipt : MlTraces.Core.ITraceReceipt
     {
         public string TraceId { get; set; } = "";
-        public bool Deleted => Status == TraceDeletionStatus.Deleted;
-        public TraceDeletionStatus Status { get; set; }
+        public bool Deleted => Status == DeletionStatus.Deleted;
+        public DeletionStatus Status { get; set; }
         public string? ExperimentId { get; set; }
         public DateTimeOffset? RequestTime { get; set; }
         public string? State { get; set; }

@@ -2,7 +2,7 @@ using System;
 
 namespace MlTraces
 {
-    public enum TraceRestoreStatus
+    public enum RestoreStatus
     {
         /// <summary>The spans are back in the store and the trace reads from there.</summary>
         Restored,
@@ -15,11 +15,11 @@ namespace MlTraces
     }
 
     /// <summary>Restore-Trace's receipt for one requested trace.</summary>
-    public sealed class TraceRestore
+    public sealed class RestoreReceipt : MlTraces.Core.ITraceReceipt
     {
         public string TraceId { get; set; } = "";
-        public TraceRestoreStatus Status { get; set; }
-        public bool Restored => Status == TraceRestoreStatus.Restored;
+        public RestoreStatus Status { get; set; }
+        public bool Restored => Status == RestoreStatus.Restored;
         public string? ExperimentId { get; set; }
         /// <summary>The folder URI the payload was archived at (mlflow.trace.archiveLocation).</summary>
         public string? ArchiveLocation { get; set; }

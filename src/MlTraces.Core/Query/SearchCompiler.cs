@@ -60,6 +60,19 @@ namespace MlTraces.Core.Query
             return legalHoldOnly ? LegalHold.Only(where) : where;
         }
 
+        /// <summary>
+        /// The WHERE of every query that selects traces (alias ti) of some experiments, in MLflow's shape: the
+        /// experiments (experiment_id IN (...); none selects nothing), then the <see cref="Condition"/> the callback
+        /// compiles, if any, so the parameters come in the statement's order.
+        /// </summary>
+        public static string TracesOf(IEnumerable<long> experimentIds, SqlParameters parameters, Func<string?>? condition = null)
+        {
+            var ids = experimentIds.ToList();
+            string experiments = ids.Count == 0 ? "1 = 0" : $"ti.experiment_id IN ({parameters.AddList(ids.Select(e => (object?)e))})";
+            string? where = condition?.Invoke();
+            return where == null ? experiments : $"{experiments} AND ({where})";
+        }
+
         /// <param name="selectColumns">The select list over alias ti (e.g. "ti.request_id, ti.timestamp_ms").</param>
         public static CompiledSearch Compile(SearchSpec spec, StoreLayout layout, SqlDialect dialect, string selectColumns)
         {
@@ -70,18 +83,15 @@ namespace MlTraces.Core.Query
             var parameters = new SqlParameters();
             var warnings = new List<string>();
             var compiledOrder = OrderCompiler.Compile(order, layout, dialect, parameters);
-            string experiments = spec.ExperimentIds.Count == 0
-                ? "1 = 0"
-                : $"ti.experiment_id IN ({parameters.AddList(spec.ExperimentIds.Select(e => (object?)e))})";
             // One experiment, newest first, one page: the experiment's time index is walked and stops at the page.
             bool orderedWalk = compiledOrder.IsDefault && spec.Limit.HasValue && spec.ExperimentIds.Count == 1;
-            string? where = Condition(clauses, spec.MaxTimestampMs, spec.LegalHoldOnly, layout, dialect, parameters, warnings, orderedWalk);
+            string tracesOf = TracesOf(spec.ExperimentIds, parameters,
+                () => Condition(clauses, spec.MaxTimestampMs, spec.LegalHoldOnly, layout, dialect, parameters, warnings, orderedWalk));
             string? limit = spec.Limit.HasValue ? parameters.Add(spec.Limit.Value) : null;
             // A negative offset (possible in an MLflow token) reads as 0, as SQLite treats it.
             string? offset = spec.Offset > 0 ? parameters.Add(spec.Offset) : null;
 
-            string sql = $"SELECT {selectColumns} FROM trace_info ti{compiledOrder.Joins} WHERE {experiments}"
-                + (where == null ? "" : " AND " + where)
+            string sql = $"SELECT {selectColumns} FROM trace_info ti{compiledOrder.Joins} WHERE {tracesOf}"
                 + " " + compiledOrder.OrderBy
                 + dialect.LimitOffset(limit, offset);
             return new CompiledSearch(sql, parameters, warnings, compiledOrder.IsDefault, clauses, order);

@@ -73,7 +73,7 @@ namespace MlTraces.Core.Search
             // not from spansLocation's value, which no index covers.
             string sql = $"SELECT count(*) FROM trace_tags a WHERE a.\"key\" = {p.Add(TraceTagKeys.ArchiveLocation)} " +
                          $"AND EXISTS (SELECT 1 FROM trace_tags s WHERE s.\"key\" = {p.Add(TraceTagKeys.SpansLocation)} AND s.request_id = a.request_id AND s.value = {p.Add(SpansLocations.ArchiveRepo)}) " +
-                         $"AND EXISTS (SELECT 1 FROM trace_info ti WHERE ti.request_id = a.request_id AND ti.experiment_id IN ({p.AddList(experimentIds.Cast<object?>())}))";
+                         $"AND EXISTS (SELECT 1 FROM trace_info ti WHERE ti.request_id = a.request_id AND {SearchCompiler.TracesOf(experimentIds, p)})";
             using var cmd = _store.Command(sql, p);
             long archived = _store.Translate(() => Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
             if (archived > 0)
@@ -87,9 +87,8 @@ namespace MlTraces.Core.Search
             var ids = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().ToList();
             if (ids.Count == 0) return 0;
             var p = new SqlParameters();
-            string? where = SearchCompiler.Condition(clauses, null, options.LegalHoldOnly, _store.Layout, _store.Dialect, p, Warnings);
-            string sql = $"SELECT count(*) FROM trace_info ti WHERE ti.experiment_id IN ({p.AddList(ids.Select(i => (object?)long.Parse(i, CultureInfo.InvariantCulture)))})"
-                + (where != null ? $" AND ({where})" : "");
+            string sql = $"SELECT count(*) FROM trace_info ti WHERE " + SearchCompiler.TracesOf(ids.Select(i => long.Parse(i, CultureInfo.InvariantCulture)), p,
+                () => SearchCompiler.Condition(clauses, null, options.LegalHoldOnly, _store.Layout, _store.Dialect, p, Warnings));
             using var cmd = _store.Command(sql, p);
             return _store.Translate(() => Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture));
         }
@@ -126,11 +125,10 @@ namespace MlTraces.Core.Search
             var rows = PerExperimentWalk.Run(_store, experimentIds, (id, p) =>
             {
                 // The filter's warnings are the same for every experiment: keep one copy.
-                string? where = SearchCompiler.Condition(clauses, null, legalHoldOnly, _store.Layout, _store.Dialect, p,
-                    first ? Warnings : new List<string>(), orderedWalk: limit.HasValue);
+                var warnings = first ? Warnings : new List<string>();
                 first = false;
-                return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE ti.experiment_id = {p.Add(id)}"
-                    + (where != null ? $" AND ({where})" : "")
+                return $"SELECT {_reader.InfoColumns} FROM trace_info ti WHERE " + SearchCompiler.TracesOf(new[] { id }, p,
+                    () => SearchCompiler.Condition(clauses, null, legalHoldOnly, _store.Layout, _store.Dialect, p, warnings, orderedWalk: limit.HasValue))
                     + " ORDER BY ti.timestamp_ms DESC, ti.request_id ASC";
             }, PerExperimentWalk.NewestFirst, cancel, limit.HasValue ? offset + limit.Value : (long?)null).Skip((int)Math.Min(offset, int.MaxValue));
             return limit.HasValue ? rows.Take((int)Math.Min(limit.Value, int.MaxValue)) : rows;

@@ -92,42 +92,8 @@ namespace MlTraces.Commands
                 foreach (var t in InputObject) if (t != null && AcceptTraceId(t.TraceId, t)) Add(t);
                 return;
             }
-            var paths = ParameterSetName == "LiteralPath" ? LiteralPaths() : Resolve(Path);
+            var paths = UserPaths.FilesToRead(SessionState, ParameterSetName == "LiteralPath" ? LiteralPath : Path, literal: ParameterSetName == "LiteralPath", WriteError);
             foreach (var file in paths) ReadFile(file);
-        }
-
-        private List<string> LiteralPaths()
-        {
-            var result = new List<string>();
-            foreach (var p in LiteralPath)
-            {
-                try { result.Add(FileSystemPath(p)); }
-                catch (ArgumentException ex) { WriteError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, p)); }
-            }
-            return result;
-        }
-
-        private List<string> Resolve(string[] patterns)
-        {
-            var result = new List<string>();
-            foreach (var pattern in patterns)
-            {
-                try
-                {
-                    var found = GetResolvedProviderPathFromPSPath(pattern, out var provider);
-                    if (provider.Name != "FileSystem") throw UserPaths.NotAFile(pattern, provider);
-                    result.AddRange(found);
-                }
-                catch (ItemNotFoundException ex)
-                {
-                    WriteError(new ErrorRecord(ex, "FileNotFound", ErrorCategory.ObjectNotFound, pattern));
-                }
-                catch (Exception ex) when (ex is RuntimeException || ex is ArgumentException)
-                {
-                    WriteError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, pattern));
-                }
-            }
-            return result;
         }
 
         private void ReadFile(string file)

@@ -13,8 +13,8 @@ namespace MlTraces.Commands
 {
     /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
     [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
-    [OutputType(typeof(TraceArchiveSummary), typeof(TraceArchiveResult))]
-    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet, IArchivalListener
+    [OutputType(typeof(TraceArchiveSummary), typeof(ArchivalReceipt))]
+    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -52,7 +52,6 @@ namespace MlTraces.Commands
 
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-        private ProgressReporter? _progress;
 
         protected override void ProcessInput()
         {
@@ -75,62 +74,25 @@ namespace MlTraces.Commands
                 estimate = plan.EstimateCount(_cancel.Token);
             });
             if (store == null || plan == null || config == null) return;
-            WriteWarnings(plan.Warnings);
             WriteVerbose($"Plan: archive-now requests of {plan.ArchiveNowExperiments} experiment(s) first, then retention in {plan.RetentionExperiments}; " +
                          $"at most {estimate:N0} trace(s){(plan.Budget == long.MaxValue ? "" : $" (budget {plan.Budget:N0})")}, read in pages as the pass goes, oldest first.");
 
-            var pass = new ArchivalPass(store);
+            var pass = new ArchivalExecutor(store);
             TraceArchiveSummary? summary = null;
-            _progress = new ProgressReporter(this, "Archiving traces of " + store.Name);
-            try
-            {
+            using (var report = new WriterReport<PlannedArchival, ArchivalReceipt>(this, "Archive trace", "Archiving traces of " + store.Name, PassThru))
                 Terminating(() =>
                 {
-                    summary = pass.Run(plan, estimate, DryRun, this, _cancel.Token);
+                    summary = pass.Run(plan, estimate, DryRun, report, _cancel.Token);
                     if (RemoveOrphanedPayloads) SweepOrphans(store, pass, experiments, config, summary);
                 });
-            }
-            finally
-            {
-                _progress.Complete();
-                // Traces the candidate walk passed over (ids or folders no path may be built from), then the pass's own.
-                WriteWarnings(plan.Warnings);
-                foreach (var warning in pass.Warnings) WriteWarning(warning);
-            }
             if (summary == null) return;
             summary.Duration = clock.Elapsed;
-            ReportPlan($"Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{store.Name}'.");
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
         }
 
-        void IArchivalListener.Planned(ArchiveCandidate candidate, int before, long estimate) => _progress?.Report(before, estimate, "traces");
-
-        bool IArchivalListener.Approve(ArchiveCandidate candidate) => ShouldProcess(candidate.Describe(), "Archive trace");
-
-        void IArchivalListener.Outcome(TraceArchiveResult r)
-        {
-            switch (r.Outcome)
-            {
-                case TraceArchiveOutcome.Skipped: WriteVerbose($"Skipped {r.TraceId}: {r.Message}"); break;
-                case TraceArchiveOutcome.LeftForNextPass:
-                    string message = $"Trace {r.TraceId} was not archived and stays eligible for the next pass: {r.Message}";
-                    // A failure (the location cannot be written, the payload vanished) is an error a scheduled task
-                    // must see; a trace that changed meanwhile is the normal race, a warning.
-                    if (r.ErrorId == null) WriteWarning(message);
-                    else WriteError(new ErrorRecord(new MlTracesException(ErrorKind.IOError, r.ErrorId, message), r.ErrorId, ErrorCategory.WriteError, r.TraceId));
-                    break;
-                case TraceArchiveOutcome.Malformed:
-                    WriteError(new ErrorRecord(new MlTracesException(ErrorKind.InvalidData, "MalformedTrace",
-                        $"Trace {r.TraceId} cannot be archived and is tagged mlflow.trace.archivalFailure = MALFORMED_TRACE: {r.Message}"),
-                        "MalformedTrace", ErrorCategory.InvalidData, r.TraceId));
-                    break;
-            }
-            if (PassThru) WriteObject(r);
-        }
-
         /// <summary>The opt-in sweep, per file through ShouldProcess: -WhatIf lists exactly what a real run removes.</summary>
-        private void SweepOrphans(TraceStore store, ArchivalPass pass, List<Experiment> experiments, ArchivalServerConfig config, TraceArchiveSummary summary)
+        private void SweepOrphans(TraceStore store, ArchivalExecutor pass, List<Experiment> experiments, ArchivalServerConfig config, TraceArchiveSummary summary)
         {
             var now = DateTimeOffset.UtcNow;
             var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();

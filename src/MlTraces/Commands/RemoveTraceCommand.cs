@@ -6,7 +6,6 @@ using System.Threading;
 using MlTraces.Core;
 using MlTraces.Core.Delete;
 using MlTraces.Core.Query;
-using MlTraces.Core.Retention;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Commands
@@ -17,11 +16,10 @@ namespace MlTraces.Commands
     /// transactions.
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByAgeSet)]
-    [OutputType(typeof(TraceDeletion))]
-    public sealed class RemoveTraceCommand : PipelineStoreCmdlet, IDeletionListener
+    [OutputType(typeof(DeletionReceipt))]
+    public sealed class RemoveTraceCommand : PipelineStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByAgeSet = "ByAge", ByFilterSet = "ByFilter";
-        private const int ProgressActivityId = 0x4d4c5254;
 
         /// <summary>Trace ids to remove (as Get-Trace takes them).</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -71,11 +69,8 @@ namespace MlTraces.Commands
         public SwitchParameter PassThru { get; set; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
-        // Ids from the pipeline, per store and experiment scope, in the order they came. They are deleted in
-        // EndProcessing: an upstream Search-Trace still reading the same SQLite file would block every commit until
-        // it is done.
+        // Ids from the pipeline, per store and experiment scope, in the order they came; deleted at the end.
         private readonly PendingInputs<(string Store, string? Experiments), string> _pending = new PendingInputs<(string, string?), string>();
-        private bool _progressShown;
 
         private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet;
 
@@ -115,22 +110,11 @@ namespace MlTraces.Commands
             }
         }
 
-        protected override void EndProcessing()
+        protected override void EndProcessing() => EndWithPending(_pending, scope => scope.Store, (scope, ids) =>
         {
-            try
-            {
-                foreach (var group in _pending.Groups())
-                {
-                    TrackingUri = group.Key.Store.Length == 0 ? null : group.Key.Store;
-                    ExperimentId = group.Key.Experiments?.Split('\n');
-                    PerInput(() => RemoveByIds(group.Value));
-                }
-            }
-            finally
-            {
-                base.EndProcessing();
-            }
-        }
+            ExperimentId = scope.Experiments?.Split('\n');
+            RemoveByIds(ids);
+        });
 
         /// <summary>Ctrl+C: stop between batches. The store stays open until the running batch has committed.</summary>
         protected override void StopProcessing() => _cancel.Cancel();
@@ -141,46 +125,17 @@ namespace MlTraces.Commands
             _pending.Add((TrackingUri ?? "", ExperimentId == null ? null : string.Join("\n", ExperimentId)), id!);
         }
 
-        /// <summary>Opens the store (read-only for a dry run: it cannot change the file, not even by accident),
-        /// plans, and acts; the progress bar closes however this ends.</summary>
-        private void PlanAndAct(Func<TraceStore, DeletionPlan> makePlan)
-        {
-            _progressShown = true;
-            WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", "Reading the traces to remove"));
-            try
-            {
-                TraceStore? store = null;
-                DeletionPlan? plan = null;
-                Terminating(() =>
-                {
-                    store = OpenStoreToWrite();
-                    plan = makePlan(store);
-                });
-                if (store != null && plan != null) Act(store, plan);
-            }
-            catch (OperationCanceledException)
-            {
-                // Ctrl+C, seen between batches: every batch either committed or never began.
-                throw new PipelineStoppedException();
-            }
-            finally
-            {
-                CompleteProgress();
-            }
-        }
-
-        private void RemoveByIds(List<string> ids) => PlanAndAct(store =>
+        private void RemoveByIds(List<string> ids) => PlanAndRun(store =>
         {
             bool named = ExperimentId != null || ExperimentName != null;
             var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
             return new DeletionPlanner(store, scope.Experiments).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
         });
 
-        private void RemoveByQuery() => PlanAndAct(store =>
+        private void RemoveByQuery() => PlanAndRun(store =>
         {
             var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace);
-            long? cutoff = Before.HasValue ? ToUnixMs(Before.Value)
-                : OlderThan.HasValue ? RetentionDuration.CutoffMs(DateTimeOffset.UtcNow, OlderThan.Value) : (long?)null;
+            long? cutoff = DeletionRules.CutoffMs(Before, OlderThan, DateTimeOffset.UtcNow);
             if (cutoff.HasValue) WriteVerbose($"Traces that started at or before {DateTimeOffset.FromUnixTimeMilliseconds(cutoff.Value):u} ({cutoff.Value} ms).");
             return new DeletionPlanner(store, scope.Experiments).ForQuery(new DeletionQuery
             {
@@ -192,107 +147,24 @@ namespace MlTraces.Commands
             }, _cancel.Token);
         });
 
-        /// <summary>A DateTime as PowerShell users write it: UTC when it says so, local time otherwise.</summary>
-        private static long ToUnixMs(DateTime time)
+        /// <summary>Opens the store (read-only for a dry run), plans, and runs the plan: asked per trace, deleted in
+        /// bounded transactions. The progress bar closes however this ends.</summary>
+        private void PlanAndRun(Func<TraceStore, DeletionPlan> makePlan)
         {
-            var utc = time.Kind == DateTimeKind.Utc ? time : DateTime.SpecifyKind(time.ToUniversalTime(), DateTimeKind.Utc);
-            return new DateTimeOffset(utc).ToUnixTimeMilliseconds();
-        }
-
-        /// <summary>Reports the plan, asks per trace, and deletes what was agreed to.</summary>
-        private void Act(TraceStore store, DeletionPlan plan)
-        {
-            // A dry run writes no receipts: nothing happened to any trace.
-            bool receipts = PassThru && !DryRun;
-            WriteWarnings(plan.Warnings);
-            foreach (var id in plan.NotFound)
-            {
-                WriteWarning($"Trace '{id}' was not found in the store '{plan.TrackingUri}'; there is nothing to remove.");
-                if (receipts) WriteObject(new TraceDeletion { TraceId = id, Status = TraceDeletionStatus.NotFound, TrackingUri = plan.TrackingUri });
-            }
-            if (plan.Held.Count > 0)
-            {
-                WriteWarning(HeldMessage(plan.Held.Select(t => t.TraceId).ToList()));
-                if (receipts) foreach (var t in plan.Held) WriteObject(t.Receipt(TraceDeletionStatus.Held, plan.TrackingUri));
-            }
-
-            var accepted = new List<PlannedTrace>(plan.Traces.Count);
-            foreach (var t in plan.Traces)
-                if (ShouldProcess(t.Describe(), "Remove trace")) accepted.Add(t);
-            // The whole plan in one line ("What if: Remove 3 traces ..."), after the line per trace.
-            ReportPlan(plan.Summary());
-            if (DryRun)
-            {
-                // The dry run says what the real run would leave behind, as the real run does.
-                var leaving = plan.Traces.Where(t => t.Files.LeftBehind.Count > 0).ToList();
-                if (leaving.Count > 0) WarnLeftBehind(leaving.Count, leaving[0].Files.LeftBehind[0], dryRun: true);
-                return;
-            }
-            if (accepted.Count == 0) return;
-
-            _leftBehind = 0;
-            _leftBehindExample = null;
-            _receipts = receipts;
-            Terminating(() => new DeletionExecutor(store).Execute(plan, accepted, this, _cancel.Token));
-            if (_leftBehind > 0) WarnLeftBehind(_leftBehind, _leftBehindExample!, dryRun: false);
-        }
-
-        private void WarnLeftBehind(int count, string example, bool dryRun) =>
-            WriteWarning($"{count:N0} {(dryRun ? "trace(s) to remove" : "removed trace(s)")} have artifact folders or archived payloads that MlTraces cannot check or remove from here, such as {example}. " +
-                         "If they hold anything, remove it with the artifact store's own tools; the -PassThru receipts list each trace's under LeftBehind.");
-
-        // Removed traces with files left behind, for one warning at the end rather than one per trace.
-        private int _leftBehind;
-        private string? _leftBehindExample;
-        private bool _receipts;
-
-        private static string HeldMessage(List<string> ids)
-        {
-            string shown = string.Join(", ", ids.Take(10)) + (ids.Count > 10 ? $" and {ids.Count - 10:N0} more" : "");
-            return $"{ids.Count:N0} trace(s) are under legal hold (tag {TraceTagKeys.LegalHold}) and are not removed: {shown}.";
-        }
-
-        void IDeletionListener.BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction)
-        {
-            foreach (var r in receipts)
-            {
-                if (r.Deleted && r.LeftBehind.Count > 0 && _leftBehind++ == 0) _leftBehindExample = r.LeftBehind[0];
-                if (r.Status == TraceDeletionStatus.Held) WriteWarning(HeldMessage(new List<string> { r.TraceId }));
-            }
-            WriteVerbose($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {transaction.TotalMilliseconds:N0} ms ({done:N0} of {total:N0} done).");
-            _progressShown = true;
-            WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", $"{done:N0} of {total:N0} traces")
-            {
-                PercentComplete = (int)(100L * done / Math.Max(1, total)),
-            });
-            if (_receipts) WriteObject(receipts, enumerateCollection: true);
-        }
-
-        void IDeletionListener.CleanupFailed(TraceDeletion receipt, string path, Exception error)
-        {
-            var record = new ErrorRecord(error, "TraceFilesNotRemoved", ErrorCategory.WriteError, receipt.TraceId)
-            {
-                ErrorDetails = new ErrorDetails($"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {error.Message}")
-                {
-                    RecommendedAction = "Remove the file or folder by hand.",
-                },
-            };
-            receipt.LeftBehind.Add(path);
-            WriteError(record);
-        }
-
-        /// <summary>Closes the progress bar, also when the run stops half-way.</summary>
-        private void CompleteProgress()
-        {
-            if (!_progressShown) return;
-            _progressShown = false;
+            using var report = new WriterReport<PlannedDeletion, DeletionReceipt>(this, "Remove trace", "Removing traces", PassThru);
+            report.Progress.Show("Reading the traces to remove");
             try
             {
-                WriteProgress(new ProgressRecord(ProgressActivityId, "Removing traces", "Done") { RecordType = ProgressRecordType.Completed });
+                Terminating(() =>
+                {
+                    var store = OpenStoreToWrite();
+                    new DeletionExecutor(store).Run(makePlan(store), DryRun, report, _cancel.Token);
+                });
             }
-            catch (PipelineStoppedException)
+            catch (OperationCanceledException)
             {
-                // Ctrl+C: the host clears the bar itself when the pipeline ends.
+                // Ctrl+C, seen between batches: every batch either committed or never began.
+                throw new PipelineStoppedException();
             }
         }
     }

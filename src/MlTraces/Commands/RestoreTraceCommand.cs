@@ -16,8 +16,8 @@ namespace MlTraces.Commands
     // with a TraceId, or an experiment. A string -TraceId that took pipeline input would take any object by its
     // ToString() (an experiment's text as an id) before its properties could say what it is.
     [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByInputObjectSet)]
-    [OutputType(typeof(TraceRestore))]
-    public sealed class RestoreTraceCommand : PipelineStoreCmdlet, IRestoreListener
+    [OutputType(typeof(RestoreReceipt))]
+    public sealed class RestoreTraceCommand : PipelineStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
@@ -67,36 +67,18 @@ namespace MlTraces.Commands
             }
         }
 
-        protected override void EndProcessing()
+        protected override void EndProcessing() => EndWithPending(_pending, store => store, (_, inputs) =>
         {
-            try
+            var ids = inputs.Where(i => !i.Experiment).Select(i => i.Value).ToList();
+            var experiments = inputs.Where(i => i.Experiment).Select(i => i.Value).ToArray();
+            PlanAndRun(store =>
             {
-                foreach (var group in _pending.Groups())
-                {
-                    TrackingUri = group.Key.Length == 0 ? null : group.Key;
-                    PerInput(() =>
-                    {
-                        var store = Open();
-                        if (store == null) return;
-                        var ids = group.Value.Where(i => !i.Experiment).Select(i => i.Value).ToList();
-                        var experiments = group.Value.Where(i => i.Experiment).Select(i => i.Value).ToList();
-                        RestorePlan? plan = null;
-                        Terminating(() =>
-                        {
-                            var restorer = new TraceRestorer(store);
-                            if (experiments.Count > 0)
-                                ids = ids.Concat(restorer.ArchivedTraceIds(ResolveExperiments(store, experiments.ToArray(), null, null, allByDefault: true).Ids)).ToList();
-                            plan = restorer.Plan(ids);
-                        });
-                        if (plan != null) Act(store, plan);
-                    });
-                }
-            }
-            finally
-            {
-                base.EndProcessing();
-            }
-        }
+                var planner = new RestorePlanner(store);
+                if (experiments.Length > 0)
+                    ids = ids.Concat(planner.ArchivedTraceIds(ResolveExperiments(store, experiments, null, null, allByDefault: true).Ids)).ToList();
+                return planner.Plan(ids);
+            });
+        });
 
         /// <summary>One piped object, read for what it is; its store is the -TrackingUri it bound (or the command's).</summary>
         private void Take(PSObject item)
@@ -126,66 +108,26 @@ namespace MlTraces.Commands
                     "MissingSelection", ErrorCategory.InvalidArgument, null));
                 return;
             }
-            var store = Open();
-            if (store == null) return;
-            RestorePlan? plan = null;
-            Terminating(() =>
+            PlanAndRun(store =>
             {
-                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, null, allByDefault: true);
-                var restorer = new TraceRestorer(store);
-                plan = restorer.Plan(restorer.ArchivedTraceIds(scope.Ids));
+                var planner = new RestorePlanner(store);
+                return planner.Plan(planner.ArchivedTraceIds(ResolveExperiments(store, ExperimentId, ExperimentName, null, allByDefault: true).Ids));
             });
-            if (plan != null) Act(store, plan);
         }
 
-        private TraceStore? Open()
+        /// <summary>Opens the store (read-only for a dry run), plans, and runs the plan: asked per trace, restored
+        /// trace by trace.</summary>
+        private void PlanAndRun(Func<TraceStore, RestorePlan> makePlan)
         {
-            TraceStore? store = null;
+            using var report = new WriterReport<PlannedRestore, RestoreReceipt>(this, "Restore trace", "Restoring archived traces", PassThru);
             Terminating(() =>
             {
-                store = OpenStoreToWrite();
+                var store = OpenStoreToWrite();
                 // A restore moves the payloads an archival pass writes: never both at once.
                 if (!DryRun) LockForArchiveWork(store);
+                report.Progress.Activity = "Restoring archived traces into " + store.Name;
+                new RestoreExecutor(store).Run(makePlan(store), DryRun, report);
             });
-            return store;
         }
-
-        private void Act(TraceStore store, RestorePlan plan)
-        {
-            foreach (var (receipt, error) in plan.Refused)
-            {
-                WriteError(ErrorRecords.From(error, receipt.TraceId));
-                if (PassThru) WriteObject(receipt);
-            }
-            var accepted = plan.Traces.Where(t => ShouldProcess(t.Describe(), "Restore trace")).ToList();
-            ReportPlan(plan.Summary());
-            if (DryRun) return;
-            _progress = new ProgressReporter(this, "Restoring archived traces into " + store.Name);
-            try
-            {
-                Terminating(() => new TraceRestorer(store).Run(plan, accepted, this));
-            }
-            finally
-            {
-                _progress.Complete();
-            }
-        }
-
-        private ProgressReporter? _progress;
-
-        void IRestoreListener.Outcome(TraceRestore receipt, MlTracesException? error, int done, int total)
-        {
-            if (error != null) WriteError(ErrorRecords.From(error, receipt.TraceId));
-            else if (receipt.Restored) WriteVerbose($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
-            if (PassThru) WriteObject(receipt);
-            _progress?.Report(done, total, "traces");
-        }
-
-        void IRestoreListener.ArchiveFileNotRemoved(string traceId, string location, MlTracesException error) =>
-            WriteError(new ErrorRecord(error, "ArchiveFileNotRemoved", ErrorCategory.WriteError, traceId)
-            {
-                ErrorDetails = new ErrorDetails($"Trace '{traceId}' was restored, but its archived payload at '{location}' could not be removed: {error.Message} " +
-                                                "No trace points at it any more; the archival pass removes such files."),
-            });
     }
 }

@@ -46,7 +46,7 @@ namespace MlTraces.Tests.Archive
         }
 
         /// <summary>The candidates of a plan, streamed to the end, and the plan.</summary>
-        private static (List<ArchiveCandidate> Candidates, ArchivalPlan Plan) Plan(TestStore ts, ArchivalServerConfig config, long? max = null)
+        private static (List<PlannedArchival> Candidates, ArchivalPlan Plan) Plan(TestStore ts, ArchivalServerConfig config, long? max = null)
         {
             using var store = ts.Open(StoreAccess.ReadOnly);
             var plan = ArchivalPlanner.Plan(store, config, Experiments.Active(store), max, Now);

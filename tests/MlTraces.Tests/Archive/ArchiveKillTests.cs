@@ -156,7 +156,7 @@ namespace MlTraces.Tests.Archive
             Directory.CreateDirectory(Path.GetDirectoryName(half)!);
             File.WriteAllBytes(half, new byte[] { 1, 2 });
             files.Add(half);
-            foreach (var f in files) File.SetLastWriteTimeUtc(f, DateTime.UtcNow - ArchivalPass.OrphanGracePeriod - TimeSpan.FromMinutes(5));
+            foreach (var f in files) File.SetLastWriteTimeUtc(f, DateTime.UtcNow - ArchivalExecutor.OrphanGracePeriod - TimeSpan.FromMinutes(5));
             var orphans = files.Where(f => !pointed.Contains(f)).ToList();
 
             var run = ShellProcess.Run($"(Invoke-TraceArchive -TrackingUri {Quote(s.Store.UriText)} -ConfigPath {Quote(s.NothingDue)} -RemoveOrphanedPayloads -Confirm:$false).OrphanedPayloadsRemoved");

@@ -31,7 +31,7 @@ namespace MlTraces.Tests.Archive
 
         private static string Pass(TestStore ts, string config) =>
             $"$r = Invoke-TraceArchive -TrackingUri {Quote(ts.Path)} -ConfigPath {Quote(config)} -Confirm:$false -PassThru -ErrorVariable errs; " +
-            "$r | ForEach-Object { \"RESULT $($_.TraceId) $($_.Outcome) $($_.ErrorId)\" }; " +
+            "$r | ForEach-Object { \"RESULT $($_.TraceId) $($_.Status) $($_.ErrorId)\" }; " +
             "$errs | ForEach-Object { \"ERROR $($_.FullyQualifiedErrorId) $($_.TargetObject) $($_.Exception.Message)\" }";
 
         /// <summary>Runs the pass inside a private mount namespace where <paramref name="mount"/> (sh, with the
@@ -174,12 +174,12 @@ namespace MlTraces.Tests.Archive
                 {
                     var repository = new VanishingRepository();
                     var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), 5, DateTimeOffset.UtcNow);
-                    var results = new ArchivalPass(store, _ => repository).ArchiveBatch(plan.Candidates().ToList());
-                    var gone = Assert.Single(results, r => r.Outcome != TraceArchiveOutcome.Archived);
-                    Assert.Equal((TraceArchiveOutcome.LeftForNextPass, "ArchivedPayloadMissing"), (gone.Outcome, gone.ErrorId));
+                    var results = new ArchivalExecutor(store, _ => repository).ArchiveBatch(plan.Candidates().ToList());
+                    var gone = Assert.Single(results, r => r.Status != ArchivalStatus.Archived);
+                    Assert.Equal((ArchivalStatus.LeftForNextPass, "ArchivedPayloadMissing"), (gone.Status, gone.ErrorId));
                     Assert.Contains("was gone before the trace could point to it", gone.Message);
                     Assert.Equal(repository.Removed.Single(), gone.ArchiveLocation);
-                    Assert.Equal(4, results.Count(r => r.Outcome == TraceArchiveOutcome.Archived));
+                    Assert.Equal(4, results.Count(r => r.Status == ArchivalStatus.Archived));
                     Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{gone.TraceId}' AND key = 'mlflow.trace.archiveLocation'"));
                 }
                 AssertNothingLost(ts, before);

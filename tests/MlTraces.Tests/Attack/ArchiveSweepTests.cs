@@ -22,7 +22,7 @@ namespace MlTraces.Tests.Attack
     {
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
-        private static void Age(string file) => File.SetLastWriteTimeUtc(file, DateTime.UtcNow - ArchivalPass.OrphanGracePeriod - TimeSpan.FromMinutes(5));
+        private static void Age(string file) => File.SetLastWriteTimeUtc(file, DateTime.UtcNow - ArchivalExecutor.OrphanGracePeriod - TimeSpan.FromMinutes(5));
 
         private static string Put(string folder, string name, byte[] bytes, bool stale = true)
         {

@@ -234,7 +234,7 @@ namespace MlTraces.Tests.Attack
 
                 var real = sh.Run(remove + " -Confirm:$false -PassThru", vars);
                 Assert.Empty(real.Errors);
-                var receipt = (TraceDeletion)Assert.Single(real.Output).BaseObject;
+                var receipt = (DeletionReceipt)Assert.Single(real.Output).BaseObject;
                 Assert.Equal(id, receipt.TraceId);
                 Assert.True(receipt.Deleted);
                 Assert.Empty(receipt.RemovedFiles);
@@ -313,7 +313,7 @@ namespace MlTraces.Tests.Attack
 
                 var real = sh.Run(remove + " -Confirm:$false -PassThru", vars);
                 Assert.Empty(real.Errors);
-                var receipts = real.Output.Select(o => (TraceDeletion)o.BaseObject).ToDictionary(r => r.TraceId);
+                var receipts = real.Output.Select(o => (DeletionReceipt)o.BaseObject).ToDictionary(r => r.TraceId);
                 Assert.Equal(listed.OrderBy(x => x, StringComparer.Ordinal), receipts.Keys.OrderBy(x => x, StringComparer.Ordinal));
                 Assert.All(receipts.Values, r => Assert.True(r.Deleted));
                 foreach (var r in receipts.Values)
@@ -365,7 +365,7 @@ namespace MlTraces.Tests.Attack
                 Assert.Empty(dry.Errors);
                 Assert.Equal(hash, ts.Fingerprint());
                 Assert.Equal(files, Listing(ts.Folder));
-                var planned = dry.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>().Select(r => r.TraceId).ToList();
+                var planned = dry.Output.Select(o => o.BaseObject).OfType<ArchivalReceipt>().Select(r => r.TraceId).ToList();
                 Assert.Equal(new[] { "tr-ok" }, planned);
                 var refused = dry.Warnings.Select(w => w.Message).Where(m => m.Contains("is not archived")).ToList();
                 Assert.Equal(hostile.Length + 1, refused.Count);
@@ -374,8 +374,8 @@ namespace MlTraces.Tests.Attack
                 var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -PassThru", vars);
                 Assert.Null(real.Terminating);
                 Assert.Empty(real.Errors);
-                var archived = real.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>()
-                    .Where(r => r.Outcome == TraceArchiveOutcome.Archived).Select(r => r.TraceId).ToList();
+                var archived = real.Output.Select(o => o.BaseObject).OfType<ArchivalReceipt>()
+                    .Where(r => r.Status == ArchivalStatus.Archived).Select(r => r.TraceId).ToList();
                 Assert.Equal(planned, archived);
                 Assert.Equal(refused, real.Warnings.Select(w => w.Message).Where(m => m.Contains("is not archived")).ToList());
 
@@ -650,7 +650,7 @@ namespace MlTraces.Tests.Attack
                 Assert.Empty(dry.Errors);
                 Assert.Equal(hash, ts.Fingerprint());
                 Assert.Equal(files, PathAttackTests.Listing(ts.Folder));
-                Assert.Equal(new[] { "tr-ws5" }, dry.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>().Select(r => r.TraceId));
+                Assert.Equal(new[] { "tr-ws5" }, dry.Output.Select(o => o.BaseObject).OfType<ArchivalReceipt>().Select(r => r.TraceId));
                 var skipped = dry.Warnings.Select(w => w.Message).Where(m => m.Contains("are not archived")).ToList();
                 Assert.Equal(4, skipped.Count);
                 Assert.Contains(skipped, m => m.Contains($"experiment {experiments["../../evil"]} ") && m.Contains("splits or ends a path"));
@@ -660,8 +660,8 @@ namespace MlTraces.Tests.Attack
 
                 var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -PassThru", vars);
                 Assert.Empty(real.Errors);
-                Assert.Equal(new[] { "tr-ws5" }, real.Output.Select(o => o.BaseObject).OfType<TraceArchiveResult>()
-                    .Where(r => r.Outcome == TraceArchiveOutcome.Archived).Select(r => r.TraceId));
+                Assert.Equal(new[] { "tr-ws5" }, real.Output.Select(o => o.BaseObject).OfType<ArchivalReceipt>()
+                    .Where(r => r.Status == ArchivalStatus.Archived).Select(r => r.TraceId));
                 Assert.Equal(skipped, real.Warnings.Select(w => w.Message).Where(m => m.Contains("are not archived")).ToList());
                 var added = PathAttackTests.Listing(ts.Folder).Keys.Except(files.Keys).ToList();
                 string good = Path.Combine("archive", "workspaces", "good", experiments["good"]);

@@ -47,18 +47,18 @@ namespace MlTraces.Tests.Commands
                 string hash = ts.Fingerprint();
                 var dry = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -WhatIf -PassThru", vars);
                 Assert.Empty(dry.Errors);
-                var planned = dry.Output.Select(o => (TraceArchiveResult)o.BaseObject).ToList();
+                var planned = dry.Output.Select(o => (ArchivalReceipt)o.BaseObject).ToList();
                 Assert.Equal(5, planned.Count);
-                Assert.All(planned, p => Assert.Equal(TraceArchiveOutcome.Planned, p.Outcome));
+                Assert.All(planned, p => Assert.Equal(ArchivalStatus.Planned, p.Status));
                 Assert.Contains("What if: Archive 5 trace(s)", dry.HostText);
                 Assert.Equal(hash, ts.Fingerprint());
                 Assert.False(Directory.Exists(Path.Combine(ts.Folder, "archive")));
 
                 var real = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 5 -PassThru", vars);
                 Assert.Empty(real.Errors);
-                var done = real.Output.Select(o => (TraceArchiveResult)o.BaseObject).ToList();
+                var done = real.Output.Select(o => (ArchivalReceipt)o.BaseObject).ToList();
                 Assert.Equal(planned.Select(p => p.TraceId), done.Select(d => d.TraceId));
-                Assert.All(done, d => Assert.Equal(TraceArchiveOutcome.Archived, d.Outcome));
+                Assert.All(done, d => Assert.Equal(ArchivalStatus.Archived, d.Status));
 
                 using var store = ts.Open(StoreAccess.ReadOnly);
                 foreach (var d in done)
@@ -122,16 +122,16 @@ namespace MlTraces.Tests.Commands
                 using var store = ts.Open(StoreAccess.ReadWrite);
                 var plan = ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow);
                 var repo = new AppendingRepository(ts);
-                var result = new ArchivalPass(store, _ => repo).Archive(plan.Candidates().First());
-                Assert.Equal(TraceArchiveOutcome.LeftForNextPass, result.Outcome);
+                var result = new ArchivalExecutor(store, _ => repo).Archive(plan.Candidates().First());
+                Assert.Equal(ArchivalStatus.LeftForNextPass, result.Status);
                 string id = result.TraceId;
                 Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND span_id = 'ffffffffffffffff' AND content <> ''"));
                 Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND content = ''"));
                 Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{id}' AND key = 'mlflow.trace.archiveLocation'"));
                 Assert.False(FileArchiveRepository.Instance.Exists(result.ArchiveLocation));
                 // A later pass archives it, new span included.
-                var again = new ArchivalPass(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates().First());
-                Assert.Equal((id, TraceArchiveOutcome.Archived), (again.TraceId, again.Outcome));
+                var again = new ArchivalExecutor(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates().First());
+                Assert.Equal((id, ArchivalStatus.Archived), (again.TraceId, again.Status));
                 // The appended row's JSON is a copy of another span's, so it is counted, not looked up by id.
                 long rows = ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}'");
                 Assert.Equal(rows, TracePayload.Read(id, FileArchiveRepository.Instance.Read(again.ArchiveLocation)).Count);

@@ -70,11 +70,11 @@ namespace MlTraces.Tests.Commands
             Assert.Empty(quiet.Output);
             var r = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-01, tr-00, tr-02, tr-01 -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.UriText });
             Assert.Empty(r.Errors);
-            var receipts = r.Output.Select(o => (TraceDeletion)o.BaseObject).ToList();
+            var receipts = r.Output.Select(o => (DeletionReceipt)o.BaseObject).ToList();
             Assert.Equal(new[] { "tr-00", "tr-01", "tr-02" }, receipts.Select(x => x.TraceId).OrderBy(x => x));
             var gone = receipts.Single(x => x.TraceId == "tr-00");
             Assert.False(gone.Deleted);
-            Assert.Equal(TraceDeletionStatus.NotFound, gone.Status);
+            Assert.Equal(DeletionStatus.NotFound, gone.Status);
             var one = receipts.Single(x => x.TraceId == "tr-01");
             Assert.True(one.Deleted);
             Assert.Equal((2, 1, 2, 2, 1, 1), (one.Spans, one.Assessments, one.Metrics, one.Associations, one.Metadata, one.Tags));
@@ -104,7 +104,7 @@ namespace MlTraces.Tests.Commands
                 // ConfirmImpact High: asked without -Confirm. Yes, No, then Yes to All for the remaining four.
                 Assert.Equal(3, r.HostText.Split("Are you sure you want to perform this action?").Length - 1);
                 Assert.Contains("tr-00 (experiment 1 'rich', ", r.HostText);
-                Assert.Equal(new[] { "tr-00", "tr-02", "tr-03", "tr-04", "tr-05" }, r.Output.Select(o => ((TraceDeletion)o.BaseObject).TraceId));
+                Assert.Equal(new[] { "tr-00", "tr-02", "tr-03", "tr-04", "tr-05" }, r.Output.Select(o => ((DeletionReceipt)o.BaseObject).TraceId));
                 Assert.Contains("tr-01", TraceIds(ts));
                 Assert.Equal(ProgressRecordType.Completed, r.Progress.Last().RecordType);
                 Assert.Contains(r.Progress, p => p.PercentComplete == 100);
@@ -167,7 +167,7 @@ namespace MlTraces.Tests.Commands
             {
                 var r = sh.Run("Remove-Trace -TrackingUri $uri -Confirm:$false -PassThru " + args, new Dictionary<string, object?> { ["uri"] = ts.UriText });
                 Assert.True(r.Errors.Count == 0 && r.Terminating == null, r.Terminating?.Message ?? string.Join("\n", r.Errors));
-                return r.Output.Count(o => ((TraceDeletion)o.BaseObject).Deleted);
+                return r.Output.Count(o => ((DeletionReceipt)o.BaseObject).Deleted);
             }
             string At(long ms) => $"([DateTimeOffset]::FromUnixTimeMilliseconds({ms}).UtcDateTime)";
 
@@ -213,7 +213,7 @@ namespace MlTraces.Tests.Commands
             // Held: tr-00 (true), tr-01 (True), tr-03 (yes). The two oldest held ones do not use up -MaxTraces 2.
             var first = sh.Run("Remove-Trace -TrackingUri $uri -Before ([DateTime]::UtcNow) -MaxTraces 2 -Confirm:$false -PassThru", vars);
             Assert.Equal(new[] { ("tr-00", "Held"), ("tr-01", "Held"), ("tr-02", "Deleted"), ("tr-03", "Held"), ("tr-04", "Deleted") },
-                first.Output.Select(o => (TraceDeletion)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
+                first.Output.Select(o => (DeletionReceipt)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
             Assert.Contains("tr-00, tr-01, tr-03", Assert.Single(first.Warnings).Message);
             Assert.Contains("legal hold", first.Warnings[0].Message);
 
@@ -225,7 +225,7 @@ namespace MlTraces.Tests.Commands
 
             var byId = sh.Run("Remove-Trace -TrackingUri $uri -TraceId tr-00, tr-03, tr-05 -Confirm:$false -PassThru", vars);
             Assert.Equal(new[] { ("tr-00", "Held"), ("tr-03", "Held"), ("tr-05", "Deleted") },
-                byId.Output.Select(o => (TraceDeletion)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
+                byId.Output.Select(o => (DeletionReceipt)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
             Assert.Equal(new[] { "tr-00", "tr-01", "tr-03" }, TraceIds(ts));
             Assert.Equal(3, ts.Scalar("SELECT count(*) FROM trace_tags"));
         }
@@ -244,7 +244,7 @@ namespace MlTraces.Tests.Commands
             var hidden = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -TraceId tr-theirs -Confirm:$false -PassThru", vars);
             var absent = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -TraceId tr-nothere -Confirm:$false -PassThru", vars);
             Assert.Equal(absent.Warnings.Single().Message.Replace("tr-nothere", "X"), hidden.Warnings.Single().Message.Replace("tr-theirs", "X"));
-            Assert.Equal(TraceDeletionStatus.NotFound, ((TraceDeletion)hidden.Output.Single().BaseObject).Status);
+            Assert.Equal(DeletionStatus.NotFound, ((DeletionReceipt)hidden.Output.Single().BaseObject).Status);
 
             var otherExperiment = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -ExperimentId 7 -Before ([DateTime]::UtcNow) -Confirm:$false", vars);
             var noExperiment = sh.Run("Remove-Trace -TrackingUri $uri -Workspace default -ExperimentId 8 -Before ([DateTime]::UtcNow) -Confirm:$false", vars);
@@ -282,7 +282,7 @@ namespace MlTraces.Tests.Commands
             using var sh = new PsShell(ts);
             var r = sh.Run("Remove-Trace -TrackingUri $uri -OlderThan 1m -Confirm:$false -PassThru", new Dictionary<string, object?> { ["uri"] = ts.UriText });
             Assert.Empty(r.Errors);
-            var receipts = r.Output.Select(o => (TraceDeletion)o.BaseObject).ToDictionary(x => x.TraceId);
+            var receipts = r.Output.Select(o => (DeletionReceipt)o.BaseObject).ToDictionary(x => x.TraceId);
             Assert.Equal(3, receipts.Values.Count(x => x.Deleted));
             Assert.False(Directory.Exists(Path.Combine(root, "tr-local")));
             Assert.False(Directory.Exists(Path.Combine(archive, "tr-local")));

@@ -85,7 +85,7 @@ namespace MlTraces.Tests.Commands
                 Assert.Equal(0, deleted % 50);
                 // Receipts of committed batches, as far as the stopping pipeline took them.
                 Assert.InRange(r.Output.Count, 0, (int)deleted);
-                Assert.All(r.Output, o => Assert.True(((TraceDeletion)o.BaseObject).Deleted));
+                Assert.All(r.Output, o => Assert.True(((DeletionReceipt)o.BaseObject).Deleted));
             }
             finally
             {

@@ -71,7 +71,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(6, planned.Count);
             Assert.Contains(first, planned.Keys);
 
-            var archived = sh.Objects<TraceArchiveResult>("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 6 -PassThru -Confirm:$false", vars)
+            var archived = sh.Objects<ArchivalReceipt>("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 6 -PassThru -Confirm:$false", vars)
                 .ToDictionary(r => r.TraceId, r => r.PayloadBytes);
             var files = archived.Keys.ToDictionary(id => id, id => new FileInfo(Directory.GetFiles(Path.Combine(ts.Folder, "archive"), "traces.pb", SearchOption.AllDirectories)
                 .Single(f => f.Contains(id, StringComparison.Ordinal))).Length);
@@ -80,7 +80,7 @@ namespace MlTraces.Tests.Commands
             var restorePlanned = BytesPerTrace(restorePlan.HostText, "\"Restore trace\" on target \"(?<id>tr-[0-9a-f]+) \\([^\"]*spans, (?<bytes>[0-9,]+) bytes of span content from [^\"]* \\((?<file>[0-9,]+) bytes in traces\\.pb\\)\\)");
             Assert.Contains($" spans, {archived.Values.Sum():N0} bytes of span content) into the store", restorePlan.HostText);
 
-            var restored = sh.Objects<TraceRestore>("Restore-Trace -TrackingUri $uri -ExperimentName samples -PassThru -Confirm:$false", vars);
+            var restored = sh.Objects<RestoreReceipt>("Restore-Trace -TrackingUri $uri -ExperimentName samples -PassThru -Confirm:$false", vars);
             var expected = archived.Keys.OrderBy(k => k).ToDictionary(id => id, id => content[id]);
             Assert.Equal(expected, planned.OrderBy(k => k.Key).ToDictionary(k => k.Key, k => k.Value));
             Assert.Equal(expected, archived.OrderBy(k => k.Key).ToDictionary(k => k.Key, k => k.Value));

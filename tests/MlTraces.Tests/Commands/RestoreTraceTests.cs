@@ -54,13 +54,13 @@ namespace MlTraces.Tests.Commands
                 dry.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
 
             var real = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $ids -PassThru", vars);
-            var receipts = real.Output.Select(o => (TraceRestore)o.BaseObject).ToList();
+            var receipts = real.Output.Select(o => (RestoreReceipt)o.BaseObject).ToList();
             Assert.Equal(2, real.Errors.Count);
             Assert.Equal(ids.Take(3), receipts.Where(r => r.Restored).Select(r => r.TraceId));
             Assert.All(receipts.Where(r => r.Restored), r => { Assert.True(r.ArchiveFileRemoved); Assert.True(r.Spans > 0); Assert.True(r.PayloadBytes > 0); });
-            Assert.Equal(TraceRestoreStatus.Failed, receipts.Single(r => r.TraceId == ids[3]).Status);
+            Assert.Equal(RestoreStatus.Failed, receipts.Single(r => r.TraceId == ids[3]).Status);
             Assert.Equal("ArchivedPayloadMissing", receipts.Single(r => r.TraceId == ids[3]).ErrorId);
-            Assert.Equal(TraceRestoreStatus.NotArchived, receipts.Single(r => r.TraceId == ids[4]).Status);
+            Assert.Equal(RestoreStatus.NotArchived, receipts.Single(r => r.TraceId == ids[4]).Status);
             Assert.All(folders.Take(3), f => Assert.False(File.Exists(ArchiveTestSupport.PayloadFile(f))));
 
             var after = sh.Objects<Trace>("Get-Trace -TrackingUri $uri -TraceId $ids", vars);
@@ -77,7 +77,7 @@ namespace MlTraces.Tests.Commands
             // A second restore finds nothing archived.
             var again = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $id0 -PassThru", vars);
             Assert.Equal("TraceNotArchived,MlTraces.Commands.RestoreTraceCommand", Assert.Single(again.Errors).FullyQualifiedErrorId);
-            Assert.Equal(TraceRestoreStatus.NotArchived, Assert.Single(again.Output.Select(o => (TraceRestore)o.BaseObject)).Status);
+            Assert.Equal(RestoreStatus.NotArchived, Assert.Single(again.Output.Select(o => (RestoreReceipt)o.BaseObject)).Status);
         }
 
         [RealStoreFact]
@@ -102,7 +102,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(new[] { "ArchivedTracePayloadInvalid", "ArchiveLocationMissing", "UnsupportedArchiveRepository", "PayloadOfAnotherTrace", "TraceNotFound" },
                 r.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
             Assert.Equal(ids.Take(4).Append("tr-nope"), r.Errors.Select(e => (string)e.TargetObject));
-            Assert.All(r.Output.Select(o => (TraceRestore)o.BaseObject), x => Assert.False(x.Restored));
+            Assert.All(r.Output.Select(o => (RestoreReceipt)o.BaseObject), x => Assert.False(x.Restored));
             Assert.Equal(hash, ts.Fingerprint());
             Assert.Equal(files, ArchiveFiles(ts));
         }
@@ -122,7 +122,7 @@ namespace MlTraces.Tests.Commands
             long generation = ts.Scalar($"SELECT db_payload_generation FROM trace_info WHERE request_id = '{ofExp[1]}'");
             var r = sh.Run("Restore-Trace -TrackingUri $uri -ExperimentId $exp -PassThru", vars);
             Assert.Empty(r.Errors);
-            Assert.Equal(ofExp.Skip(1).OrderBy(x => x), r.Output.Select(o => ((TraceRestore)o.BaseObject).TraceId).OrderBy(x => x));
+            Assert.Equal(ofExp.Skip(1).OrderBy(x => x), r.Output.Select(o => ((RestoreReceipt)o.BaseObject).TraceId).OrderBy(x => x));
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_tags WHERE key IN ('mlflow.trace.archiveLocation') OR value = 'ARCHIVE_REPO'"));
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM spans WHERE content = ''"));
             Assert.Empty(Directory.GetFiles(ArchiveTestSupport.ArchiveRoot(ts), "*.pb", SearchOption.AllDirectories));

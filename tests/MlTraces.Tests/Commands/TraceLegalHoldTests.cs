@@ -128,7 +128,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(new[] { "tr-00", "tr-03", "tr-04" }, listed);
             var removed = sh.Run("Remove-Trace -TrackingUri $uri -Before ([DateTime]::UtcNow) -Confirm:$false -PassThru", vars);
             Assert.Equal(new[] { ("tr-00", "Held"), ("tr-01", "Deleted"), ("tr-02", "Deleted"), ("tr-03", "Held"), ("tr-04", "Held"), ("tr-05", "Deleted") },
-                removed.Output.Select(o => (TraceDeletion)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
+                removed.Output.Select(o => (DeletionReceipt)o.BaseObject).Select(x => (x.TraceId, x.Status.ToString())).OrderBy(x => x.TraceId));
             Assert.Equal(listed, TraceIds(ts));
         }
 

@@ -14,16 +14,18 @@ namespace MlTraces.Tests.Delete
 {
     public class DeletionCoreTests
     {
-        private sealed class Listener : IDeletionListener
+        /// <summary>Says yes to every trace and keeps the receipts; a file left behind fails the test.</summary>
+        private sealed class Listener : IWriterListener<PlannedDeletion, DeletionReceipt>
         {
-            public List<TraceDeletion> Receipts { get; } = new List<TraceDeletion>();
-            public Action<int>? AfterBatch { get; set; }
-            public void BatchDone(IReadOnlyList<TraceDeletion> receipts, int done, int total, TimeSpan transaction)
-            {
-                Receipts.AddRange(receipts);
-                AfterBatch?.Invoke(done);
-            }
-            public void CleanupFailed(TraceDeletion receipt, string path, Exception error) => throw error;
+            public List<DeletionReceipt> Receipts { get; } = new List<DeletionReceipt>();
+            public Action<long>? AfterBatch { get; set; }
+            public bool Approve(PlannedDeletion planned) => true;
+            public void PlanSummary(string summary) { }
+            public void Progress(long done, long total) => AfterBatch?.Invoke(done);
+            public void Outcome(DeletionReceipt receipt, MlTracesException? error) => Receipts.Add(receipt);
+            public void Problem(string traceId, MlTracesException error) => throw error;
+            public void Warning(string message) { }
+            public void Note(string message) { }
         }
 
         private static DeletionPlan PlanAll(TraceStore store) =>
@@ -73,7 +75,7 @@ namespace MlTraces.Tests.Delete
                 using var cancel = new CancellationTokenSource();
                 var listener = new Listener { AfterBatch = done => cancel.Cancel() };
                 var executor = new DeletionExecutor(store) { Sizer = new TransactionSizer(10, 10) };
-                Assert.Throws<OperationCanceledException>(() => executor.Execute(plan, plan.Traces, listener, cancel.Token));
+                Assert.Throws<OperationCanceledException>(() => executor.Run(plan, false, listener, cancel.Token));
                 // One batch, cut from the id order.
                 Assert.Equal(Enumerable.Range(0, 10).Select(Id), listener.Receipts.Select(r => r.TraceId));
             }
@@ -92,8 +94,8 @@ namespace MlTraces.Tests.Delete
             // Another Remove-Trace deletes tr-02 meanwhile.
             Execute(ts, "DELETE FROM trace_info WHERE request_id = 'tr-02'; DELETE FROM entity_associations WHERE 'tr-02' IN (source_id, destination_id)");
             var listener = new Listener();
-            new DeletionExecutor(store).Execute(plan, plan.Traces, listener, CancellationToken.None);
-            Assert.Equal(new[] { TraceDeletionStatus.Deleted, TraceDeletionStatus.Held, TraceDeletionStatus.NotFound }, listener.Receipts.Select(r => r.Status));
+            new DeletionExecutor(store).Run(plan, false, listener, CancellationToken.None);
+            Assert.Equal(new[] { DeletionStatus.Deleted, DeletionStatus.Held, DeletionStatus.NotFound }, listener.Receipts.Select(r => r.Status));
             Assert.Equal(new[] { "tr-01" }, TraceIds(ts));
             AssertConsistent(ts);
         }
@@ -126,7 +128,7 @@ namespace MlTraces.Tests.Delete
                 Assert.Equal(new[] { "span_metrics", "spans", "trace_tags" }, family.Explicit.Select(m => m.Table).OrderBy(t => t));
                 Assert.Equal("span_metrics", family.Explicit[0].Table);
                 var plan = new DeletionPlanner(store, Experiments.All(store)).ForIds(new[] { "tr-01", "tr-02" }, null);
-                new DeletionExecutor(store).Execute(plan, plan.Traces, new Listener(), CancellationToken.None);
+                new DeletionExecutor(store).Run(plan, false, new Listener(), CancellationToken.None);
             }
             Assert.Equal(new[] { "tr-00", "tr-03" }, TraceIds(ts));
             AssertConsistent(ts, before);
