@@ -1,7 +1,8 @@
 # MlTraces in a session where other modules loaded their own, older versions of MlTraces' dependencies first (AWS.Tools,
 # Az.Storage and many others bring a YamlDotNet, Google.Protobuf, Npgsql or Microsoft.Data.Sqlite): on PowerShell 7
 # the module loads its own copies into a private AssemblyLoadContext, so every command still works and the other
-# modules keep theirs. Each scenario runs in a fresh pwsh, since this suite's process has MlTraces loaded already.
+# modules keep theirs; from out/MlTraces and from the package. Each scenario runs in a fresh pwsh, since this
+# suite's process has MlTraces loaded already.
 BeforeDiscovery {
     # The older versions are PackageDownloads of tests/MlTraces.Tests (restore puts them in the NuGet cache); Pester
     # itself is one, so the cache is the folder Pester was loaded from, three levels up.
@@ -88,6 +89,14 @@ Describe 'MlTraces after other versions of its dependencies were loaded' -ForEac
             finally { Pop-Location }
         }
 
+        # Every step ran, and as it does in a session with nothing loaded first.
+        function Assert-AsReference([hashtable] $Result, [string] $Because) {
+            foreach ($step in 'import', 'sqlite', 'view', 'yaml', 'protobuf') {
+                "$($Result[$step])" | Should -Not -BeLike 'ERROR*' -Because "step $step $Because"
+                $Result[$step] | Should -Be $script:Reference[$step] -Because "step $step $Because"
+            }
+        }
+
         # Without a loaded copy the same steps give the reference outcome.
         $script:Reference = Invoke-Scenario -Folder (Join-Path $script:Work 'reference')
     }
@@ -97,10 +106,7 @@ Describe 'MlTraces after other versions of its dependencies were loaded' -ForEac
 
     It 'runs every command when an older <Name> was loaded first' -ForEach $Early {
         $r = Invoke-Scenario -Preload $_ -Folder (Join-Path $script:Work $Name)
-        foreach ($step in 'import', 'sqlite', 'view', 'yaml', 'protobuf') {
-            "$($r[$step])" | Should -Not -BeLike 'ERROR*' -Because "step $step with $Name loaded first"
-            $r[$step] | Should -Be $script:Reference[$step] -Because "step $step with $Name $([Reflection.AssemblyName]::GetAssemblyName($Path).Version) loaded first"
-        }
+        Assert-AsReference $r "with $Name $([Reflection.AssemblyName]::GetAssemblyName($Path).Version) loaded first"
     }
 
     It 'finds the reference outcome sensible (samples found, the view''s header, nothing archived by -WhatIf, spans read back from traces.pb)' {
@@ -117,6 +123,7 @@ Describe 'MlTraces after other versions of its dependencies were loaded' -ForEac
             # A database of its own on the given server, dropped afterwards.
             $db = 'mltraces_alc_' + [guid]::NewGuid().ToString('N').Substring(0, 12)
             psql $env:MLTRACES_TEST_PG -q -c "CREATE DATABASE $db" | Out-Null
+            $LASTEXITCODE | Should -Be 0 -Because 'psql makes the database on MLTRACES_TEST_PG'
             $pg = $env:MLTRACES_TEST_PG -replace '^(postgresql://[^/]+/)[^?]*', "`${1}$db"
         }
         try {
@@ -125,10 +132,7 @@ Describe 'MlTraces after other versions of its dependencies were loaded' -ForEac
         finally {
             if ($pg) { psql $env:MLTRACES_TEST_PG -q -c "DROP DATABASE IF EXISTS $db" | Out-Null }
         }
-        foreach ($step in 'import', 'sqlite', 'view', 'yaml', 'protobuf') {
-            "$($r[$step])" | Should -Not -BeLike 'ERROR*' -Because "step $step"
-            $r[$step] | Should -Be $script:Reference[$step] -Because "step $step"
-        }
+        Assert-AsReference $r 'with all of them loaded first'
         if ($pg) { $r.postgres | Should -Be $script:Reference.sqlite -Because 'the same samples on PostgreSQL' }
         foreach ($dep in $Early) {
             $version = [Reflection.AssemblyName]::GetAssemblyName($dep.Path).Version
@@ -150,10 +154,7 @@ Describe 'MlTraces after other versions of its dependencies were loaded' -ForEac
         [IO.Compression.ZipFile]::ExtractToDirectory($package, $installed)
         $yaml = $Early | Where-Object Name -eq 'YamlDotNet'
         $r = Invoke-Scenario -Preload $yaml -Folder (Join-Path $script:Work 'package') -Module (Join-Path $installed 'MlTraces.psd1')
-        foreach ($step in 'import', 'sqlite', 'view', 'yaml', 'protobuf') {
-            "$($r[$step])" | Should -Not -BeLike 'ERROR*' -Because "step $step"
-            $r[$step] | Should -Be $script:Reference[$step] -Because "step $step"
-        }
+        Assert-AsReference $r 'from the package'
         $r.loaded.YamlDotNet | Should -Contain ('{0} Default' -f [Reflection.AssemblyName]::GetAssemblyName($yaml.Path).Version)
     }
 }
