@@ -1,5 +1,7 @@
 @{
     RootModule           = 'MlTraces.dll'
+    # Imported before the root module: it decides where MlTraces.Core and its dependencies load (Dependencies/).
+    NestedModules        = @('MlTraces.Loader.dll')
     ModuleVersion        = '{{ModuleVersion}}'
     GUID                 = '6f1b7c1e-3d8a-4f5e-9b2a-8d4c2e7a9f10'
     Author               = 'MlTraces contributors'

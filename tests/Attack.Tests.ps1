@@ -20,7 +20,9 @@ BeforeAll {
     }
 
     function Invoke-StoreSql([string] $Store, [string] $Sql) {
-        $c = [Microsoft.Data.Sqlite.SqliteConnection]::new("Data Source=$Store;Pooling=False")
+        # Microsoft.Data.Sqlite as MlTraces loaded it: in its private load context, which no type name reaches.
+        $sqlite = @([AppDomain]::CurrentDomain.GetAssemblies() | Where-Object { $_.GetName().Name -eq 'Microsoft.Data.Sqlite' })[0]
+        $c = $sqlite.GetType('Microsoft.Data.Sqlite.SqliteConnection')::new("Data Source=$Store;Pooling=False")
         $c.Open()
         try { $cmd = $c.CreateCommand(); $cmd.CommandText = $Sql; $cmd.ExecuteScalar() }
         finally { $c.Dispose() }
@@ -107,7 +109,7 @@ Describe 'Attacks on MlTraces, in a real pwsh' {
         $id = $payload.Directory.Parent.Name
         Remove-Item -LiteralPath $payload.FullName
         & mkfifo $payload.FullName
-        $job = Start-ThreadJob { param($m, $i) Import-Module $m; Get-Trace -TraceId $i -WarningVariable w -WarningAction SilentlyContinue; "$w" } -ArgumentList (Get-Module MlTraces).Path, $id
+        $job = Start-ThreadJob { param($m, $i) Import-Module $m; Get-Trace -TraceId $i -WarningVariable w -WarningAction SilentlyContinue; "$w" } -ArgumentList (Join-Path (Get-Module MlTraces).ModuleBase MlTraces.psd1), $id
         $done = Wait-Job $job -Timeout 60
         $done | Should -Not -BeNullOrEmpty -Because 'a read of a FIFO waits for a writer forever'
         $out = Receive-Job $job
@@ -141,7 +143,7 @@ Describe 'Attacks on MlTraces, in a real pwsh' {
         Set-Content -LiteralPath deep.yaml -Value ("trace_archival: " + ('[' * 50000))
         $exe = $script:Pwsh[0]
         $rest = @($script:Pwsh | Select-Object -Skip 1)
-        $out = & $exe $rest -NoProfile -NonInteractive -Command "Import-Module '$((Get-Module MlTraces).Path)'; Invoke-TraceArchive -ConfigPath deep.yaml -WhatIf -ErrorAction Stop" 2>&1
+        $out = & $exe $rest -NoProfile -NonInteractive -Command "Import-Module '$((Join-Path (Get-Module MlTraces).ModuleBase MlTraces.psd1))'; Invoke-TraceArchive -ConfigPath deep.yaml -WhatIf -ErrorAction Stop" 2>&1
         $LASTEXITCODE | Should -Be 1 -Because 'a stack overflow ends the process with 134'
         "$out" | Should -Match 'deep|nest'
     }

@@ -28,7 +28,7 @@ Describe 'Paths a user types' {
         $exe = $script:Pwsh[0]
         $rest = @($script:Pwsh | Select-Object -Skip 1)
         $here = Join-Path $script:Root 'here'
-        $out = & $exe $rest -NoProfile -NonInteractive -Command "Import-Module '$((Get-Module MlTraces).Path)'; Set-Location -LiteralPath '$here'; New-TraceStore .\staging.db -WhatIf" 2>&1 | Out-String
+        $out = & $exe $rest -NoProfile -NonInteractive -Command "Import-Module '$((Join-Path (Get-Module MlTraces).ModuleBase MlTraces.psd1))'; Set-Location -LiteralPath '$here'; New-TraceStore .\staging.db -WhatIf" 2>&1 | Out-String
         $out | Should -BeLike "*What if: Performing the operation `"Create MLflow tracking store`" on target `"$(Join-Path $script:Root 'here' 'staging.db')`"*"
         Get-ChildItem -LiteralPath $script:Root -Recurse -File | Should -BeNullOrEmpty -Because 'a dry run creates nothing'
         New-TraceStore .\staging.db | Out-Null

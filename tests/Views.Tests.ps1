@@ -15,10 +15,12 @@ BeforeAll {
     $script:Traces = @(Search-Trace -ExperimentName samples -OrderBy 'timestamp_ms ASC' -First 12)
     $archived = @(Invoke-TraceArchive -ConfigPath $config -MaxTraces 3 -PassThru -Confirm:$false)
     # A result left for the next pass carries a sentence; the pass writes it so when spans change under it.
-    $script:ArchiveResults = $archived + [MlTraces.ArchivalReceipt]@{
+    # Made from a returned result's type: MlTraces' types live in its private load context, which PowerShell's type
+    # names do not reach (docs/ARCHITECTURE.md).
+    $script:ArchiveResults = $archived + [Management.Automation.LanguagePrimitives]::ConvertTo(@{
         TraceId = $script:Traces[5].TraceId; ExperimentId = '1'; Status = 'LeftForNextPass'; Reason = 'Retention'; PayloadBytes = 123456
         Message = 'Spans were appended or changed during archival; the trace is left for a later pass.'
-    }
+    }, $archived[0].GetType())
     $script:Restores = @(Restore-Trace -TraceId $archived[0].TraceId, $archived[1].TraceId, $script:Traces[6].TraceId -Confirm:$false -PassThru -ErrorAction SilentlyContinue)
     # "What if:" lines go to the host: a transcript catches them.
     $transcript = Join-Path $script:Folder 'whatif.txt'

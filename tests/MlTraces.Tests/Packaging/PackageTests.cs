@@ -43,12 +43,13 @@ namespace MlTraces.Tests.Packaging
             Assert.Contains("MlTraces.nuspec", entries);
             foreach (string file in new[]
             {
-                "MlTraces.psd1", "MlTraces.dll", "MlTraces.Core.dll", "MlTraces.Format.ps1xml", "LICENSE",
+                "MlTraces.psd1", "MlTraces.dll", "MlTraces.Loader.dll", "MlTraces.LoadContext.dll", "Dependencies/MlTraces.Core.dll",
+                "MlTraces.Format.ps1xml", "LICENSE",
                 "en-US/MlTraces.dll-Help.xml", "en-US/about_MlTraces.help.txt", "en-US/about_MlTraces_Filters.help.txt",
             })
                 Assert.Contains(file, entries);
             foreach (string rid in Rids)
-                Assert.Contains(entries, e => e.StartsWith($"runtimes/{rid}/native/", StringComparison.Ordinal) && e.Contains("e_sqlite3"));
+                Assert.Contains(entries, e => e.StartsWith($"Dependencies/runtimes/{rid}/native/", StringComparison.Ordinal) && e.Contains("e_sqlite3"));
             // A library package's folders would hide the module from PowerShell; the engine is PowerShell's own.
             Assert.DoesNotContain(entries, e => e.StartsWith("lib/", StringComparison.Ordinal) || e.StartsWith("content/", StringComparison.Ordinal));
             Assert.DoesNotContain("System.Management.Automation.dll", entries);
@@ -103,6 +104,10 @@ namespace MlTraces.Tests.Packaging
             Assert.Equal("5.1", manifest["PowerShellVersion"]);
             Assert.True(Guid.TryParse(manifest["GUID"] as string, out _));
             Assert.Contains((string)manifest["RootModule"]!, entries);
+            // The loader, imported before the root module, decides where MlTraces.Core and its dependencies load.
+            Assert.Equal(new[] { "MlTraces.Loader.dll" }, ModuleManifest.Strings(manifest["NestedModules"]));
+            foreach (string nested in ModuleManifest.Strings(manifest["NestedModules"]))
+                Assert.Contains(nested, entries);
             foreach (string format in ModuleManifest.Strings(manifest["FormatsToProcess"]))
                 Assert.Contains(format, entries);
             // Explicit exports: no wildcard, so command discovery need not load the module.
