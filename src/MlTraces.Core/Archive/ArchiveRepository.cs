@@ -37,7 +37,7 @@ namespace MlTraces.Core.Archive
 
         /// <summary>The end of the name a payload has while it is being written, before it is renamed:
         /// traces.pb.&lt;32 hex digits&gt;.tmp, a name only this class makes.</summary>
-        public const string TemporarySuffix = ".tmp";
+        public const string TemporarySuffix = Store.AtomicFile.TemporarySuffix;
 
         /// <summary>A local folder for a file:// URI or an absolute path; null for anything else.</summary>
         public static string? LocalFolder(string uri) => Store.ConfinedPath.LocalPath(uri);
@@ -59,24 +59,10 @@ namespace MlTraces.Core.Archive
         public void Write(string folderUri, byte[] payload)
         {
             string file = FilePath(folderUri);
-            // Written beside the target under a name no one else uses, then renamed over it in one step: a reader
-            // (or a crash) sees the old file or the new one, never half, never none. Only the temporary file is
-            // ever cleaned up here: the target may be another writer's finished payload.
-            string temp = file + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
-            try
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-                using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                {
-                    // No fsync: a killed process loses nothing the OS has, and the store only points here after the
-                    // finalize commits (MLflow's local repository does not fsync either).
-                    f.Write(payload, 0, payload.Length);
-                }
-                Store.AtomicFile.Replace(temp, file);
-            }
+            // The store only points here after the finalize commits (MLflow's local repository does not fsync either).
+            try { Store.AtomicFile.Write(file, payload); }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
                 throw new MlTracesException(ErrorKind.IOError, "ArchiveWriteFailed", $"Could not write '{file}': {ex.Message}", ex);
             }
         }
