@@ -22,12 +22,28 @@ namespace MlTraces.Core.Archive
 
     public static class ArchiveRepositories
     {
-        /// <summary>The repository for a location, or UnsupportedArchiveRepository for one MlTraces cannot reach yet.</summary>
-        public static IArchiveRepository For(string locationUri)
+        /// <summary>The repository for a location: local paths and file:// URIs, s3://, wasbs://, abfss:// and
+        /// mlflow-artifacts:/ (credentials and the artifacts destination from the environment, as MLflow finds them);
+        /// UnsupportedArchiveRepository for anything else.</summary>
+        public static IArchiveRepository For(string locationUri) => For(locationUri, null);
+
+        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings? settings)
         {
             if (FileArchiveRepository.LocalFolder(locationUri) != null) return FileArchiveRepository.Instance;
+            if (Locations.LocationUri.IsObjectStoreScheme(locationUri))
+                return new ObjectArchiveRepository(settings ?? Locations.ObjectStoreSettings.FromEnvironment());
             throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedArchiveRepository",
-                $"The archive location '{locationUri}' is not on the local file system; MlTraces reads and writes archives at local paths and file:// URIs.");
+                $"The archive location '{Locations.LocationUri.Shown(locationUri)}' cannot be reached; MlTraces reaches {Locations.LocationUri.Supported}.");
+        }
+
+        /// <summary>UnsafeArchiveLocation unless the location is the trace's own archive folder under its experiment,
+        /// checked before anything is read.</summary>
+        public static void CheckOwnFolder(IArchiveRepository repository, string traceId, string experimentId, string location)
+        {
+            if (repository is ObjectArchiveRepository objects) { objects.CheckOwnFolder(traceId, experimentId, location); return; }
+            if (repository is FileArchiveRepository && Store.TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
+                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
+                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
         }
     }
 

@@ -80,5 +80,8 @@ namespace MlTraces.Tests.Support
     public sealed class ObjectStoreTheoryAttribute : TheoryAttribute
     {
         public ObjectStoreTheoryAttribute() { Skip = ObjectStoreServers.SkipReason(); }
+
+        /// <summary>Also needs the real MLflow stores (skipped with their reason where they are missing).</summary>
+        public bool RealStores { get => false; set { if (value && Support.RealStores.Folder == null) Skip ??= Support.RealStores.MissingReason; } }
     }
 }
