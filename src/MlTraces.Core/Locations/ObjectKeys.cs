@@ -58,6 +58,42 @@ namespace MlTraces.Core.Locations
             return (folder.WithPrefix(string.Join("/", parts.Take(n - keep))), key);
         }
 
+        /// <summary>
+        /// Where a trace's artifacts (traces.json) are, when its experiment's artifact location is an object store or
+        /// mlflow-artifacts:/: the location of the experiment's root and the key traces/&lt;id&gt;/artifacts under it.
+        /// The trace's mlflow.artifactLocation tag must name exactly that folder (the tag is the store's word, the
+        /// folder is derived from the experiment's own location and the trace's checked id); otherwise null and the
+        /// reason, before any request. A root that resolves to a local folder gives its path in LocalRoot (and the
+        /// tag's in LocalTag) for the local rules (<see cref="Store.TraceFolders.Artifacts"/>).
+        /// </summary>
+        public static (IObjectLocation? Location, string FolderKey, string? LocalRoot, string? LocalTag)? OwnArtifacts(
+            string traceId, string? experimentLocation, string tagLocation, ObjectStoreSettings settings, out string reason)
+        {
+            reason = "";
+            if (experimentLocation == null) { reason = "the trace's experiment is not known here, so the folder cannot be proven the trace's own"; return null; }
+            LocationUri root, tag;
+            string folderKey;
+            try
+            {
+                root = LocationUri.Parse(experimentLocation, settings);
+                tag = LocationUri.Parse(tagLocation, settings);
+                folderKey = TraceFolder(traceId);
+            }
+            catch (MlTracesException ex) { reason = ex.Message; return null; }
+            if (root.Kind == LocationKind.Folder || tag.Kind == LocationKind.Folder)
+            {
+                if (root.Kind != tag.Kind) { reason = $"it is not under the experiment's artifact location '{LocationUri.Shown(experimentLocation)}'"; return null; }
+                return (null, folderKey, root.Prefix, tag.Prefix);
+            }
+            var own = root.WithPrefix(root.Prefix.Length == 0 ? folderKey : root.Prefix + "/" + folderKey);
+            if (tag.Kind != root.Kind || !string.Equals(tag.ToString(), own.ToString(), StringComparison.Ordinal))
+            {
+                reason = $"not the trace's own folder '{own}'";
+                return null;
+            }
+            return (ObjectLocations.Open(root, settings), folderKey, null, null);
+        }
+
         private static MlTracesException Unsafe(string why) =>
             new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation", $"The archive location is not used: {why}.");
     }

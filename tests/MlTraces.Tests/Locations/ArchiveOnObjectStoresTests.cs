@@ -119,10 +119,8 @@ namespace MlTraces.Tests.Locations
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
             string config = Path.Combine(ts.Folder, "archival.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {place.Uri}\n  retention: 1d\n");
-            var saved = place.Environment.Keys.ToDictionary(k => k, Environment.GetEnvironmentVariable);
-            try
+            using (place.UseEnvironment())
             {
-                foreach (var e in place.Environment) Environment.SetEnvironmentVariable(e.Key, e.Value);
                 using var sh = new PsShell(ts);
                 var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
                 var before = sh.Objects<Trace>("Search-Trace -TrackingUri $uri -IncludeSpans", vars).ToDictionary(t => t.TraceId);
@@ -162,10 +160,6 @@ namespace MlTraces.Tests.Locations
                     Assert.Equal(SpansLocations.TrackingStore, t.SpansLocation);
                     Assert.Equal(ArchiveTestSupport.Describe(before[t.TraceId]), ArchiveTestSupport.Describe(t));
                 }
-            }
-            finally
-            {
-                foreach (var e in saved) Environment.SetEnvironmentVariable(e.Key, e.Value);
             }
         }
     }

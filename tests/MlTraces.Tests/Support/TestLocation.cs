@@ -86,6 +86,24 @@ namespace MlTraces.Tests.Support
 
         public static BlobServiceClient AzureService() => new BlobServiceClient(ObjectStoreServers.AzureConnectionString);
 
+        /// <summary>Sets this location's environment (plus <paramref name="extra"/>) in the process, as a user's session
+        /// would have it, until disposed. Only for tests in <see cref="ProcessEnvironmentCollection"/>.</summary>
+        public IDisposable UseEnvironment(IDictionary<string, string>? extra = null)
+        {
+            var env = new Dictionary<string, string>(Environment);
+            if (extra != null) foreach (var e in extra) env[e.Key] = e.Value;
+            var saved = env.Keys.ToDictionary(k => k, System.Environment.GetEnvironmentVariable);
+            foreach (var e in env) System.Environment.SetEnvironmentVariable(e.Key, e.Value);
+            return new Restore(saved);
+        }
+
+        private sealed class Restore : IDisposable
+        {
+            private readonly Dictionary<string, string?> _saved;
+            public Restore(Dictionary<string, string?> saved) { _saved = saved; }
+            public void Dispose() { foreach (var e in _saved) System.Environment.SetEnvironmentVariable(e.Key, e.Value); }
+        }
+
         public IObjectLocation Open() => ObjectLocations.Open(Uri, Settings);
 
         /// <summary>The full key (inside the container) of a key relative to the root.</summary>
