@@ -190,3 +190,64 @@ namespace MlTraces.Tests.Locations
         }
     }
 }
+
+namespace MlTraces.Tests.Locations
+{
+    /// <summary>A store that goes away: a private server of each kind, stopped under the location's feet.</summary>
+    public class StoppedServerTests
+    {
+        [ObjectStoreTheory]
+        [InlineData(TestLocation.S3)]
+        [InlineData(TestLocation.Azure)]
+        public void AStoppedServerIsUnreachableAfterTheRetriesAndNothingSecretIsSaid(string kind)
+        {
+            string script = System.IO.Path.Combine(PgServer.RepoRoot(), "tests", "objectstores", "servers.sh");
+            string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mltraces-stopped-" + Guid.NewGuid().ToString("N"));
+            string Run(string args)
+            {
+                var psi = new System.Diagnostics.ProcessStartInfo("bash", $"\"{script}\" {args}") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                using var p = System.Diagnostics.Process.Start(psi)!;
+                var err = p.StandardError.ReadToEndAsync();
+                string output = p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                Assert.True(p.ExitCode == 0, err.Result);
+                return output.Trim().Split('\n').Last().Trim();
+            }
+            string endpoint = Run($"start {kind} \"{dir}\"");
+            try
+            {
+                var env = kind == TestLocation.S3
+                    ? new Dictionary<string, string> { ["MLFLOW_S3_ENDPOINT_URL"] = endpoint, ["AWS_ACCESS_KEY_ID"] = ObjectStoreServers.S3AccessKey, ["AWS_SECRET_ACCESS_KEY"] = ObjectStoreServers.S3SecretKey }
+                    : new Dictionary<string, string> { ["AZURE_STORAGE_CONNECTION_STRING"] = endpoint };
+                string secret = kind == TestLocation.S3 ? "" : endpoint.Split(';').First(p => p.StartsWith("AccountKey=", StringComparison.Ordinal)).Substring("AccountKey=".Length);
+                string account = kind == TestLocation.S3 ? "" : endpoint.Split(';').First(p => p.StartsWith("AccountName=", StringComparison.Ordinal)).Substring("AccountName=".Length);
+                string uri = kind == TestLocation.S3 ? "s3://stopped/root" : $"wasbs://stopped@{account}.blob.core.windows.net/root";
+                var settings = new ObjectStoreSettings(n => env.TryGetValue(n, out var v) ? v : null);
+                if (kind == TestLocation.S3)
+                {
+                    using var client = new Amazon.S3.AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials("S3RVER", "S3RVER"), new Amazon.S3.AmazonS3Config { ServiceURL = endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+                    client.PutBucketAsync("stopped").GetAwaiter().GetResult();
+                }
+                else new Azure.Storage.Blobs.BlobServiceClient(endpoint).GetBlobContainerClient("stopped").Create();
+                var location = ObjectLocations.Open(uri, settings);
+                location.Write("0/traces/tr-1/artifacts/traces.pb", new byte[] { 1 });
+                Assert.True(location.Exists("0/traces/tr-1/artifacts/traces.pb"));
+
+                Run($"stop \"{dir}\"");
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                foreach (Action act in new Action[] { () => location.Read("0/traces/tr-1/artifacts/traces.pb"), () => location.Write("0/traces/tr-2/artifacts/traces.pb", new byte[] { 2 }) })
+                {
+                    var ex = Assert.Throws<MlTracesException>(act);
+                    Assert.Equal("ObjectStoreUnreachable", ex.ErrorId);
+                    Assert.Equal(ErrorKind.StoreUnavailable, ex.Kind);
+                    Assert.Contains("/root/0/traces/tr-", ex.Message);
+                    Assert.Contains($"after {Transient.MaxAttempts} tries", ex.Message);
+                    if (secret.Length > 0) Assert.DoesNotContain(secret, ex.ToString());
+                }
+                // Backed off between the tries (about 6 s each), not given up at once.
+                Assert.True(watch.Elapsed > TimeSpan.FromSeconds(5), watch.Elapsed.ToString());
+            }
+            finally { Run($"stop \"{dir}\""); }
+        }
+    }
+}

@@ -83,5 +83,8 @@ namespace MlTraces.Tests.Support
 
         /// <summary>Also needs the real MLflow stores (skipped with their reason where they are missing).</summary>
         public bool RealStores { get => false; set { if (value && Support.RealStores.Folder == null) Skip ??= Support.RealStores.MissingReason; } }
+
+        /// <summary>Also needs protoc (skipped with its reason where it is missing outside CI, as <see cref="ProtocFactAttribute"/>).</summary>
+        public bool Protoc { get => false; set { if (value) Skip ??= new ProtocFactAttribute().Skip; } }
     }
 }
