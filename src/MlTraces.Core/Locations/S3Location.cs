@@ -78,9 +78,12 @@ namespace MlTraces.Core.Locations
             string? profile = settings.Get("AWS_PROFILE");
             if (profile != null)
             {
-                if (!new CredentialProfileStoreChain().TryGetAWSCredentials(profile, out var credentials))
+                // boto3's rule: AWS_SHARED_CREDENTIALS_FILE names the credentials file when set (the SDK's chain
+                // alone does not look there).
+                string? file = settings.Get("AWS_SHARED_CREDENTIALS_FILE");
+                if (!new CredentialProfileStoreChain(file).TryGetAWSCredentials(profile, out var credentials))
                     throw new MlTracesException(ErrorKind.AuthenticationFailed, "ObjectStoreCredentialsMissing",
-                        $"The AWS profile '{UserText.Printable(profile)}' ($env:AWS_PROFILE) is not in the shared credentials or config file (~/.aws/credentials, ~/.aws/config): add it, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.");
+                        $"The AWS profile '{UserText.Printable(profile)}' ($env:AWS_PROFILE) is not in the shared credentials file ({(file == null ? "~/.aws/credentials" : UserText.Printable(file))}) or ~/.aws/config: add it, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.");
                 return new AmazonS3Client(credentials, config);
             }
             // The default chain: environment, shared files, SSO, container and instance roles.
