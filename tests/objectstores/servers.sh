@@ -2,6 +2,7 @@
 # Private object-store servers for the tests: s3rver (S3) and Azurite (Azure Blob), each on a free local port with
 # its own temporary data folder. Installed from npm into tests/objectstores/node_modules (git-ignored) when missing.
 #   servers.sh start s3 DIR      starts s3rver; prints its endpoint URL (http://127.0.0.1:<port>)
+#   servers.sh start s3-tls DIR  the same over HTTPS with a self-signed certificate (https://127.0.0.1:<port>)
 #   servers.sh start azure DIR   starts Azurite's blob service; prints a connection string for it
 #   servers.sh stop DIR          stops what DIR's start started and removes DIR
 # The S3 keys are s3rver's fixed pair (S3RVER/S3RVER); the Azure account has a random key made here, so a test
@@ -51,6 +52,16 @@ case "$cmd" in
         wait_port "$port" "$dir/$kind.log"
         echo "http://127.0.0.1:$port"
         ;;
+      s3-tls)
+        # HTTPS with a self-signed certificate, for MLFLOW_S3_IGNORE_TLS.
+        openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+          -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1
+        NODE_OPTIONS=--openssl-legacy-provider setsid "$bin/s3rver" --directory "$dir/$kind" --address 127.0.0.1 --port "$port" --silent \
+          --key "$dir/tls.key" --cert "$dir/tls.crt" >"$dir/$kind.log" 2>&1 </dev/null &
+        echo $! > "$dir/$kind.pid"
+        wait_port "$port" "$dir/$kind.log"
+        echo "https://127.0.0.1:$port"
+        ;;
       azure)
         account="mltraces$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
         key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
@@ -61,7 +72,7 @@ case "$cmd" in
         wait_port "$port" "$dir/$kind.log"
         echo "DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/$account;"
         ;;
-      *) echo "usage: $0 start s3|azure DIR" >&2; exit 2 ;;
+      *) echo "usage: $0 start s3|s3-tls|azure DIR" >&2; exit 2 ;;
     esac
     ;;
   stop)

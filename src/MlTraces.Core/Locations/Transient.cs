@@ -62,9 +62,14 @@ namespace MlTraces.Core.Locations
         /// SlowDown and Azure's ServerBusy).</summary>
         public static bool IsRetryableStatus(int status) => status == 408 || status == 429 || status == 500 || status == 502 || status == 503 || status == 504;
 
-        /// <summary>A dropped connection or a timeout below the SDK.</summary>
-        public static bool IsNetworkFailure(Exception ex) =>
-            ex is System.Net.Http.HttpRequestException || ex is System.IO.IOException || ex is TimeoutException || ex is TaskCanceledException || ex is System.Net.WebException;
+        /// <summary>A dropped connection or a timeout below the SDK; not a certificate that failed its check, which
+        /// fails the same way every time.</summary>
+        public static bool IsNetworkFailure(Exception ex)
+        {
+            for (Exception? e = ex; e != null; e = e.InnerException)
+                if (e is System.Security.Authentication.AuthenticationException) return false;
+            return ex is System.Net.Http.HttpRequestException || ex is System.IO.IOException || ex is TimeoutException || ex is TaskCanceledException || ex is System.Net.WebException;
+        }
 
         /// <summary>Waits for an async call from synchronous code, throwing what it threw (not an AggregateException).</summary>
         public static T Wait<T>(Task<T> task) => task.ConfigureAwait(false).GetAwaiter().GetResult();

@@ -196,24 +196,40 @@ namespace MlTraces.Tests.Locations
     /// <summary>A store that goes away: a private server of each kind, stopped under the location's feet.</summary>
     public class StoppedServerTests
     {
+        [ObjectStoreFact]
+        public void CertificatesAreCheckedUnlessMlflowS3IgnoreTlsIsTrue()
+        {
+            var (endpoint, server) = ObjectStoreServers.StartPrivate("s3-tls");
+            using (server)
+            {
+                Assert.StartsWith("https://", endpoint);
+                ObjectStoreSettings Settings(string? ignore) => new ObjectStoreSettings(n => n switch
+                {
+                    "MLFLOW_S3_ENDPOINT_URL" => endpoint, "AWS_ACCESS_KEY_ID" => ObjectStoreServers.S3AccessKey,
+                    "AWS_SECRET_ACCESS_KEY" => ObjectStoreServers.S3SecretKey, "MLFLOW_S3_IGNORE_TLS" => ignore, _ => null,
+                });
+                // A self-signed certificate is refused as it would be by MLflow's client ...
+                // (at once: a certificate that fails its check is not tried again).
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var refused = Assert.Throws<MlTracesException>(() => ObjectLocations.Open("s3://tls/root", Settings(null)).Exists("0/traces/tr-1/artifacts/traces.pb"));
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(3), watch.Elapsed.ToString());
+                Assert.Equal("ObjectStoreRequestFailed", refused.ErrorId);
+                Assert.Contains("certificate", refused.Message);
+                Assert.Contains("s3://tls/root/0/traces/tr-1/artifacts/traces.pb", refused.Message);
+                // ... and accepted with MLFLOW_S3_IGNORE_TLS=true (any case, as MLflow reads it): the bucket is then
+                // reached, and found missing.
+                var reached = Assert.Throws<MlTracesException>(() => ObjectLocations.Open("s3://tls/root", Settings("TRUE")).Exists("0/traces/tr-1/artifacts/traces.pb"));
+                Assert.Equal("ObjectStoreContainerMissing", reached.ErrorId);
+                Assert.False(new ObjectStoreSettings(n => n == "MLFLOW_S3_IGNORE_TLS" ? "1" : null).S3IgnoreTls);
+            }
+        }
+
         [ObjectStoreTheory]
         [InlineData(TestLocation.S3)]
         [InlineData(TestLocation.Azure)]
         public void AStoppedServerIsUnreachableAfterTheRetriesAndNothingSecretIsSaid(string kind)
         {
-            string script = System.IO.Path.Combine(PgServer.RepoRoot(), "tests", "objectstores", "servers.sh");
-            string dir = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mltraces-stopped-" + Guid.NewGuid().ToString("N"));
-            string Run(string args)
-            {
-                var psi = new System.Diagnostics.ProcessStartInfo("bash", $"\"{script}\" {args}") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                using var p = System.Diagnostics.Process.Start(psi)!;
-                var err = p.StandardError.ReadToEndAsync();
-                string output = p.StandardOutput.ReadToEnd();
-                p.WaitForExit();
-                Assert.True(p.ExitCode == 0, err.Result);
-                return output.Trim().Split('\n').Last().Trim();
-            }
-            string endpoint = Run($"start {kind} \"{dir}\"");
+            var (endpoint, server) = ObjectStoreServers.StartPrivate(kind);
             try
             {
                 var env = kind == TestLocation.S3
@@ -233,7 +249,7 @@ namespace MlTraces.Tests.Locations
                 location.Write("0/traces/tr-1/artifacts/traces.pb", new byte[] { 1 });
                 Assert.True(location.Exists("0/traces/tr-1/artifacts/traces.pb"));
 
-                Run($"stop \"{dir}\"");
+                ObjectStoreServers.Stop(server);
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 foreach (Action act in new Action[] { () => location.Read("0/traces/tr-1/artifacts/traces.pb"), () => location.Write("0/traces/tr-2/artifacts/traces.pb", new byte[] { 2 }) })
                 {
@@ -247,7 +263,7 @@ namespace MlTraces.Tests.Locations
                 // Backed off between the tries (about 6 s each), not given up at once.
                 Assert.True(watch.Elapsed > TimeSpan.FromSeconds(5), watch.Elapsed.ToString());
             }
-            finally { Run($"stop \"{dir}\""); }
+            finally { server.Dispose(); }
         }
     }
 }

@@ -44,7 +44,7 @@ namespace MlTraces.Tests.Support
         {
             string? given = Environment.GetEnvironmentVariable(variable);
             if (!string.IsNullOrWhiteSpace(given)) return given!.Trim();
-            string script = Path.Combine(PgServer.RepoRoot(), "tests", "objectstores", "servers.sh");
+            string script = Script();
             lock (Dir)
             {
                 if (!_stopRegistered)
@@ -56,6 +56,26 @@ namespace MlTraces.Tests.Support
             var lines = Run(script, $"start {kind} \"{Dir}\"").Trim().Split('\n');
             return lines[lines.Length - 1].Trim();
         }
+
+        /// <summary>A server of its own for one test (servers.sh start KIND DIR): its endpoint or connection string,
+        /// and an IDisposable that stops it (again, if the test stopped it already with <see cref="Stop"/>).</summary>
+        public static (string Endpoint, IDisposable Server) StartPrivate(string kind)
+        {
+            string dir = Path.Combine(Path.GetTempPath(), "mltraces-private-" + Guid.NewGuid().ToString("N"));
+            var lines = Run(Script(), $"start {kind} \"{dir}\"").Trim().Split('\n');
+            return (lines[lines.Length - 1].Trim(), new Stopper(dir));
+        }
+
+        public static void Stop(IDisposable server) => server.Dispose();
+
+        private sealed class Stopper : IDisposable
+        {
+            private readonly string _dir;
+            public Stopper(string dir) { _dir = dir; }
+            public void Dispose() => Run(Script(), $"stop \"{_dir}\"");
+        }
+
+        private static string Script() => Path.Combine(PgServer.RepoRoot(), "tests", "objectstores", "servers.sh");
 
         private static string Run(string script, string args)
         {
