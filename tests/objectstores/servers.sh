@@ -5,6 +5,7 @@
 #   servers.sh start s3-tls DIR  the same over HTTPS with a self-signed certificate (https://127.0.0.1:<port>)
 #   servers.sh start azure DIR   starts Azurite's blob service; prints a connection string for it
 #   servers.sh stop DIR          stops what DIR's start started and removes DIR
+# With OWNER_PID after DIR, a start also stops the server when that process has ended.
 # The S3 keys are s3rver's fixed pair (S3RVER/S3RVER); the Azure account has a random key made here, so a test
 # can look for it in messages without matching a well-known constant.
 set -euo pipefail
@@ -38,7 +39,7 @@ wait_port() {
 cmd=${1:?start|stop}
 case "$cmd" in
   start)
-    kind=${2:?s3|azure}; dir=${3:?data folder}
+    kind=${2:?s3|azure}; dir=${3:?data folder}; owner=${4:-}
     install
     mkdir -p "$dir/$kind"
     port=$(free_port)
@@ -72,8 +73,14 @@ case "$cmd" in
         wait_port "$port" "$dir/$kind.log"
         echo "DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/$account;"
         ;;
-      *) echo "usage: $0 start s3|s3-tls|azure DIR" >&2; exit 2 ;;
+      *) echo "usage: $0 start s3|s3-tls|azure DIR [OWNER_PID]" >&2; exit 2 ;;
     esac
+    if [ -n "$owner" ]; then
+      # Stopped when the process that asked for it is gone, however it ended (a test host that is killed runs no
+      # exit handler).
+      setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; bash "$2" stop "$3"' _ "$owner" "$here/servers.sh" "$dir" \
+        >/dev/null 2>&1 </dev/null &
+    fi
     ;;
   stop)
     dir=${2:?data folder}

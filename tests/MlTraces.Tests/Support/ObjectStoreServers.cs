@@ -53,7 +53,7 @@ namespace MlTraces.Tests.Support
                     AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Run(script, $"stop \"{Dir}\""); } catch (Exception) { } };
                 }
             }
-            var lines = Run(script, $"start {kind} \"{Dir}\"").Trim().Split('\n');
+            var lines = Run(script, $"start {kind} \"{Dir}\" {Environment.ProcessId}").Trim().Split('\n');
             return lines[lines.Length - 1].Trim();
         }
 
@@ -62,7 +62,7 @@ namespace MlTraces.Tests.Support
         public static (string Endpoint, IDisposable Server) StartPrivate(string kind)
         {
             string dir = Path.Combine(Path.GetTempPath(), "mltraces-private-" + Guid.NewGuid().ToString("N"));
-            var lines = Run(Script(), $"start {kind} \"{dir}\"").Trim().Split('\n');
+            var lines = Run(Script(), $"start {kind} \"{dir}\" {Environment.ProcessId}").Trim().Split('\n');
             return (lines[lines.Length - 1].Trim(), new Stopper(dir));
         }
 
