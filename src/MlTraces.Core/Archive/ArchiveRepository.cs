@@ -22,12 +22,28 @@ namespace MlTraces.Core.Archive
 
     public static class ArchiveRepositories
     {
-        /// <summary>The repository for a location, or UnsupportedArchiveRepository for one MlTraces cannot reach yet.</summary>
-        public static IArchiveRepository For(string locationUri)
+        /// <summary>The repository for a location: local paths and file:// URIs, s3://, wasbs://, abfss:// and
+        /// mlflow-artifacts:/ (credentials and the artifacts destination from the environment, as MLflow finds them);
+        /// UnsupportedArchiveRepository for anything else.</summary>
+        public static IArchiveRepository For(string locationUri) => For(locationUri, null);
+
+        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings? settings)
         {
             if (FileArchiveRepository.LocalFolder(locationUri) != null) return FileArchiveRepository.Instance;
+            if (Locations.LocationUri.IsObjectStoreScheme(locationUri))
+                return new ObjectArchiveRepository(settings ?? Locations.ObjectStoreSettings.FromEnvironment());
             throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedArchiveRepository",
-                $"The archive location '{locationUri}' is not on the local file system; MlTraces reads and writes archives at local paths and file:// URIs.");
+                $"The archive location '{Locations.LocationUri.Shown(locationUri)}' cannot be reached; MlTraces reaches {Locations.LocationUri.Supported}.");
+        }
+
+        /// <summary>UnsafeArchiveLocation unless the location is the trace's own archive folder under its experiment,
+        /// checked before anything is read.</summary>
+        public static void CheckOwnFolder(IArchiveRepository repository, string traceId, string experimentId, string location)
+        {
+            if (repository is ObjectArchiveRepository objects) { objects.CheckOwnFolder(traceId, experimentId, location); return; }
+            if (repository is FileArchiveRepository && Store.TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
+                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
+                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
         }
     }
 
@@ -37,7 +53,7 @@ namespace MlTraces.Core.Archive
 
         /// <summary>The end of the name a payload has while it is being written, before it is renamed:
         /// traces.pb.&lt;32 hex digits&gt;.tmp, a name only this class makes.</summary>
-        public const string TemporarySuffix = ".tmp";
+        public const string TemporarySuffix = Store.AtomicFile.TemporarySuffix;
 
         /// <summary>A local folder for a file:// URI or an absolute path; null for anything else.</summary>
         public static string? LocalFolder(string uri) => Store.ConfinedPath.LocalPath(uri);
@@ -59,24 +75,10 @@ namespace MlTraces.Core.Archive
         public void Write(string folderUri, byte[] payload)
         {
             string file = FilePath(folderUri);
-            // Written beside the target under a name no one else uses, then renamed over it in one step: a reader
-            // (or a crash) sees the old file or the new one, never half, never none. Only the temporary file is
-            // ever cleaned up here: the target may be another writer's finished payload.
-            string temp = file + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
-            try
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-                using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                {
-                    // No fsync: a killed process loses nothing the OS has, and the store only points here after the
-                    // finalize commits (MLflow's local repository does not fsync either).
-                    f.Write(payload, 0, payload.Length);
-                }
-                Store.AtomicFile.Replace(temp, file);
-            }
+            // The store only points here after the finalize commits (MLflow's local repository does not fsync either).
+            try { Store.AtomicFile.Write(file, payload); }
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
-                try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
                 throw new MlTracesException(ErrorKind.WriteFailed, "ArchiveWriteFailed", $"Could not write '{file}': {ex.Message}", ex);
             }
         }

@@ -422,9 +422,7 @@ namespace MlTraces.Core.Archive
         public static List<Span> ReadArchived(string traceId, string experimentId, string location, out long bytes)
         {
             var repository = ArchiveRepositories.For(location);
-            if (repository is FileArchiveRepository && TraceFolders.Archive(traceId, experimentId, location, out string why) == null)
-                throw new MlTracesException(ErrorKind.InvalidData, "UnsafeArchiveLocation",
-                    $"The archive location '{location}' of trace {traceId} is not read: {why}.");
+            ArchiveRepositories.CheckOwnFolder(repository, traceId, experimentId, location);
             byte[] payload = repository.Read(location);
             bytes = payload.LongLength;
             var spans = TracePayload.Read(traceId, payload);

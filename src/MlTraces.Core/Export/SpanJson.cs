@@ -96,8 +96,14 @@ namespace MlTraces.Core.Export
         public static List<Span> ReadTraceDataFile(string traceId, string ownFolder)
         {
             byte[] bytes = Store.ConfinedPath.ReadOwnFile(ownFolder, TraceDataFileName, "span data file", "TraceDataMissing");
+            return FromTraceDataBytes(traceId, bytes, Path.Combine(ownFolder, TraceDataFileName));
+        }
+
+        /// <summary>The spans of a traces.json read from <paramref name="source"/> (a file or an object), if they are the trace's own.</summary>
+        public static List<Span> FromTraceDataBytes(string traceId, byte[] bytes, string source)
+        {
             var spans = FromTraceData(traceId, new UTF8Encoding(false).GetString(bytes).TrimStart('\uFEFF'));
-            CheckBelongsTo(traceId, spans, Path.Combine(ownFolder, TraceDataFileName));
+            CheckBelongsTo(traceId, spans, source);
             return spans;
         }
 

@@ -5,6 +5,7 @@ using System.Linq;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Archive;
 using MlTraces.Core.Export;
+using MlTraces.Core.Locations;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Spans
@@ -191,16 +192,33 @@ namespace MlTraces.Core.Spans
 
         private void LoadFromArtifact(Trace t)
         {
-            if (ConfinedPath.LocalPath(t.ArtifactLocation) == null)
+            bool remote = LocationUri.IsObjectStoreScheme(t.ArtifactLocation);
+            if (ConfinedPath.LocalPath(t.ArtifactLocation) == null && !remote)
             {
                 Warnings.Add(t.ArtifactLocation == null
                     ? $"Trace {t.TraceId} has no spans in the store and no artifact location; its spans cannot be loaded."
-                    : $"The spans of trace {t.TraceId} are in the artifact store at '{t.ArtifactLocation}', which is not on the local file system; MlTraces cannot read them.");
+                    : $"The spans of trace {t.TraceId} are in the artifact store at '{LocationUri.Shown(t.ArtifactLocation)}', which MlTraces cannot reach; it reaches {LocationUri.Supported}.");
                 return;
             }
             _experimentLocations ??= Experiments.All(_store).ToDictionary(e => e.ExperimentId, e => e.ArtifactLocation, StringComparer.Ordinal);
             _experimentLocations.TryGetValue(t.ExperimentId, out var root);
-            string? folder = TraceFolders.Artifacts(t.TraceId, root, t.ArtifactLocation!, out string why);
+            string tag = t.ArtifactLocation!;
+            if (remote || LocationUri.IsObjectStoreScheme(root))
+            {
+                var own = ObjectKeys.OwnArtifacts(t.TraceId, root, tag, _settings ??= ObjectStoreSettings.FromEnvironment(), out string reason);
+                if (own == null)
+                {
+                    Warnings.Add($"The spans of trace {t.TraceId} at '{LocationUri.Shown(tag)}' are not read: {reason}");
+                    return;
+                }
+                if (own.Value.Location == null) { root = own.Value.LocalRoot; tag = own.Value.LocalTag!; }
+                else
+                {
+                    LoadFromObjectStore(t, own.Value.Location, own.Value.FolderKey + "/" + SpanJson.TraceDataFileName);
+                    return;
+                }
+            }
+            string? folder = TraceFolders.Artifacts(t.TraceId, root, tag, out string why);
             if (folder == null)
             {
                 Warnings.Add($"The spans of trace {t.TraceId} at '{t.ArtifactLocation}' are not read: {why}.");
@@ -220,6 +238,25 @@ namespace MlTraces.Core.Spans
             }
         }
 
+        /// <summary>traces.json as an object: read, checked to be the trace's own, a warning when it cannot be.</summary>
+        private void LoadFromObjectStore(Trace t, IObjectLocation location, string key)
+        {
+            string shown = location.Root.WithPrefix(location.Root.Key(key)).ToString();
+            try
+            {
+                t.Spans = SpanJson.FromTraceDataBytes(t.TraceId, location.Read(key), shown);
+            }
+            catch (MlTracesException ex) when (ex.ErrorId == "ObjectMissing")
+            {
+                Warnings.Add($"The spans of trace {t.TraceId} should be in '{shown}', which does not exist.");
+            }
+            catch (MlTracesException ex)
+            {
+                Warnings.Add($"The spans of trace {t.TraceId} at '{shown}' cannot be read: {ex.Message}");
+            }
+        }
+
         private Dictionary<string, string?>? _experimentLocations;
+        private ObjectStoreSettings? _settings;
     }
 }

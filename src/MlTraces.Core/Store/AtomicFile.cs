@@ -40,6 +40,29 @@ namespace MlTraces.Core.Store
                 throw new IOException($"Could not rename '{source}' to '{target}' (errno {Marshal.GetLastWin32Error()}).");
         }
 
+        /// <summary>The end of the name a file has while <see cref="Write"/> writes it: &lt;name&gt;.&lt;32 hex digits&gt;.tmp.</summary>
+        public const string TemporarySuffix = ".tmp";
+
+        /// <summary>Writes <paramref name="data"/> beside <paramref name="path"/> under a name no one else uses, then
+        /// renames it over the target in one step: a reader (or a crash) sees the old file or the new one, never half,
+        /// never none. Only the temporary file is cleaned up on failure: the target may be another writer's finished
+        /// file. No fsync: a killed process loses nothing the OS has.</summary>
+        public static void Write(string path, byte[] data)
+        {
+            string temp = path + "." + Guid.NewGuid().ToString("N") + TemporarySuffix;
+            try
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                using (var f = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None)) f.Write(data, 0, data.Length);
+                Replace(temp, path);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                try { if (File.Exists(temp)) File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+                throw;
+            }
+        }
+
         private const int MoveFileReplaceExisting = 0x1, MoveFileWriteThrough = 0x8;
 
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true)]

@@ -64,7 +64,8 @@ namespace MlTraces.Tests.Archive
             Assert.Contains(ids[0], w[0]); Assert.Contains("does not exist", w[0]);
             Assert.Contains(ids[1], w[1]); Assert.Contains("valid OTLP TracesData", w[1]);
             Assert.Contains(ids[2], w[2]); Assert.Contains("mlflow.trace.archiveLocation", w[2]);
-            Assert.Contains(ids[3], w[3]); Assert.Contains("not on the local file system", w[3]);
+            // A bucket folder that is not the trace's own is refused before any request.
+            Assert.Contains(ids[3], w[3]); Assert.Contains("not a trace's own folder", w[3]);
         }
 
         [RealStoreFact]

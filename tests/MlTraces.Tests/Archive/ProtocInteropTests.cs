@@ -80,5 +80,26 @@ namespace MlTraces.Tests.Archive
                 Assert.Contains("code: STATUS_CODE_OK", text);
             }
         }
+
+        /// <summary>What an archival writes to each kind of location, fetched back with that store's own SDK, is a
+        /// TracesData protoc decodes, with the trace's spans.</summary>
+        [ObjectStoreTheory(Protoc = true)]
+        [InlineData(TestLocation.Folder)]
+        [InlineData(TestLocation.S3)]
+        [InlineData(TestLocation.Azure)]
+        public void ProtocDecodesPayloadsReadBackFromEachServer(string kind)
+        {
+            string protoc = ProtocFactAttribute.Protoc() ?? throw new FileNotFoundException("protoc is not on PATH; .ci/run installs Debian's protobuf-compiler.");
+            var trace = File.ReadLines(Path.Combine(ModuleManifest.RepoRoot, "samples", "traces.jsonl"))
+                .Select(MlTraces.Core.Export.TraceJson.FromJson).First(t => t.Spans is { Count: > 1 });
+            using var place = TestLocation.Create(kind);
+            string folder = $"{place.Uri}/{trace.ExperimentId}/traces/{trace.TraceId}/artifacts";
+            ArchiveRepositories.For(folder, place.Settings).Write(folder, TracePayload.Write(trace.TraceId, trace.Spans!));
+            byte[] stored = place.GetRaw(place.FullKey($"{trace.ExperimentId}/traces/{trace.TraceId}/artifacts/traces.pb"))!;
+            string text = Protoc(protoc, $"--decode=opentelemetry.proto.trace.v1.TracesData -I \"{ProtoRoot()}\" opentelemetry/proto/trace/v1/trace.proto", stored);
+            Assert.Equal(trace.Spans!.Count, text.Split('\n').Count(l => l == "    spans {"));
+            foreach (var s in trace.Spans!) Assert.Contains($"      name: \"{s.Name}\"\n", text);
+            Assert.Contains($"string_value: \"{trace.TraceId}\"", text);
+        }
     }
 }

@@ -99,7 +99,7 @@ namespace MlTraces.Tests.Commands
             var files = ArchiveFiles(ts);
             var r = sh.Run("Restore-Trace -TrackingUri $uri -TraceId $ids -PassThru", vars);
             Assert.Null(r.Terminating);
-            Assert.Equal(new[] { "ArchivedTracePayloadInvalid", "ArchiveLocationMissing", "UnsupportedArchiveRepository", "PayloadOfAnotherTrace", "TraceNotFound" },
+            Assert.Equal(new[] { "ArchivedTracePayloadInvalid", "ArchiveLocationMissing", "UnsafeArchiveLocation", "PayloadOfAnotherTrace", "TraceNotFound" },
                 r.Errors.Select(e => e.FullyQualifiedErrorId.Split(',')[0]));
             Assert.Equal(ids.Take(4).Append("tr-nope"), r.Errors.Select(e => (string)e.TargetObject));
             Assert.All(r.Output.Select(o => (RestoreReceipt)o.BaseObject), x => Assert.False(x.Restored));

@@ -1,0 +1,198 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Net.Http;
+using System.Threading;
+using System.Threading.Tasks;
+using Azure;
+using Azure.Identity;
+using Azure.Storage;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+
+namespace MlTraces.Core.Locations
+{
+    /// <summary>
+    /// A wasbs:// or abfss:// location through the official SDK (Azure.Storage.Blobs), reached as MLflow's
+    /// AzureBlobArtifactRepository reaches it (mlflow/store/artifact/azure_blob_artifact_repo.py, __init__):
+    /// AZURE_STORAGE_CONNECTION_STRING (whose endpoint then wins, as in MLflow), else AZURE_STORAGE_ACCESS_KEY for the
+    /// URI's account, else AZURE_STORAGE_SAS_TOKEN (MLflow's Data Lake repository's variable), else the default Azure
+    /// credential (Azure.Identity: environment, workload and managed identity, Azure CLI ...).
+    /// </summary>
+    public sealed class AzureBlobLocation : IObjectLocation
+    {
+        private static readonly ConcurrentDictionary<string, Lazy<BlobServiceClient>> Clients = new ConcurrentDictionary<string, Lazy<BlobServiceClient>>(StringComparer.Ordinal);
+
+        private readonly BlobContainerClient _container;
+        private readonly ObjectStoreSettings _settings;
+
+        public AzureBlobLocation(LocationUri root, ObjectStoreSettings settings)
+        {
+            if (root.Kind != LocationKind.AzureBlob) throw new ArgumentException("Not an Azure Blob location.", nameof(root));
+            Root = root;
+            _settings = settings;
+            var service = Clients.GetOrAdd(settings.Fingerprint() + "|" + root.Account + "." + root.HostSuffix,
+                _ => new Lazy<BlobServiceClient>(() => CreateClient(root, settings))).Value;
+            _container = service.GetBlobContainerClient(root.Container);
+        }
+
+        public LocationUri Root { get; }
+
+        private static BlobServiceClient CreateClient(LocationUri root, ObjectStoreSettings settings)
+        {
+            // One retry policy for every store (Transient); the SDK's own would multiply it.
+            var options = new BlobClientOptions();
+            options.Retry.MaxRetries = 0;
+            options.Retry.NetworkTimeout = TimeSpan.FromMinutes(5);
+            var account = new Uri("https://" + root.Account + "." + root.HostSuffix);
+            try
+            {
+                if (settings.Get("AZURE_STORAGE_CONNECTION_STRING") is string connection) return new BlobServiceClient(connection, options);
+                if (settings.Get("AZURE_STORAGE_ACCESS_KEY") is string key) return new BlobServiceClient(account, new StorageSharedKeyCredential(root.Account, key), options);
+                if (settings.Get("AZURE_STORAGE_SAS_TOKEN") is string sas) return new BlobServiceClient(account, new AzureSasCredential(sas.TrimStart('?')), options);
+                return new BlobServiceClient(account, new DefaultAzureCredential(), options);
+            }
+            catch (Exception ex) when (ex is FormatException || ex is ArgumentException)
+            {
+                // The SDK's text may quote the malformed value: it is not shown.
+                throw new MlTracesException(ErrorKind.InvalidArgument, "ObjectStoreCredentialsInvalid",
+                    $"The Azure storage credentials for '{root}' could not be used: AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCESS_KEY or AZURE_STORAGE_SAS_TOKEN is malformed ({ex.GetType().Name}). Check the value set.");
+            }
+        }
+
+        private string Shown(string key) => "wasbs://" + Root.Container + "@" + Root.Account + "." + Root.HostSuffix + "/" + key;
+
+        public byte[] Read(string key, CancellationToken cancel = default)
+        {
+            string full = Root.Key(key);
+            return Call("read", full, async () =>
+            {
+                var response = await _container.GetBlobClient(full).DownloadContentAsync(cancel).ConfigureAwait(false);
+                return response.Value.Content.ToArray();
+            }, cancel);
+        }
+
+        public void Write(string key, byte[] data, CancellationToken cancel = default)
+        {
+            string full = Root.Key(key);
+            // One Put Blob (or blocks committed in one Put Block List): readers see the old blob or the new one.
+            Call("write", full, async () =>
+            {
+                await _container.GetBlobClient(full).UploadAsync(new BinaryData(data), overwrite: true, cancel).ConfigureAwait(false);
+                return true;
+            }, cancel);
+        }
+
+        public bool Exists(string key, CancellationToken cancel = default)
+        {
+            string full = Root.Key(key);
+            return Call("check", full, async () =>
+            {
+                if ((await _container.GetBlobClient(full).ExistsAsync(cancel).ConfigureAwait(false)).Value) return true;
+                // A missing container is an error, not a missing blob.
+                if (!(await _container.ExistsAsync(cancel).ConfigureAwait(false)).Value) throw new RequestFailedException(404, "The specified container does not exist.", "ContainerNotFound", null);
+                return false;
+            }, cancel);
+        }
+
+        public bool Delete(string key, CancellationToken cancel = default)
+        {
+            string full = Root.Key(key);
+            return Call("delete", full, () => DeleteFull(full, cancel), cancel);
+        }
+
+        private async Task<bool> DeleteFull(string full, CancellationToken cancel)
+        {
+            try
+            {
+                await _container.GetBlobClient(full).DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, null, cancel).ConfigureAwait(false);
+                return true;
+            }
+            catch (RequestFailedException ex) when (ex.ErrorCode == "BlobNotFound") { return false; }
+        }
+
+        public IReadOnlyList<DeleteFailure> DeleteMany(IReadOnlyList<string> keys, CancellationToken cancel = default)
+        {
+            var full = keys.Select(k => (Key: k, Full: Root.Key(k))).ToList();
+            // Blob batches need a separate package and are not served by every endpoint: one delete per blob,
+            // bounded in parallel, each with its own retries.
+            var results = Transient.Wait(Transient.ForEachAsync(full, Transient.Concurrency, async k =>
+            {
+                try { await CallAsync("delete", k.Full, () => DeleteFull(k.Full, cancel), cancel).ConfigureAwait(false); return null; }
+                catch (MlTracesException ex) { return new DeleteFailure(k.Key, ex); }
+            }, cancel));
+            return results.Where(r => r != null).Select(r => r!).ToList();
+        }
+
+        public IEnumerable<ObjectEntry> List(string prefix, CancellationToken cancel = default)
+        {
+            string rootPrefix = Root.Prefix.Length == 0 ? "" : Root.Prefix + "/";
+            string listPrefix = prefix.Length == 0 ? rootPrefix : Root.Key(prefix.TrimEnd('/')) + "/";
+            string? token = null;
+            do
+            {
+                var page = Call("list", listPrefix, async () =>
+                {
+                    await using var pages = _container.GetBlobsAsync(BlobTraits.None, BlobStates.None, listPrefix, cancel).AsPages(token, 5000).GetAsyncEnumerator(cancel);
+                    return await pages.MoveNextAsync().ConfigureAwait(false) ? pages.Current : null;
+                }, cancel);
+                if (page == null) yield break;
+                foreach (var blob in page.Values)
+                {
+                    if (!blob.Name.StartsWith(listPrefix, StringComparison.Ordinal)) continue;
+                    yield return new ObjectEntry(blob.Name.Substring(rootPrefix.Length), blob.Properties.LastModified ?? DateTimeOffset.MinValue, blob.Properties.ContentLength ?? 0);
+                }
+                token = string.IsNullOrEmpty(page.ContinuationToken) ? null : page.ContinuationToken;
+            } while (token != null);
+        }
+
+        private T Call<T>(string what, string fullKey, Func<Task<T>> action, CancellationToken cancel) =>
+            Transient.Wait(CallAsync(what, fullKey, action, cancel));
+
+        private Task<T> CallAsync<T>(string what, string fullKey, Func<Task<T>> action, CancellationToken cancel) =>
+            Transient.GuardedAsync(action, IsTransient, ex => Error(what, fullKey, ex), cancel);
+
+        /// <summary>Throttling (503 ServerBusy, 429), server errors, timeouts and dropped connections are tried again.</summary>
+        public static bool IsTransient(Exception ex)
+        {
+            if (ex is RequestFailedException r)
+                return r.Status == 0 || Transient.IsRetryableStatus(r.Status)
+                    || (r.InnerException != null && IsTransient(r.InnerException));
+            if (ex is AggregateException a) return a.InnerExceptions.Any(IsTransient);
+            return Transient.IsNetworkFailure(ex);
+        }
+
+        /// <summary>What went wrong, for a person: the location, the status and the service's error code, what to
+        /// do. The SDK's text (which lists request headers) is not kept; only its first line, scrubbed.</summary>
+        private MlTracesException Error(string what, string fullKey, Exception ex)
+        {
+            string where = Shown(fullKey);
+            if (ex is RequestFailedException r)
+            {
+                if (r.ErrorCode == "ContainerNotFound")
+                    return new MlTracesException(ErrorKind.NotFound, "ObjectStoreContainerMissing",
+                        $"Could not {what} '{where}': the container '{Root.Container}' does not exist in account '{Root.Account}'. Check the location, or create the container.");
+                if (r.Status == 404)
+                    return new MlTracesException(ErrorKind.NotFound, "ObjectMissing", $"The object '{where}' does not exist.");
+                if (r.Status == 401 || r.Status == 403)
+                    return new MlTracesException(ErrorKind.AuthenticationFailed, "ObjectStoreAccessDenied",
+                        $"Azure Storage refused to {what} '{where}' ({r.Status} {r.ErrorCode}): check the credentials (AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCESS_KEY, AZURE_STORAGE_SAS_TOKEN, or the signed-in identity) and that they may use this container.");
+                if (r.Status == 0 || IsTransient(r))
+                    return new MlTracesException(ErrorKind.StoreUnavailable, "ObjectStoreUnreachable",
+                        $"Could not {what} '{where}' after {Transient.MaxAttempts} tries ({r.Status} {r.ErrorCode}): {Transient.Describe(r, _settings)}");
+                return new MlTracesException(ErrorKind.IOError, "ObjectStoreRequestFailed",
+                    $"Could not {what} '{where}' ({r.Status} {r.ErrorCode}): {Transient.Describe(r, _settings)}");
+            }
+            if (ex is AuthenticationFailedException || ex is CredentialUnavailableException)
+                return new MlTracesException(ErrorKind.AuthenticationFailed, "ObjectStoreCredentialsMissing",
+                    $"Could not {what} '{where}': no Azure credential was available. Set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCESS_KEY (or AZURE_STORAGE_SAS_TOKEN), or sign in (Connect-AzAccount / az login), or run with a managed identity.");
+            if (IsTransient(ex))
+                return new MlTracesException(ErrorKind.StoreUnavailable, "ObjectStoreUnreachable",
+                    $"Could not {what} '{where}' after {Transient.MaxAttempts} tries: {Transient.Describe(ex, _settings)}");
+            return new MlTracesException(ErrorKind.IOError, "ObjectStoreRequestFailed",
+                $"Could not {what} '{where}': {Transient.Describe(ex, _settings)}");
+        }
+    }
+}
