@@ -2,7 +2,9 @@
 # Private object-store servers for the tests: s3rver (S3) and Azurite (Azure Blob), each on a free local port with
 # its own temporary data folder. Installed from npm into tests/objectstores/node_modules (git-ignored) when missing.
 #   servers.sh start s3 DIR      starts s3rver; prints its endpoint URL (http://127.0.0.1:<port>)
-#   servers.sh start azure DIR   starts Azurite's blob service; prints a connection string for it
+#   servers.sh start azure DIR [ACCOUNT:KEY]
+#                                starts Azurite's blob service (with that account, to start again on DIR's data);
+#                                prints a connection string for it
 #   servers.sh stop DIR          stops what DIR's start started and removes DIR
 # The S3 keys are s3rver's fixed pair (S3RVER/S3RVER); the Azure account has a random key made here, so a test
 # can look for it in messages without matching a well-known constant.
@@ -54,6 +56,7 @@ case "$cmd" in
       azure)
         account="mltraces$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
         key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+        if [ -n "${4:-}" ]; then account="${4%%:*}"; key="${4#*:}"; fi
         AZURITE_ACCOUNTS="$account:$key" setsid "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
           --location "$dir/$kind" --silent --skipApiVersionCheck --disableProductStyleUrl \
           >"$dir/$kind.log" 2>&1 </dev/null &
