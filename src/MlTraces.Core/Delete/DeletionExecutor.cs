@@ -181,10 +181,14 @@ namespace MlTraces.Core.Delete
         /// A location found unreachable (after its retries) is not asked again in this run: its remaining traces
         /// keep their rows at once, with the same error.
         /// </summary>
-        private static Dictionary<string, ObjectRemoval> RemoveObjects(DeletionPlan plan, List<PlannedDeletion> batch, ObjectSession session, CancellationToken cancel)
+        private Dictionary<string, ObjectRemoval> RemoveObjects(DeletionPlan plan, List<PlannedDeletion> batch, ObjectSession session, CancellationToken cancel)
         {
             var result = new Dictionary<string, ObjectRemoval>(StringComparer.Ordinal);
             var owners = batch.Where(t => t.Files.Objects.Count > 0).ToList();
+            if (owners.Count == 0) return result;
+            // A trace held or deleted since the plan keeps its objects: the transaction will leave its row (checked again there).
+            var present = _store.Translate(() => Presence(null, owners.Select(t => t.TraceId).ToList()));
+            owners = owners.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList();
             if (owners.Count == 0) return result;
             foreach (var t in owners)
             {
@@ -284,13 +288,7 @@ namespace MlTraces.Core.Delete
                 using (var tx = _store.BeginTransaction(deferred: false))
                 {
                     var ids = batch.Select(t => t.TraceId).ToList();
-                    var p = new SqlParameters();
-                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}{_store.Dialect.ForUpdate}", p))
-                    {
-                        check.Transaction = tx;
-                        using var r = check.ExecuteReader();
-                        while (r.Read()) present[r.GetString(0)] = r.GetBoolean(1);
-                    }
+                    present = Presence(tx, ids);
                     // A hold set since the plan wins; a trace someone else deleted meanwhile is simply not there; a trace
                     // whose objects did not all go keeps its rows.
                     var deletable = ids.Where(id => present.TryGetValue(id, out bool held) && !held
@@ -328,6 +326,18 @@ namespace MlTraces.Core.Delete
                     : kept.Contains(t.TraceId) || (objects.TryGetValue(t.TraceId, out var removal) && removal.Error != null) ? DeletionStatus.ObjectsNotRemoved
                     : DeletionStatus.Deleted, plan.TrackingUri)).ToList();
             });
+        }
+
+        /// <summary>Which of the traces are there, each with whether it is held; in a transaction, their rows locked.</summary>
+        private Dictionary<string, bool> Presence(System.Data.Common.DbTransaction? tx, List<string> ids)
+        {
+            var present = new Dictionary<string, bool>(StringComparer.Ordinal);
+            var p = new SqlParameters();
+            using var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}{(tx == null ? "" : _store.Dialect.ForUpdate)}", p);
+            check.Transaction = tx;
+            using var r = check.ExecuteReader();
+            while (r.Read()) present[r.GetString(0)] = r.GetBoolean(1);
+            return present;
         }
 
         /// <summary>The files of each trace as its tags say now (<see cref="TraceFiles.Locate"/>).</summary>

@@ -211,6 +211,27 @@ namespace MlTraces.Tests.Locations
             Assert.Null(place.GetRaw(payload));
         }
 
+        /// <summary>A legal hold set after the plan was made: the held trace keeps its row and all its objects (the
+        /// hold is read again before any object is deleted, and again inside the transaction).</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(HostileKinds))]
+        public void AHoldSetAfterThePlanKeepsTheObjectsToo(string kind)
+        {
+            using var place = TestLocation.Create(kind);
+            using var ts = TestStore.CreateEmpty(Kind);
+            var s = Build(ts, place, new[] { "tr-a1", "tr-a2" });
+            using var store = ts.Open();
+            var plan = new DeletionPlanner(store, Experiments.All(store), place.Settings).ForIds(new[] { "tr-a1", "tr-a2" }, null);
+            SetTagOrInsert(ts, "tr-a1", TraceTagKeys.LegalHold, "true");
+            var listener = new Recorder();
+            new DeletionExecutor(store).Run(plan, false, listener, default);
+            Assert.Equal(DeletionStatus.Held, listener.Receipts.Single(x => x.Receipt.TraceId == "tr-a1").Receipt.Status);
+            Assert.Equal(new[] { "tr-a1" }, Rows(ts));
+            var left = place.AllRaw();
+            Assert.All(s.Keys["tr-a1"], k => Assert.Contains(k, left));
+            Assert.All(s.Keys["tr-a2"], k => Assert.DoesNotContain(k, left));
+        }
+
         private static void SetTagOrInsert(TestStore ts, string id, string key, string value) =>
             Query.QueryTestSupport.Execute(ts, "INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({0}, {1}, {2})", key, value, id);
 
