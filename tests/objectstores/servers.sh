@@ -3,7 +3,9 @@
 # its own temporary data folder. Installed from npm into tests/objectstores/node_modules (git-ignored) when missing.
 #   servers.sh start s3 DIR      starts s3rver; prints its endpoint URL (http://127.0.0.1:<port>)
 #   servers.sh start s3-tls DIR  the same over HTTPS with a self-signed certificate (https://127.0.0.1:<port>)
-#   servers.sh start azure DIR   starts Azurite's blob service; prints a connection string for it
+#   servers.sh start azure DIR [ACCOUNT:KEY]
+#                                starts Azurite's blob service (with that account, to start again on DIR's data);
+#                                prints a connection string for it
 #   servers.sh stop DIR          stops what DIR's start started and removes DIR
 # With OWNER_PID after DIR, a start also stops the server when that process has ended.
 # The S3 keys are s3rver's fixed pair (S3RVER/S3RVER); the Azure account has a random key made here, so a test
@@ -39,7 +41,15 @@ wait_port() {
 cmd=${1:?start|stop}
 case "$cmd" in
   start)
-    kind=${2:?s3|azure}; dir=${3:?data folder}; owner=${4:-}
+    kind=${2:?s3|azure}; dir=${3:?data folder}; owner=""; account_key=""
+    # After DIR, in any order: an owner process id (digits), an Azure ACCOUNT:KEY.
+    for extra in "${@:4}"; do
+      case "$extra" in
+        *:*) account_key="$extra" ;;
+        *[!0-9]*|"") echo "not an owner pid or ACCOUNT:KEY: $extra" >&2; exit 2 ;;
+        *) owner="$extra" ;;
+      esac
+    done
     install
     mkdir -p "$dir/$kind"
     port=$(free_port)
@@ -66,6 +76,7 @@ case "$cmd" in
       azure)
         account="mltraces$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
         key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+        if [ -n "$account_key" ]; then account="${account_key%%:*}"; key="${account_key#*:}"; fi
         AZURITE_ACCOUNTS="$account:$key" setsid "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
           --location "$dir/$kind" --silent --skipApiVersionCheck --disableProductStyleUrl \
           >"$dir/$kind.log" 2>&1 </dev/null &
@@ -73,7 +84,7 @@ case "$cmd" in
         wait_port "$port" "$dir/$kind.log"
         echo "DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/$account;"
         ;;
-      *) echo "usage: $0 start s3|s3-tls|azure DIR [OWNER_PID]" >&2; exit 2 ;;
+      *) echo "usage: $0 start s3|s3-tls|azure DIR [OWNER_PID] [ACCOUNT:KEY]" >&2; exit 2 ;;
     esac
     if [ -n "$owner" ]; then
       # Stopped when the process that asked for it is gone, however it ended (a test host that is killed runs no

@@ -462,7 +462,8 @@ namespace MlTraces.Core.Archive
         }
 
         /// <summary>
-        /// The sweep (opt-in): the payloads under these experiments' local archive folders that nothing in the
+        /// The sweep (opt-in): the payloads under these experiments' archive locations (local folders, and S3 or
+        /// Azure Blob prefixes listed with their last-modified times) that nothing in the
         /// store can need, and the temporary files of writes that never finished (a pass killed between its upload
         /// and its finalize leaves them, as does a trace deleted outside MlTraces). Conservative by construction:
         /// only files older than the grace period, only at &lt;location&gt;/traces/&lt;valid trace id&gt;/artifacts/
@@ -475,8 +476,14 @@ namespace MlTraces.Core.Archive
         {
             var payloads = new Dictionary<string, (string TraceId, string File)>(ConfinedPath.PathComparer); // by real path
             var temporary = new List<string>();
+            var objects = new Dictionary<string, (string TraceId, string Uri)>(StringComparer.Ordinal); // by the object's URI
             foreach (var location in experimentArchiveLocations.Distinct(StringComparer.Ordinal))
             {
+                if (Locations.LocationUri.IsObjectStoreScheme(location))
+                {
+                    foreach (var (traceId, uri) in OrphanCandidates(location, now)) objects[uri] = (traceId, uri);
+                    continue;
+                }
                 string? folder = FileArchiveRepository.LocalFolder(location);
                 string? traces = folder == null ? null : Path.Combine(folder, "traces");
                 if (traces == null || !Directory.Exists(traces) || IsLink(traces)) continue;
@@ -494,30 +501,34 @@ namespace MlTraces.Core.Archive
                     if (real != null) payloads[real] = (traceId, file);
                 }
             }
-            if (payloads.Count > 0)
+            if (payloads.Count + objects.Count > 0)
             {
-                var archived = new HashSet<string>(ArchivedIds(payloads.Values.Select(v => v.TraceId).Distinct(StringComparer.Ordinal).ToList()), StringComparer.Ordinal);
+                var archived = new HashSet<string>(ArchivedIds(payloads.Values.Select(v => v.TraceId).Concat(objects.Values.Select(v => v.TraceId)).Distinct(StringComparer.Ordinal).ToList()), StringComparer.Ordinal);
                 foreach (var key in payloads.Where(kv => archived.Contains(kv.Value.TraceId)).Select(kv => kv.Key).ToList()) payloads.Remove(key);
+                foreach (var key in objects.Where(kv => archived.Contains(kv.Value.TraceId)).Select(kv => kv.Key).ToList()) objects.Remove(key);
             }
-            if (payloads.Count > 0)
+            if (payloads.Count + objects.Count > 0)
             {
-                // Any trace's archive location, however spelled, that resolves to one of the files keeps it.
+                // Any trace's archive location, however spelled, that resolves to one of the files or objects keeps it.
                 var p = new SqlParameters();
                 foreach (var value in _store.Stream($"SELECT value FROM trace_tags WHERE \"key\" = {p.Add(TraceTagKeys.ArchiveLocation)}", p, r => r.IsDBNull(0) ? null : r.GetString(0)))
                 {
                     string? local = value == null ? null : FileArchiveRepository.LocalFolder(value);
                     string? real = local == null ? null : ConfinedPath.RealPath(Path.Combine(local, TracePayload.FileName), out _);
                     if (real != null) payloads.Remove(real);
-                    if (payloads.Count == 0) break;
+                    string? uri = ObjectPayloadUri(value);
+                    if (uri != null) objects.Remove(uri);
+                    if (payloads.Count + objects.Count == 0) break;
                 }
             }
-            return payloads.Values.Select(v => v.File).Concat(temporary).OrderBy(f => f, StringComparer.Ordinal).ToList();
+            return payloads.Values.Select(v => v.File).Concat(temporary).Concat(objects.Keys).OrderBy(f => f, StringComparer.Ordinal).ToList();
         }
 
         /// <summary>Removes one file <see cref="FindOrphanedPayloads"/> found, if it still is what it was then: as
         /// old, and (a payload) with no archived trace of its id. False when it was left.</summary>
         public bool RemoveOrphan(string file, DateTimeOffset now)
         {
+            if (Locations.LocationUri.IsObjectStoreScheme(file)) return RemoveOrphanObject(file, now);
             if (!File.Exists(file) || IsLink(file) || !Stale(file, now)) return false;
             if (!FileArchiveRepository.IsTemporaryName(Path.GetFileName(file))
                 && ArchivedIds(new List<string> { Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(file)!)!) }).Count > 0) return false;
@@ -529,6 +540,66 @@ namespace MlTraces.Core.Archive
             catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
             {
                 Warnings.Add($"Could not remove the orphaned file '{file}': {ex.Message}");
+                return false;
+            }
+        }
+
+        /// <summary>How object stores are reached, as MLflow finds its credentials.</summary>
+        public Locations.ObjectStoreSettings ObjectSettings { get; set; } = Locations.ObjectStoreSettings.FromEnvironment();
+
+        /// <summary>The traces.pb objects under an experiment's archive location in an object store, older than the
+        /// grace period, at exactly traces/&lt;valid trace id&gt;/artifacts/traces.pb (MLflow's key layout, nothing else):
+        /// each with its trace id and URI. An unreachable location is a warning, not a failed pass.</summary>
+        private List<(string TraceId, string Uri)> OrphanCandidates(string location, DateTimeOffset now)
+        {
+            var found = new List<(string, string)>();
+            try
+            {
+                var root = Locations.LocationUri.Parse(location, ObjectSettings);
+                if (root.Kind == Locations.LocationKind.Folder) return found;
+                var objects = Locations.ObjectLocations.Open(root, ObjectSettings);
+                foreach (var entry in objects.List(Locations.ObjectKeys.TracesFolder))
+                {
+                    var parts = entry.Key.Split('/');
+                    if (parts.Length != 4 || parts[2] != Locations.ObjectKeys.ArtifactsFolder || parts[3] != TracePayload.FileName
+                        || TraceIds.Problem(parts[1]) != null || now - entry.LastModified < OrphanGracePeriod) continue;
+                    found.Add((parts[1], root.WithPrefix(root.Key(entry.Key)).ToString()));
+                }
+            }
+            catch (MlTracesException ex) { Warnings.Add($"The orphan sweep skipped '{Locations.LocationUri.Shown(location)}': {ex.Message}"); }
+            return found;
+        }
+
+        /// <summary>The traces.pb URI an archiveLocation tag in an object store names, as the sweep spells its finds; null otherwise.</summary>
+        private string? ObjectPayloadUri(string? archiveLocation)
+        {
+            if (!Locations.LocationUri.IsObjectStoreScheme(archiveLocation)) return null;
+            try
+            {
+                var folder = Locations.LocationUri.Parse(archiveLocation!, ObjectSettings);
+                return folder.Kind == Locations.LocationKind.Folder ? null : folder.WithPrefix(folder.Key(TracePayload.FileName)).ToString();
+            }
+            catch (MlTracesException) { return null; }
+        }
+
+        /// <summary><see cref="RemoveOrphan"/> for an object: still the trace's own key shape, still as old, still no
+        /// archived trace of its id; then deleted.</summary>
+        private bool RemoveOrphanObject(string uri, DateTimeOffset now)
+        {
+            try
+            {
+                var folder = Locations.LocationUri.Parse(uri.Substring(0, uri.Length - TracePayload.FileName.Length - 1), ObjectSettings);
+                var (root, folderKey) = Locations.ObjectKeys.SplitTraceFolder(folder);
+                string traceId = folderKey.Split('/')[1];
+                var location = Locations.ObjectLocations.Open(root, ObjectSettings);
+                string key = folderKey + "/" + TracePayload.FileName;
+                var entry = location.List(folderKey).FirstOrDefault(e => e.Key == key);
+                if (entry == null || now - entry.LastModified < OrphanGracePeriod || ArchivedIds(new List<string> { traceId }).Count > 0) return false;
+                return location.Delete(key);
+            }
+            catch (MlTracesException ex)
+            {
+                Warnings.Add($"Could not remove the orphaned object '{Locations.LocationUri.Shown(uri)}': {ex.Message}");
                 return false;
             }
         }

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
+using MlTraces.Core.Locations;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Delete
@@ -17,7 +18,11 @@ namespace MlTraces.Core.Delete
     /// commits; a trace is either wholly deleted or wholly there, whatever stops the run. Where a trace's files
     /// are is read again inside that transaction, so a payload an archival pass wrote and pointed to after the
     /// plan was made goes too, and the receipt names it. Local files go after the commit, so a crash can leave a
-    /// stray folder but never a trace without its payload. Batches are cut
+    /// stray folder but never a trace without its payload. Objects in object stores go BEFORE the transaction, as
+    /// MLflow's _delete_traces does: the artifact folder's objects first, the archived payload the row points to
+    /// last, and only the rows of traces whose objects all went are deleted (a missing object counts as gone); a
+    /// trace whose objects failed, or that an archival pass pointed at a new payload meanwhile (read again under
+    /// the lock), keeps its rows, with an error, for the next run. Batches are cut
     /// from the traces sorted by id: MLflow's ids are random, and a batch that is a slice of the id order touches
     /// a slice of every id-keyed index instead of pages all over each of them at every commit (100,000 of the 1M
     /// benchmark store's traces: 64 s in id order, 83 s in time order, 66 s as one DELETE). Between batches
@@ -82,17 +87,26 @@ namespace MlTraces.Core.Delete
             var family = TraceFamily.Read(_store);
             Prepare();
             var ordered = accepted.OrderBy(t => t.TraceId, StringComparer.Ordinal).ToList();
+            var session = new ObjectSession();
             int done = 0, leftBehind = 0;
             string? leftBehindExample = null;
             while (done < ordered.Count)
             {
                 cancel.ThrowIfCancellationRequested();
                 var batch = ordered.GetRange(done, Math.Min(Sizer.Next, ordered.Count - done));
+                var objects = RemoveObjects(plan, batch, session, cancel);
                 var clock = Stopwatch.StartNew();
-                var receipts = DeleteBatch(plan, batch, family);
+                var receipts = DeleteBatch(plan, batch, family, objects);
                 var locked = clock.Elapsed;
                 Sizer.Done(batch.Count, locked);
+                var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
+                {
+                    objects.TryGetValue(trace.TraceId, out var removal);
+                    if (receipt.Status == DeletionStatus.ObjectsNotRemoved)
+                        errors[receipt.TraceId] = removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
+                            $"Trace '{receipt.TraceId}' was not removed: while its objects were deleted, it was pointed at another one ({string.Join(", ", trace.Files.Objects.Select(o => o.Uri).Where(u => removal == null || !removal.Tried.Contains(u)))}; an archival pass finished meanwhile), so the trace row is left intact. Run Remove-Trace again to remove it.");
+                    if (receipt.Deleted && removal != null) receipt.RemovedFiles.AddRange(removal.Removed);
                     if (receipt.Deleted)
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) =>
                         {
@@ -100,13 +114,14 @@ namespace MlTraces.Core.Delete
                             listener.Problem(receipt.TraceId, new MlTracesException(ErrorKind.WriteFailed, "TraceFilesNotRemoved",
                                 $"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {ex.Message} Remove the file or folder by hand.", ex));
                         }));
+                }
                 done += batch.Count;
                 foreach (var r in receipts)
                 {
                     // Held since the plan was made: the hold wins, and says so.
                     if (r.Status == DeletionStatus.Held) listener.Warning(HeldMessage(new List<string> { r.TraceId }));
                     if (r.Deleted && r.LeftBehind.Count > 0 && leftBehind++ == 0) leftBehindExample = r.LeftBehind[0];
-                    listener.Outcome(r, null);
+                    listener.Outcome(r, errors.TryGetValue(r.TraceId, out var error) ? error : null);
                 }
                 listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms ({done:N0} of {ordered.Count:N0} done).");
                 listener.Progress(done, ordered.Count);
@@ -149,33 +164,151 @@ namespace MlTraces.Core.Delete
             });
         }
 
-        private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family)
+        /// <summary>What became of one trace's objects before its transaction: the URIs it meant to delete, those
+        /// deleted, and the first error when not all of them went.</summary>
+        private sealed class ObjectRemoval
+        {
+            public HashSet<string> Tried { get; } = new HashSet<string>(StringComparer.Ordinal);
+            public List<string> Removed { get; } = new List<string>();
+            public MlTracesException? Error { get; set; }
+        }
+
+        /// <summary>
+        /// Deletes the batch's objects, before its transaction: every object under each trace's own artifact folder
+        /// (listed now, in bounded parallel), its traces.json after the others, and each archived payload last, each
+        /// step only for the traces whose earlier objects all went, so a trace that keeps its rows keeps the objects
+        /// its spans are read from. Deletes are batched per bucket or container (<see cref="IObjectLocation.DeleteMany"/>).
+        /// A location found unreachable (after its retries) is not asked again in this run: its remaining traces
+        /// keep their rows at once, with the same error.
+        /// </summary>
+        private Dictionary<string, ObjectRemoval> RemoveObjects(DeletionPlan plan, List<PlannedDeletion> batch, ObjectSession session, CancellationToken cancel)
+        {
+            var result = new Dictionary<string, ObjectRemoval>(StringComparer.Ordinal);
+            var owners = batch.Where(t => t.Files.Objects.Count > 0).ToList();
+            if (owners.Count == 0) return result;
+            // A trace held or deleted since the plan keeps its objects: the transaction will leave its row (checked again there).
+            var present = _store.Translate(() => Presence(null, owners.Select(t => t.TraceId).ToList()));
+            owners = owners.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList();
+            if (owners.Count == 0) return result;
+            foreach (var t in owners)
+            {
+                var removal = result[t.TraceId] = new ObjectRemoval();
+                foreach (var o in t.Files.Objects) removal.Tried.Add(o.Uri);
+            }
+            void Fail(string traceId, MlTracesException ex)
+            {
+                var removal = result[traceId];
+                lock (removal) removal.Error ??= new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
+                    $"Trace '{traceId}' was not removed: {ex.Message.TrimEnd('.')}; leaving the trace row intact, so nothing points to a missing object. Fix the cause and run Remove-Trace again.", ex);
+            }
+            bool Failed(string traceId) => result[traceId].Error != null;
+            void DeleteAll(IEnumerable<(string TraceId, TraceObject Object)> all)
+            {
+                foreach (var group in all.Where(x => !Failed(x.TraceId)).GroupBy(x => x.Object.Root.ToString(), StringComparer.Ordinal))
+                {
+                    var failures = new HashSet<string>(StringComparer.Ordinal);
+                    try
+                    {
+                        foreach (var f in session.Open(group.First().Object.Root, plan.Settings).DeleteMany(group.Select(x => x.Object.Key).ToList(), cancel))
+                        {
+                            session.Saw(group.First().Object.Root, f.Error);
+                            failures.Add(f.Key);
+                            foreach (var x in group.Where(x => x.Object.Key == f.Key)) Fail(x.TraceId, f.Error);
+                        }
+                    }
+                    catch (MlTracesException ex)
+                    {
+                        // The location cannot be used at all (its credentials, a server gone): every trace there keeps its rows.
+                        foreach (var x in group) { failures.Add(x.Object.Key); Fail(x.TraceId, ex); }
+                    }
+                    foreach (var x in group.Where(x => !failures.Contains(x.Object.Key))) result[x.TraceId].Removed.Add(x.Object.Uri);
+                }
+            }
+            // The artifact folders, listed in bounded parallel (each listing with its own retries).
+            var folders = owners.SelectMany(t => t.Files.Objects.Where(o => o.Folder).Select(o => (t, o))).ToList();
+            var listed = Transient.Wait(Transient.ForEachAsync(folders, Transient.Concurrency, x => System.Threading.Tasks.Task.Run(() =>
+            {
+                var payloads = new HashSet<string>(x.t.Files.Objects.Where(o => !o.Folder).Select(o => o.Uri), StringComparer.Ordinal);
+                try
+                {
+                    return session.Open(x.o.Root, plan.Settings).List(x.o.Key, cancel).Select(e => new TraceObject(x.o.Root, e.Key, folder: false))
+                        .Where(o => !payloads.Contains(o.Uri)).Select(o => (TraceId: x.t.TraceId, Object: o)).ToList();
+                }
+                catch (MlTracesException ex)
+                {
+                    session.Saw(x.o.Root, ex);
+                    Fail(x.t.TraceId, ex);
+                    return new List<(string TraceId, TraceObject Object)>();
+                }
+            }), cancel)).SelectMany(l => l).ToList();
+            bool SpansFile(TraceObject o) => o.Key.EndsWith("/" + Export.SpanJson.TraceDataFileName, StringComparison.Ordinal);
+            DeleteAll(listed.Where(x => !SpansFile(x.Object)));
+            DeleteAll(listed.Where(x => SpansFile(x.Object)));
+            foreach (var (t, o) in folders) if (!Failed(t.TraceId)) result[t.TraceId].Removed.Add(o.Uri);
+            DeleteAll(owners.SelectMany(t => t.Files.Objects.Where(o => !o.Folder).Select(o => (t.TraceId, o))));
+            return result;
+        }
+
+        /// <summary>The object locations of one run: each opened once, and those found unreachable not asked again.</summary>
+        private sealed class ObjectSession
+        {
+            private readonly Dictionary<string, IObjectLocation> _open = new Dictionary<string, IObjectLocation>(StringComparer.Ordinal);
+            private readonly Dictionary<string, MlTracesException> _gone = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
+
+            public IObjectLocation Open(LocationUri root, ObjectStoreSettings settings)
+            {
+                string name = Server(root);
+                lock (_open)
+                {
+                    if (_gone.TryGetValue(name, out var gone)) throw gone;
+                    if (!_open.TryGetValue(root.ToString(), out var location)) _open[root.ToString()] = location = ObjectLocations.Open(root, settings);
+                    return location;
+                }
+            }
+
+            /// <summary>Remembers a location whose server did not answer even after the retries.</summary>
+            public void Saw(LocationUri root, MlTracesException error)
+            {
+                if (error.ErrorId != "ObjectStoreUnreachable") return;
+                lock (_open) _gone[Server(root)] = error;
+            }
+
+            private static string Server(LocationUri root) => root.WithPrefix("").ToString();
+        }
+
+        private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family, Dictionary<string, ObjectRemoval> objects)
         {
             return _store.Translate(() =>
             {
                 var present = new Dictionary<string, bool>(StringComparer.Ordinal);
+                var kept = new HashSet<string>(StringComparer.Ordinal);
                 // SQLite: BEGIN IMMEDIATE, the write lock first, then the checks, so nothing changes between them.
                 // PostgreSQL: the checked rows are locked (FOR UPDATE), so a legal hold or a span written meanwhile
                 // waits for this batch, and other traces are never blocked.
                 using (var tx = _store.BeginTransaction(deferred: false))
                 {
                     var ids = batch.Select(t => t.TraceId).ToList();
-                    var p = new SqlParameters();
-                    using (var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}{_store.Dialect.ForUpdate}", p))
-                    {
-                        check.Transaction = tx;
-                        using var r = check.ExecuteReader();
-                        while (r.Read()) present[r.GetString(0)] = r.GetBoolean(1);
-                    }
-                    // A hold set since the plan wins; a trace someone else deleted meanwhile is simply not there.
-                    var deletable = ids.Where(id => present.TryGetValue(id, out bool held) && !held).ToList();
+                    present = Presence(tx, ids);
+                    // A hold set since the plan wins; a trace someone else deleted meanwhile is simply not there; a trace
+                    // whose objects did not all go keeps its rows.
+                    var deletable = ids.Where(id => present.TryGetValue(id, out bool held) && !held
+                        && !(objects.TryGetValue(id, out var removal) && removal.Error != null)).ToList();
                     if (deletable.Count > 0)
                     {
                         // Where the files are now, under the lock: an archival pass may have pointed a trace at a
                         // payload since the plan was read, and no pass can do so between this read and the commit.
-                        var files = Files(tx, batch.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList());
+                        var files = Files(tx, plan, batch.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList());
                         foreach (var t in batch)
-                            if (files.TryGetValue(t.TraceId, out var now)) t.Files = now;
+                            if (files.TryGetValue(t.TraceId, out var now))
+                            {
+                                // An object not deleted above (a payload finalized since) would be left with no row: keep the row.
+                                if (now.Objects.Any(o => !(objects.TryGetValue(t.TraceId, out var removal) && removal.Tried.Contains(o.Uri)))) kept.Add(t.TraceId);
+                                t.Files = now;
+                            }
+                        deletable.RemoveAll(kept.Contains);
+                    }
+                    if (deletable.Count > 0)
+                    {
                         foreach (var member in family.Explicit)
                             Delete(tx, member.Table, member.TraceColumn, deletable);
                         if (_store.Layout.HasEntityAssociations)
@@ -189,12 +322,26 @@ namespace MlTraces.Core.Delete
                 }
                 return batch.Select(t => t.Receipt(
                     !present.TryGetValue(t.TraceId, out bool held) ? DeletionStatus.NotFound
-                    : held ? DeletionStatus.Held : DeletionStatus.Deleted, plan.TrackingUri)).ToList();
+                    : held ? DeletionStatus.Held
+                    : kept.Contains(t.TraceId) || (objects.TryGetValue(t.TraceId, out var removal) && removal.Error != null) ? DeletionStatus.ObjectsNotRemoved
+                    : DeletionStatus.Deleted, plan.TrackingUri)).ToList();
             });
         }
 
+        /// <summary>Which of the traces are there, each with whether it is held; in a transaction, their rows locked.</summary>
+        private Dictionary<string, bool> Presence(System.Data.Common.DbTransaction? tx, List<string> ids)
+        {
+            var present = new Dictionary<string, bool>(StringComparer.Ordinal);
+            var p = new SqlParameters();
+            using var check = _store.Command($"SELECT ti.request_id, {LegalHold.Condition("ti")} FROM trace_info ti WHERE {_store.Dialect.IsAnyOf("ti.request_id", p, ids)}{(tx == null ? "" : _store.Dialect.ForUpdate)}", p);
+            check.Transaction = tx;
+            using var r = check.ExecuteReader();
+            while (r.Read()) present[r.GetString(0)] = r.GetBoolean(1);
+            return present;
+        }
+
         /// <summary>The files of each trace as its tags say now (<see cref="TraceFiles.Locate"/>).</summary>
-        private Dictionary<string, TraceFiles> Files(System.Data.Common.DbTransaction tx, List<PlannedDeletion> traces)
+        private Dictionary<string, TraceFiles> Files(System.Data.Common.DbTransaction tx, DeletionPlan plan, List<PlannedDeletion> traces)
         {
             var ids = traces.Select(t => t.TraceId).ToList();
             var tags = ids.ToDictionary(id => id, id => (Artifact: (string?)null, Archive: (string?)null), StringComparer.Ordinal);
@@ -210,7 +357,7 @@ namespace MlTraces.Core.Delete
                     tags[r.GetString(0)] = r.GetString(1) == TraceTagKeys.ArtifactLocation ? (value, archive) : (artifact, value);
                 }
             }
-            return traces.ToDictionary(t => t.TraceId, t => TraceFiles.Locate(t.TraceId, t.ExperimentId, t.ExperimentArtifactLocation, tags[t.TraceId].Artifact, tags[t.TraceId].Archive), StringComparer.Ordinal);
+            return traces.ToDictionary(t => t.TraceId, t => TraceFiles.Locate(t.TraceId, t.ExperimentId, t.ExperimentArtifactLocation, tags[t.TraceId].Artifact, tags[t.TraceId].Archive, plan.Settings), StringComparer.Ordinal);
         }
 
         private void Delete(System.Data.Common.DbTransaction tx, string table, string traceColumn, List<string> ids, string condition = "")

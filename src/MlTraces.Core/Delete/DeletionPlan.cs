@@ -39,6 +39,8 @@ namespace MlTraces.Core.Delete
             if (Assessments > 0) parts.Add(Count(Assessments, "assessment"));
             if (Associations > 0) parts.Add(Count(Associations, "link"));
             if (Files.Folders.Count + Files.Files.Count > 0) parts.Add("local files");
+            // Exactly what the real run deletes: every object under a folder, and the archived payload.
+            if (Files.Objects.Count > 0) parts.Add("objects in " + string.Join(", ", Files.Objects.Select(o => o.Uri)));
             return $"{TraceId} ({string.Join(", ", parts)})";
         }
 
@@ -60,9 +62,15 @@ namespace MlTraces.Core.Delete
     /// </summary>
     public sealed class DeletionPlan
     {
-        public DeletionPlan(string trackingUri) { TrackingUri = trackingUri; }
+        public DeletionPlan(string trackingUri, Locations.ObjectStoreSettings? settings = null)
+        {
+            TrackingUri = trackingUri;
+            Settings = settings ?? Locations.ObjectStoreSettings.FromEnvironment();
+        }
 
         public string TrackingUri { get; }
+        /// <summary>How object stores are reached (credentials, endpoints, the artifacts destination), read once.</summary>
+        public Locations.ObjectStoreSettings Settings { get; }
         public List<PlannedDeletion> Traces { get; } = new List<PlannedDeletion>();
         public List<PlannedDeletion> Held { get; } = new List<PlannedDeletion>();
         /// <summary>Ids asked for that the store does not have (or that lie outside the workspace).</summary>

@@ -34,18 +34,20 @@ namespace MlTraces.Core.Delete
         public const int ChunkSize = 500;
         private readonly TraceStore _store;
         private readonly Dictionary<string, Experiment> _experiments;
+        private readonly Locations.ObjectStoreSettings _settings;
 
         /// <param name="visible">The experiments the command may see (its workspace's, or all).</param>
-        public DeletionPlanner(TraceStore store, IEnumerable<Experiment> visible)
+        public DeletionPlanner(TraceStore store, IEnumerable<Experiment> visible, Locations.ObjectStoreSettings? settings = null)
         {
             _store = store;
+            _settings = settings ?? Locations.ObjectStoreSettings.FromEnvironment();
             _experiments = visible.ToDictionary(e => e.ExperimentId, StringComparer.Ordinal);
         }
 
         /// <param name="experimentIds">Only traces of these experiments; null for any visible one.</param>
         public DeletionPlan ForIds(IReadOnlyList<string> ids, IReadOnlyCollection<string>? experimentIds, CancellationToken cancel = default)
         {
-            var plan = new DeletionPlan(_store.Uri.Original);
+            var plan = new DeletionPlan(_store.Uri.Original, _settings);
             var wanted = ids.Distinct(StringComparer.Ordinal).ToList();
             var found = new Dictionary<string, PlannedDeletion>(StringComparer.Ordinal);
             foreach (var chunk in DetailsOfChunks(TraceReader.Chunks(wanted, ChunkSize).ToList(), cancel))
@@ -63,7 +65,7 @@ namespace MlTraces.Core.Delete
 
         public DeletionPlan ForQuery(DeletionQuery query, CancellationToken cancel = default)
         {
-            var plan = new DeletionPlan(_store.Uri.Original);
+            var plan = new DeletionPlan(_store.Uri.Original, _settings);
             var experimentIds = query.ExperimentIds.Where(_experiments.ContainsKey)
                 .Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
             var compiled = SearchCompiler.Compile(new SearchSpec
@@ -198,7 +200,7 @@ namespace MlTraces.Core.Delete
                         TimestampMs = r.GetInt64(2),
                         State = r.GetString(3),
                         Held = r.GetBoolean(4),
-                        Files = TraceFiles.Locate(id, experimentId, e?.ArtifactLocation, r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)),
+                        Files = TraceFiles.Locate(id, experimentId, e?.ArtifactLocation, r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6), _settings),
                     };
                     result.Add(t);
                     byId[id] = t;

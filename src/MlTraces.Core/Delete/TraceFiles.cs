@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using MlTraces.Core.Locations;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Delete
@@ -11,7 +12,9 @@ namespace MlTraces.Core.Delete
     /// "&lt;experiment artifact location&gt;/traces/&lt;id&gt;/artifacts") and its archived payload (traces.pb in the folder
     /// named by mlflow.trace.archiveLocation). Only a folder that <see cref="TraceFolders"/> proves the trace's own
     /// is touched, so a wrong or hostile tag or id can never point the deletion at anything else; the rest is
-    /// reported as left behind, with the reason.
+    /// reported as left behind, with the reason. In an object store (s3://, wasbs://, abfss://, mlflow-artifacts:/)
+    /// the same rule holds for keys (<see cref="ObjectKeys"/>): those objects are <see cref="Objects"/>, deleted
+    /// before the trace's rows.
     /// </summary>
     public sealed class TraceFiles
     {
@@ -24,24 +27,69 @@ namespace MlTraces.Core.Delete
         /// <summary>What is the trace's but cannot be removed from here, each with the reason.</summary>
         public List<string> LeftBehind { get; } = new List<string>();
 
-        public bool IsEmpty => Folders.Count == 0 && Files.Count == 0 && LeftBehind.Count == 0;
+        /// <summary>The trace's own objects in object stores: its artifact folder's objects first, its archived
+        /// payload (the object its row points to) last.</summary>
+        public List<TraceObject> Objects { get; } = new List<TraceObject>();
 
-        /// <summary>Where the trace's files are. Looks at the file system only for local locations.</summary>
+        public bool IsEmpty => Folders.Count == 0 && Files.Count == 0 && LeftBehind.Count == 0 && Objects.Count == 0;
+
+        /// <summary>Where the trace's files are. Looks at the file system only for local locations and sends no
+        /// request to an object store.</summary>
         /// <param name="experimentLocation">The artifact location of the trace's experiment (the root its artifact
         /// folder must be under); null when the experiment is not known.</param>
-        public static TraceFiles Locate(string traceId, string experimentId, string? experimentLocation, string? artifactLocation, string? archiveLocation)
+        public static TraceFiles Locate(string traceId, string experimentId, string? experimentLocation, string? artifactLocation, string? archiveLocation, ObjectStoreSettings? settings = null)
         {
             var files = new TraceFiles();
             if (artifactLocation != null)
             {
-                string? own = TraceFolders.Artifacts(traceId, experimentLocation, artifactLocation, out string why);
-                if (own == null) files.LeftBehind.Add($"{artifactLocation} (artifact folder, {why}, so left in place)");
-                else if (Directory.Exists(own)) files.Folders.Add(Path.GetDirectoryName(own)!);
+                string? own = null, why = "";
+                if (LocationUri.IsObjectStoreScheme(artifactLocation) || LocationUri.IsObjectStoreScheme(experimentLocation))
+                {
+                    // The folder derived from the experiment's own location and the checked id, which the tag must name exactly.
+                    var found = ObjectKeys.OwnArtifacts(traceId, experimentLocation, artifactLocation, settings ?? ObjectStoreSettings.FromEnvironment(), out why);
+                    if (found?.Location != null) files.Objects.Add(new TraceObject(found.Value.Location.Root, found.Value.FolderKey, folder: true));
+                    else if (found != null) own = TraceFolders.Artifacts(traceId, found.Value.LocalRoot, found.Value.LocalTag!, out why);
+                    if (found?.Location == null && own == null) files.LeftBehind.Add($"{LocationUri.Shown(artifactLocation)} (artifact folder, {why.TrimEnd('.')}, so left in place)");
+                }
+                else
+                {
+                    own = TraceFolders.Artifacts(traceId, experimentLocation, artifactLocation, out why);
+                    if (own == null) files.LeftBehind.Add($"{artifactLocation} (artifact folder, {why}, so left in place)");
+                }
+                if (own != null && Directory.Exists(own)) files.Folders.Add(Path.GetDirectoryName(own)!);
             }
-            if (archiveLocation != null && archiveLocation != artifactLocation)
+            if (archiveLocation != null && archiveLocation != artifactLocation && LocationUri.IsObjectStoreScheme(archiveLocation))
+            {
+                string? local = null;
+                try
+                {
+                    var folder = LocationUri.Parse(archiveLocation, settings ?? ObjectStoreSettings.FromEnvironment());
+                    if (folder.Kind == LocationKind.Folder) local = folder.Prefix;
+                    else
+                    {
+                        var (root, folderKey) = ObjectKeys.SplitTraceFolder(folder, traceId, experimentId);
+                        files.Objects.Add(new TraceObject(root, folderKey + "/" + ArchiveFileName, folder: false));
+                    }
+                }
+                catch (MlTracesException ex)
+                {
+                    files.LeftBehind.Add($"{LocationUri.Shown(archiveLocation)} (archived payload, {ex.Message.TrimEnd('.')}, so left in place)");
+                }
+                if (local != null) files.AddLocalArchive(traceId, experimentId, local, archiveLocation);
+            }
+            else if (archiveLocation != null && archiveLocation != artifactLocation) files.AddLocalArchive(traceId, experimentId, archiveLocation, archiveLocation);
+            else if (archiveLocation != null && files.Objects.Count == 1 && files.Objects[0].Folder)
+                // The payload sits in the artifact folder: it is still the last object to go.
+                files.Objects.Add(new TraceObject(files.Objects[0].Root, files.Objects[0].Key + "/" + ArchiveFileName, folder: false));
+            return files;
+        }
+
+        private void AddLocalArchive(string traceId, string experimentId, string archiveLocation, string shown)
+        {
+            var files = this;
             {
                 string? own = TraceFolders.Archive(traceId, experimentId, archiveLocation, out string why);
-                if (own == null) files.LeftBehind.Add($"{archiveLocation} (archived payload, {why}, so left in place)");
+                if (own == null) files.LeftBehind.Add($"{shown} (archived payload, {why}, so left in place)");
                 else
                 {
                     string pb = Path.Combine(own, ArchiveFileName);
@@ -49,7 +97,6 @@ namespace MlTraces.Core.Delete
                     if ((int)new FileInfo(pb).Attributes != -1 && !inRemovedFolder) files.Files.Add(pb);
                 }
             }
-            return files;
         }
 
         /// <summary>Removes the files; returns what was removed. A failure stops at the first path it concerns
@@ -80,5 +127,18 @@ namespace MlTraces.Core.Delete
             }
             return removed;
         }
+    }
+
+    /// <summary>An object (or, with <see cref="Folder"/>, every object under a folder) that is a trace's own, by the
+    /// root it is under and its key relative to that root, checked when it was made.</summary>
+    public sealed class TraceObject
+    {
+        public TraceObject(LocationUri root, string key, bool folder) { Root = root; Key = key; Folder = folder; root.Key(key); }
+        public LocationUri Root { get; }
+        public string Key { get; }
+        public bool Folder { get; }
+        /// <summary>The URI a person reads: the object's, or the folder's with a trailing '/'.</summary>
+        public string Uri => Root.WithPrefix(Root.Key(Key)) + (Folder ? "/" : "");
+        public override string ToString() => Uri;
     }
 }

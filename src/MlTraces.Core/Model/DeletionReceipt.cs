@@ -11,6 +11,9 @@ namespace MlTraces
         NotFound,
         /// <summary>Tagged mltraces.legalHold; left as it is.</summary>
         Held,
+        /// <summary>Some of the trace's objects in an object store could not be deleted (or the trace was pointed at a
+        /// new payload meanwhile): its rows are left intact, so nothing points to a missing object; the next run tries again.</summary>
+        ObjectsNotRemoved,
     }
 
     /// <summary>Remove-Trace's receipt for one requested trace: whether it went, and what went with it.</summary>
@@ -31,7 +34,7 @@ namespace MlTraces
         public int Metrics { get; set; }
         /// <summary>entity_associations rows that named the trace (links to runs, prompts, datasets).</summary>
         public int Associations { get; set; }
-        /// <summary>Local files and folders removed: the trace's artifact folder, its archived payload.</summary>
+        /// <summary>Files, folders and objects removed: the trace's artifact folder, its archived payload.</summary>
         public List<string> RemovedFiles { get; set; } = new List<string>();
         /// <summary>What belongs to the trace but was not removed: remote artifact folders and archived payloads.</summary>
         public List<string> LeftBehind { get; set; } = new List<string>();

@@ -98,6 +98,9 @@ namespace MlTraces.Commands
             var locations = RetentionPolicy.Resolve(store, experiments, config).Select(r => r.ArchiveLocation).Where(l => l != null).Cast<string>();
             foreach (var file in pass.FindOrphanedPayloads(locations, now))
                 if (ShouldProcess(file, "Remove orphaned payload") && !DryRun && pass.RemoveOrphan(file, now)) summary.OrphanedPayloadsRemoved++;
+            // What the sweep could not reach or remove (a bucket that refused the listing, say).
+            foreach (var warning in pass.Warnings) WriteWarning(warning);
+            pass.Warnings.Clear();
         }
 
         protected override void StopProcessing()

@@ -276,7 +276,7 @@ namespace MlTraces.Tests.Commands
                 TestStore.MakeTrace("tr-local", e, 1, tags: D("mlflow.artifactLocation", new Uri(artifacts).AbsoluteUri,
                     "mlflow.trace.spansLocation", "ARCHIVE_REPO", "mlflow.trace.archiveLocation", new Uri(archived).AbsoluteUri)),
                 TestStore.MakeTrace("tr-remote", e, 2, tags: D("mlflow.artifactLocation", "s3://bucket/1/traces/tr-remote/artifacts",
-                    "mlflow.trace.archiveLocation", "s3://archive/1/traces/tr-remote/artifacts")),
+                    "mlflow.trace.archiveLocation", "gs://archive/1/traces/tr-remote/artifacts")),
                 TestStore.MakeTrace("tr-odd", e, 3, tags: D("mlflow.artifactLocation", odd)),
             });
             using var sh = new PsShell(ts);
@@ -289,7 +289,7 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(new[] { Path.Combine(root, "tr-local"), Path.Combine(archived, "traces.pb") }, receipts["tr-local"].RemovedFiles);
             Assert.Empty(receipts["tr-local"].LeftBehind);
             Assert.Equal(2, receipts["tr-remote"].LeftBehind.Count);
-            Assert.Contains("s3://archive/1/traces/tr-remote/artifacts", receipts["tr-remote"].LeftBehind[1]);
+            Assert.Contains("gs://archive/1/traces/tr-remote/artifacts", receipts["tr-remote"].LeftBehind[1]);
             Assert.True(Directory.Exists(odd));
             Assert.Contains("not the trace's own folder", Assert.Single(receipts["tr-odd"].LeftBehind));
             Assert.Contains("2 removed trace(s) have artifact folders or archived payloads that MlTraces cannot check or remove", Assert.Single(r.Warnings).Message);
