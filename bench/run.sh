@@ -7,14 +7,19 @@
 #   bench/run.sh --postgres also search and delete on PostgreSQL: a private server (tests/pg/pg-server.sh) under
 #                           /tmp, the big store copied into it (MlTraces.Generator copy-to-postgres), stopped at the
 #                           end. About 12 GB of free disk under /tmp per copy, two at a time. Combines with --small.
+#   bench/run.sh --object-stores
+#                           also archive-s3 (100k traces) and delete-s3 (10k) against a private s3rver
+#                           (tests/objectstores/servers.sh; needs Node.js), each on a copy of the big store in
+#                           bench/data/. Combines with the others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-big=1000000 postgres=0
+big=1000000 postgres=0 objectstores=0
 for option in "$@"; do
   case "$option" in
     --small) big=100000 ;;
     --postgres) postgres=1 ;;
-    *) echo "usage: $0 [--small] [--postgres]" >&2; exit 2 ;;
+    --object-stores) objectstores=1 ;;
+    *) echo "usage: $0 [--small] [--postgres] [--object-stores]" >&2; exit 2 ;;
   esac
 done
 dotnet build -c Release bench/MlTraces.Bench tools/MlTraces.Generator >/dev/null 2>&1 || dotnet build -c Release MlTraces.slnx
@@ -32,6 +37,11 @@ bench stream --store "$(store 100000)"
 bench startup --store "$(store 10000)" --runs 5
 # Deletes from fresh copies in bench/data (one at a time: as much free disk as the store takes, plus a copy).
 bench delete --store "$(store $big)" --traces $((big / 10))
+if [ "$objectstores" = 1 ]; then
+  # Each starts and stops its own s3rver; a missed target is reported, the other benches still run.
+  bench archive-s3 --store "$(store $big)" --traces $((big / 10)) || true
+  bench delete-s3 --store "$(store $big)" --traces $((big / 100)) || true
+fi
 if [ "$postgres" = 1 ]; then
   pgdir=$(mktemp -d /tmp/mltraces-bench-pg.XXXXXX)
   trap 'bash tests/pg/pg-server.sh stop "$pgdir"' EXIT

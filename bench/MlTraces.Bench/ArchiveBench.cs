@@ -16,49 +16,76 @@ namespace MlTraces.Bench
     /// </summary>
     public static class ArchiveBench
     {
+        /// <summary>A copy of the store in bench/data/&lt;name&gt;/ with an archival config whose location is
+        /// <paramref name="location"/> (null: the folder archive/ beside the copy; retention 1d), and the first <paramref name="count"/> candidates (null: all).</summary>
+        public sealed class Prepared
+        {
+            public string Dir = "", Work = "", Config = "";
+            public List<PlannedArchival> Candidates = new List<PlannedArchival>();
+            public List<string> Ids => Candidates.Select(c => c.TraceId).ToList();
+            public long Bytes => Candidates.Sum(c => c.PayloadBytes);
+        }
+
+        public static Prepared Prepare(Args a, string name, string? location, long? count)
+        {
+            var p = new Prepared { Dir = Path.Combine(Path.GetDirectoryName(a.Store)!, name) };
+            if (Directory.Exists(p.Dir)) Directory.Delete(p.Dir, true);
+            Directory.CreateDirectory(p.Dir);
+            p.Work = Path.Combine(p.Dir, "work.db");
+            File.Copy(a.Store, p.Work);
+            p.Config = Path.Combine(p.Dir, "archival.yaml");
+            File.WriteAllText(p.Config, $"trace_archival:\n  enabled: true\n  location: {location ?? new Uri(Path.Combine(p.Dir, "archive")).AbsoluteUri}\n  retention: 1d\n");
+            using var store = TraceStore.Open(TrackingUri.Parse(p.Work, "/"));
+            var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(p.Config), Experiments.Active(store), count, DateTimeOffset.UtcNow);
+            p.Candidates = plan.Candidates().ToList();
+            return p;
+        }
+
+        /// <summary>Each trace's span content, in chunks of 500 traces read in id order.</summary>
+        public static IEnumerable<(string TraceId, List<string> Contents)> Contents(string work, IReadOnlyList<string> ids)
+        {
+            using var c = new SqliteConnection($"Data Source={work};Mode=ReadOnly;Pooling=False");
+            c.Open();
+            foreach (var chunk in TraceReader.Chunks(ids, 500))
+            {
+                using var cmd = c.CreateCommand();
+                cmd.CommandText = $"SELECT trace_id, content FROM spans WHERE trace_id IN ({string.Join(",", chunk.Select(i => "'" + i + "'"))}) ORDER BY trace_id";
+                using var r = cmd.ExecuteReader();
+                string? current = null;
+                var contents = new List<string>();
+                while (r.Read())
+                {
+                    string id = r.GetString(0);
+                    if (id != current)
+                    {
+                        if (current != null) yield return (current, contents);
+                        current = id; contents = new List<string>();
+                    }
+                    contents.Add(r.GetString(1));
+                }
+                if (current != null) yield return (current, contents);
+            }
+        }
+
         public static int Run(Args a)
         {
             long? count = a.Traces > 0 ? a.Traces : (long?)null;
-            string dir = Path.Combine(Path.GetDirectoryName(a.Store)!, "archive-bench");
-            if (Directory.Exists(dir)) Directory.Delete(dir, true);
-            Directory.CreateDirectory(dir);
-            string work = Path.Combine(dir, "work.db");
-            File.Copy(a.Store, work);
-            string config = Path.Combine(dir, "archival.yaml");
-            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(dir, "archive")).AbsoluteUri}\n  retention: 1d\n");
-
-            List<string> ids;
-            long bytes;
-            using (var store = TraceStore.Open(TrackingUri.Parse(work, "/")))
-            {
-                var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), count, DateTimeOffset.UtcNow);
-                var candidates = plan.Candidates().ToList();
-                ids = candidates.Select(c => c.TraceId).ToList();
-                bytes = candidates.Sum(c => c.PayloadBytes);
-            }
+            var prepared = Prepare(a, "archive-bench", null, count);
+            string dir = prepared.Dir, work = prepared.Work, config = prepared.Config;
+            List<string> ids = prepared.Ids;
+            long bytes = prepared.Bytes;
 
             // The floor: the same content bytes out of SQLite into a file per trace.
             string floorDir = Path.Combine(dir, "floor");
             Directory.CreateDirectory(floorDir);
             var floor = Stopwatch.StartNew();
-            using (var c = new SqliteConnection($"Data Source={work};Mode=ReadOnly;Pooling=False"))
+            foreach (var (id, contents) in Contents(work, ids))
             {
-                c.Open();
-                foreach (var chunk in TraceReader.Chunks(ids, 500))
+                using var f = File.Create(Path.Combine(floorDir, id + ".bin"));
+                foreach (var content in contents)
                 {
-                    using var cmd = c.CreateCommand();
-                    cmd.CommandText = $"SELECT trace_id, content FROM spans WHERE trace_id IN ({string.Join(",", chunk.Select(i => "'" + i + "'"))}) ORDER BY trace_id";
-                    using var r = cmd.ExecuteReader();
-                    string? current = null;
-                    FileStream? f = null;
-                    while (r.Read())
-                    {
-                        string id = r.GetString(0);
-                        if (id != current) { f?.Dispose(); current = id; f = File.Create(Path.Combine(floorDir, id + ".bin")); }
-                        var b = System.Text.Encoding.UTF8.GetBytes(r.GetString(1));
-                        f!.Write(b, 0, b.Length);
-                    }
-                    f?.Dispose();
+                    var b = System.Text.Encoding.UTF8.GetBytes(content);
+                    f.Write(b, 0, b.Length);
                 }
             }
             floor.Stop();

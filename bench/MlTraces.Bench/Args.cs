@@ -13,6 +13,8 @@ namespace MlTraces.Bench
         public string? Out { get; private set; }
         /// <summary>delete: how many traces each deletion removes, and the folder for the copies it deletes from.</summary>
         public int Traces { get; private set; } = 100_000;
+        /// <summary>Whether --traces was given (a bench with another default, as delete-s3's 10,000, takes it only then).</summary>
+        public bool TracesGiven { get; private set; }
         public string Work { get; private set; } = System.IO.Path.GetFullPath("bench/data");
 
         public static Args Parse(string[] args)
@@ -26,7 +28,7 @@ namespace MlTraces.Bench
                     case "--store": a.Store = args[i + 1].Contains("://") ? args[i + 1] : System.IO.Path.GetFullPath(args[i + 1]); break;
                     case "--runs": a.Runs = int.Parse(args[i + 1]); break;
                     case "--out": a.Out = args[i + 1]; break;
-                    case "--traces": a.Traces = int.Parse(args[i + 1]); break;
+                    case "--traces": a.Traces = int.Parse(args[i + 1]); a.TracesGiven = true; break;
                     case "--work": a.Work = System.IO.Path.GetFullPath(args[i + 1]); break;
                     default: throw new ArgumentException($"Unknown option {args[i]}");
                 }
