@@ -23,7 +23,7 @@ namespace MlTraces.Tests.Support
         public PrivateObjectStoreServer(string kind)
         {
             Kind = kind;
-            Endpoint = Run($"start {Kind} \"{_dir}\" {Environment.ProcessId}");
+            Endpoint = Run($"start {Kind} \"{_dir}\" {System.Environment.ProcessId}");
         }
 
         /// <summary>The environment a user's session would have to reach this server.</summary>
@@ -47,7 +47,7 @@ namespace MlTraces.Tests.Support
 
         /// <summary>Starts the server again on the same data (a new port: <see cref="Endpoint"/> changes).</summary>
         public void Restart() =>
-            Endpoint = Run($"start {Kind} \"{_dir}\" {Environment.ProcessId}" + (Kind == TestLocation.Azure ? $" \"{Part("AccountName")}:{Part("AccountKey")}\"" : ""));
+            Endpoint = Run($"start {Kind} \"{_dir}\" {System.Environment.ProcessId}" + (Kind == TestLocation.Azure ? $" \"{Part("AccountName")}:{Part("AccountKey")}\"" : ""));
 
         private static bool Alive(int pid)
         {
