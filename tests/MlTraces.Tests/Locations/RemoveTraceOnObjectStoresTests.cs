@@ -351,7 +351,10 @@ namespace MlTraces.Tests.Locations
             server.Restart();
             var left = All();
             foreach (var id in ids)
-                if (kept.Contains(id)) Assert.All(new[] { s.Keys[id][0], s.Keys[id][2] }, k => Assert.Contains(k, left));
+                // A kept row still has the object it reads its spans from (these traces are archived: traces.pb, which
+                // goes last); the artifacts before it may be gone when the kill fell between two steps, and the
+                // next run removes the rest.
+                if (kept.Contains(id)) Assert.Contains(s.Keys[id][2], left);
                 else Assert.All(s.Keys[id], k => Assert.DoesNotContain(k, left));
 
             foreach (var e in server.Environment) saved[e.Key] = System.Environment.GetEnvironmentVariable(e.Key);
