@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using System.Linq;
+using System.Numerics;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -57,12 +58,12 @@ namespace MlTraces.Core.Retention
                 var stream = new YamlStream();
                 stream.Load(new StringReader(text));
                 root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+                return Parse(root, path);
             }
             catch (YamlException ex)
             {
                 throw Wrap(path, "Failed to parse YAML: " + UserText.Shorten(ex.Message, 500));
             }
-            return Parse(root, path);
         }
 
         private static string ReadBounded(string path)
@@ -113,56 +114,76 @@ namespace MlTraces.Core.Retention
                 throw Wrap(path, "Missing required 'trace_archival' mapping.");
             var config = new ArchivalServerConfig { Path = path };
 
-            object? Required(string key)
-            {
-                object? value = Scalar(Get(section, key));
-                if (value == null) throw Wrap(path, $"Missing required 'trace_archival.{key}' value.");
-                return value;
-            }
+            // MLflow's _get_required_value: only an absent key is "missing". A key with no value (`enabled:`) is
+            // present with None, which each check then refuses with its own message.
+            object? Required(string key) => Get(section, key) is YamlNode node
+                ? Scalar(node)
+                : throw Wrap(path, $"Missing required 'trace_archival.{key}' value.");
 
             if (!(Required("enabled") is bool enabled)) throw Wrap(path, "'trace_archival.enabled' must be a boolean.");
             config.Enabled = enabled;
             // Location and retention errors come unwrapped, named by their key, as MLflow raises them.
             config.Location = ArchivalLocation.Validate(Required("location"), "trace_archival.location");
             config.Retention = RetentionDuration.Parse(Required("retention"), "trace_archival.retention");
+            config.LongRetentionAllowlist = Allowlist(Get(section, "long_retention_allowlist"), path);
 
-            var allowlistNode = Get(section, "long_retention_allowlist");
-            if (allowlistNode != null && !(allowlistNode is YamlSequenceNode) && Scalar(allowlistNode) != null)
-                throw Wrap(path, "'trace_archival.long_retention_allowlist' must be a list.");
-            if (allowlistNode is YamlSequenceNode list)
-            {
-                var ids = new List<string>();
-                for (int i = 0; i < list.Children.Count; i++)
-                {
-                    if (!(list.Children[i] is YamlScalarNode))
-                        throw Wrap(path, $"'trace_archival.long_retention_allowlist[{i}]' must be a scalar experiment ID.");
-                    string id = PyStr(Scalar(list.Children[i])).Trim();
-                    if (id.Length == 0 || ids.Contains(id)) continue;
-                    if (!ExperimentIdForm.IsMatch(id)) throw new InvalidParameterException($"Invalid experiment ID: '{id}'", "InvalidExperimentId");
-                    ids.Add(id);
-                }
-                config.LongRetentionAllowlist = ids;
-            }
-
-            object? interval = Scalar(Get(section, "interval_seconds"));
-            if (interval != null)
-            {
-                long n = PositiveInteger(interval, "interval_seconds", path);
-                if (n > 86400) throw Wrap(path, "'trace_archival.interval_seconds' must be <= 86400.");
-                config.IntervalSeconds = (int)n;
-            }
-            object? max = Scalar(Get(section, "max_traces_per_pass"));
-            if (max != null) config.MaxTracesPerPass = PositiveInteger(max, "max_traces_per_pass", path);
+            if (Get(section, "interval_seconds") is YamlNode interval)
+                config.IntervalSeconds = (int)PositiveInteger(Scalar(interval), "interval_seconds", path, maximum: 86400);
+            if (Get(section, "max_traces_per_pass") is YamlNode max)
+                config.MaxTracesPerPass = PositiveInteger(Scalar(max), "max_traces_per_pass", path, maximum: null);
             return config;
         }
 
-        private static readonly Regex ExperimentIdForm = new Regex(@"^[a-zA-Z0-9][\w\-]{0,63}$", RegexOptions.CultureInvariant);
-
-        private static long PositiveInteger(object value, string key, string path)
+        /// <summary>MLflow's _parse_long_retention_allowlist: None is empty; anything but a list is refused; each
+        /// entry is str()-ed, and the entries go through _parse_trace_archival_long_retention_allowlist as one
+        /// comma-joined string: so "1, 2" in one entry is two IDs, each is strip()-ped, blanks are skipped, and
+        /// duplicates dropped after validation. Comparison stays exact (experiment IDs are case-sensitive).</summary>
+        private static IReadOnlyList<string> Allowlist(YamlNode? node, string path)
         {
-            // Python's bool is an int, and MLflow rejects it explicitly.
-            if (value is long n && n > 0) return n;
-            throw Wrap(path, $"'trace_archival.{key}' must be a positive integer.");
+            if (node == null || (node is YamlScalarNode && Scalar(node) == null)) return Array.Empty<string>();
+            if (!(node is YamlSequenceNode list)) throw Wrap(path, "'trace_archival.long_retention_allowlist' must be a list.");
+            var entries = new List<string>();
+            for (int i = 0; i < list.Children.Count; i++)
+            {
+                if (!(list.Children[i] is YamlScalarNode))
+                    throw Wrap(path, $"'trace_archival.long_retention_allowlist[{i}]' must be a scalar experiment ID.");
+                entries.Add(PyStr(Scalar(list.Children[i])));
+            }
+            var ids = new List<string>();
+            foreach (string raw in string.Join(",", entries).Split(','))
+            {
+                string id = PyStrip(raw);
+                if (id.Length == 0) continue;
+                // MLflow wraps the validator's message in the file's (the location and retention ones it does not).
+                if (!ExperimentIdForm.IsMatch(id)) throw Wrap(path, $"Invalid experiment ID: '{id}'");
+                if (!ids.Contains(id)) ids.Add(id);
+            }
+            return ids;
+        }
+
+        /// <summary>Python's str.strip(): the whitespace of str.isspace, which also counts U+001C..U+001F.</summary>
+        private static string PyStrip(string text)
+        {
+            static bool Space(char c) => char.IsWhiteSpace(c) || (c >= '\u001c' && c <= '\u001f');
+            int start = 0, end = text.Length;
+            while (start < end && Space(text[start])) start++;
+            while (end > start && Space(text[end - 1])) end--;
+            return text.Substring(start, end - start);
+        }
+
+        // MLflow's _EXPERIMENT_ID_REGEX, ^[a-zA-Z0-9][\w\-]{0,63}$, with Python's \w (letters, numbers and '_'), not .NET's.
+        private static readonly Regex ExperimentIdForm = new Regex(@"^[a-zA-Z0-9][\p{L}\p{N}_\-]{0,63}$", RegexOptions.CultureInvariant);
+
+        /// <summary>MLflow's _get_optional_bounded_positive_int. Python's ints have no bound, so a value past a long
+        /// (a 20-digit max_traces_per_pass) is as valid as in MLflow and means what it means there: no limit that
+        /// any store reaches; it is held as long.MaxValue.</summary>
+        private static long PositiveInteger(object? value, string key, string path, long? maximum)
+        {
+            // Python's bool is an int, and MLflow rejects it explicitly; None, floats and strings are not ints.
+            BigInteger? n = value is long l ? l : value is BigInteger b ? b : (BigInteger?)null;
+            if (n == null || n.Value < 1) throw Wrap(path, $"'trace_archival.{key}' must be a positive integer.");
+            if (maximum != null && n.Value > maximum.Value) throw Wrap(path, $"'trace_archival.{key}' must be <= {maximum}.");
+            return n.Value > long.MaxValue ? long.MaxValue : (long)n.Value;
         }
 
         private static InvalidParameterException Wrap(string path, string message) =>
@@ -175,7 +196,7 @@ namespace MlTraces.Core.Retention
             return null;
         }
 
-        /// <summary>A scalar as PyYAML resolves it: bool, long, double, string, or null; collections return a marker.</summary>
+        /// <summary>A scalar as PyYAML resolves it: bool, long (BigInteger past a long), double, string, or null; collections return a marker.</summary>
         internal static object? Scalar(YamlNode? node)
         {
             switch (node)
@@ -189,7 +210,7 @@ namespace MlTraces.Core.Retention
                     if (BoolTrue.IsMatch(v)) return true;
                     if (BoolFalse.IsMatch(v)) return false;
                     if (IntForm.IsMatch(v)) return ParseInt(v);
-                    if (FloatForm.IsMatch(v) && double.TryParse(v.Replace("_", ""), NumberStyles.Float, CultureInfo.InvariantCulture, out double d)) return d;
+                    if (FloatForm.IsMatch(v)) return ParseFloat(v);
                     return v;
                 default: return node; // a mapping or sequence: not a scalar value
             }
@@ -198,21 +219,50 @@ namespace MlTraces.Core.Retention
         private static readonly Regex NullForm = new Regex("^(?:~|null|Null|NULL|)$");
         private static readonly Regex BoolTrue = new Regex("^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$");
         private static readonly Regex BoolFalse = new Regex("^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$");
+        // PyYAML's implicit resolvers (resolver.py), word for word.
         private static readonly Regex IntForm = new Regex(@"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$");
-        private static readonly Regex FloatForm = new Regex(@"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?)$");
+        private static readonly Regex FloatForm = new Regex(@"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$");
 
+        /// <summary>Python refuses to convert more decimal digits than this to an int (sys.int_info.default_max_str_digits);
+        /// the same bound here keeps a hostile file from costing quadratic time in BigInteger arithmetic.</summary>
+        private const int MaxIntDigits = 4300;
+
+        /// <summary>PyYAML's construct_yaml_int: a long, or a BigInteger past a long, as Python's ints have no bound.</summary>
         private static object ParseInt(string text)
         {
             string v = text.Replace("_", "");
             bool negative = v.StartsWith("-", StringComparison.Ordinal);
             v = v.TrimStart('+', '-');
-            long n;
-            if (v.StartsWith("0b", StringComparison.Ordinal)) n = Convert.ToInt64(v.Substring(2), 2);
-            else if (v.StartsWith("0x", StringComparison.Ordinal)) n = Convert.ToInt64(v.Substring(2), 16);
-            else if (v.Contains(":")) n = v.Split(':').Aggregate(0L, (acc, part) => acc * 60 + long.Parse(part, CultureInfo.InvariantCulture));
-            else if (v.Length > 1 && v[0] == '0') n = Convert.ToInt64(v, 8);
-            else n = long.Parse(v, CultureInfo.InvariantCulture);
-            return negative ? -n : n;
+            if (v.Length > MaxIntDigits)
+                throw new YamlException($"Exceeds the limit ({MaxIntDigits} digits) for integer string conversion: the integer '{UserText.Shorten(text, 40)}' has {v.Length} characters.");
+            BigInteger n;
+            if (v.StartsWith("0b", StringComparison.Ordinal)) n = Digits(v.Substring(2), 2);
+            else if (v.StartsWith("0x", StringComparison.Ordinal)) n = Digits(v.Substring(2), 16);
+            else if (v.Contains(":")) n = v.Split(':').Aggregate(BigInteger.Zero, (acc, part) => acc * 60 + Digits(part, 10));
+            else if (v.Length > 1 && v[0] == '0') n = Digits(v, 8);
+            else n = Digits(v, 10);
+            if (negative) n = -n;
+            return n >= long.MinValue && n <= long.MaxValue ? (object)(long)n : n;
+        }
+
+        private static BigInteger Digits(string digits, int radix)
+        {
+            var n = BigInteger.Zero;
+            foreach (char c in digits) n = n * radix + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+            return n;
+        }
+
+        /// <summary>PyYAML's construct_yaml_float, sexagesimal and .inf/.nan included.</summary>
+        private static object ParseFloat(string text)
+        {
+            string v = text.Replace("_", "").ToLowerInvariant();
+            double sign = v.StartsWith("-", StringComparison.Ordinal) ? -1 : 1;
+            v = v.TrimStart('+', '-');
+            if (v == ".inf") return sign * double.PositiveInfinity;
+            if (v == ".nan") return double.NaN;
+            if (v.Contains(":"))
+                return sign * v.Split(':').Aggregate(0.0, (acc, part) => acc * 60 + double.Parse(part, NumberStyles.Float, CultureInfo.InvariantCulture));
+            return sign * double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture);
         }
 
         /// <summary>Python's str() of a scalar.</summary>
@@ -221,6 +271,9 @@ namespace MlTraces.Core.Retention
             null => "None",
             bool b => b ? "True" : "False",
             long n => n.ToString(CultureInfo.InvariantCulture),
+            BigInteger n => n.ToString(CultureInfo.InvariantCulture),
+            double d when double.IsNaN(d) => "nan",
+            double d when double.IsInfinity(d) => d > 0 ? "inf" : "-inf",
             double d => Json.PyJson.FloatRepr(d),
             _ => value.ToString() ?? "",
         };
