@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using MlTraces.Core.Store;
+using MlTraces.Tests.Archive;
 using MlTraces.Tests.Support;
 using static MlTraces.Tests.Delete.DeleteTestSupport;
 using static MlTraces.Tests.Query.QueryTestSupport;
@@ -36,9 +37,7 @@ namespace MlTraces.Tests.Retention
             };
             foreach (var (ws, retention) in cases)
             {
-                Execute(ts, "INSERT INTO workspaces (name, description, trace_archival_retention) VALUES ({0}, 'x', {1})", ws, retention);
-                string e = ts.AddExperiment("exp-" + ws);
-                Execute(ts, "UPDATE experiments SET workspace = {0} WHERE experiment_id = {1}", ws, long.Parse(e));
+                string e = ArchiveTestSupport.AddWorkspaceExperiment(ts, ws, null, retention, "exp-" + ws);
                 experiments[ws] = e;
                 ts.AddTraces(new[] { RichTrace("tr-" + ws, e, 1000 + experiments.Count) });
             }
@@ -48,8 +47,7 @@ namespace MlTraces.Tests.Retention
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
             var skippedWs = new[] { "bad", "blank", "toolong", "upper" };
             var archivedIds = new[] { "tr-empty", "tr-unset", "tr-good", "tr-padded" };
-            Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, "true");
-            try
+            ArchiveTestSupport.WithWorkspaces(() =>
             {
                 using var sh = new PsShell(ts);
                 var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
@@ -88,11 +86,7 @@ namespace MlTraces.Tests.Retention
                 var padded = (ExperimentRetention)sh.Run("Get-ExperimentRetention -TrackingUri $uri -ConfigPath $config -ExperimentName exp-padded", vars).Output.Single().BaseObject;
                 Assert.Equal("2d", padded.ArchiveAfter);
                 Assert.Equal("Workspace", padded.RetentionSource);
-            }
-            finally
-            {
-                Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, null);
-            }
+            });
         }
 
         /// <summary>A hostile retention text from the store is echoed bounded and without control characters.</summary>
@@ -101,13 +95,10 @@ namespace MlTraces.Tests.Retention
         {
             using var ts = TestStore.CreateEmpty(Kind);
             string hostile = Kind == StoreKind.Sqlite ? "\u001b[31m" + new string('x', 5000) + "\nd" : "\u001b[31m\u0007x\nd";
-            Execute(ts, "INSERT INTO workspaces (name, description, trace_archival_retention) VALUES ('evil', 'x', {0})", hostile);
-            string e = ts.AddExperiment("exp-evil");
-            Execute(ts, "UPDATE experiments SET workspace = 'evil' WHERE experiment_id = {0}", long.Parse(e));
+            ArchiveTestSupport.AddWorkspaceExperiment(ts, "evil", null, hostile, "exp-evil");
             string config = Path.Combine(ts.Folder, "archival.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
-            Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, "true");
-            try
+            ArchiveTestSupport.WithWorkspaces(() =>
             {
                 using var sh = new PsShell(ts);
                 var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
@@ -117,11 +108,7 @@ namespace MlTraces.Tests.Retention
                 Assert.DoesNotContain('\n', r.Note);
                 Assert.DoesNotContain('\u0007', r.Note);
                 Assert.True(r.Note!.Length < 1000, r.Note.Length.ToString());
-            }
-            finally
-            {
-                Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, null);
-            }
+            });
         }
     }
 
