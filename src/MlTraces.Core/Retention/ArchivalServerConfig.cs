@@ -6,7 +6,6 @@ using System.Linq;
 using System.Numerics;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
 
 namespace MlTraces.Core.Retention
 {
@@ -39,7 +38,7 @@ namespace MlTraces.Core.Retention
 
         /// <summary>MLflow's file is a flat mapping of a few keys: anything much larger or deeper is not one, and a
         /// deep enough nesting would overflow the stack of the YAML loader (which recurses per level) and kill the
-        /// process. Both are checked before the document is built.</summary>
+        /// process. The size is checked before the file is parsed, the depth while the document is built.</summary>
         public const int MaxFileBytes = 1024 * 1024;
         public const int MaxDepth = 32;
 
@@ -51,14 +50,9 @@ namespace MlTraces.Core.Retention
             {
                 throw Wrap(path, "Failed to read config file: " + ex.Message);
             }
-            YamlNode? root;
             try
             {
-                CheckDepth(path, text);
-                var stream = new YamlStream();
-                stream.Load(new StringReader(text));
-                root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
-                return Parse(root, path);
+                return Parse(Compose(path, text), path);
             }
             catch (YamlException ex)
             {
@@ -83,40 +77,80 @@ namespace MlTraces.Core.Retention
             return reader.ReadToEnd();
         }
 
-        /// <summary>Walks the parser's events (a loop over a state machine, no recursion) and stops at the first
-        /// collection nested deeper than <see cref="MaxDepth"/>.</summary>
-        private static void CheckDepth(string path, string text)
+        /// <summary>A YAML node as PyYAML's composer builds it (yaml.safe_load's first step).</summary>
+        internal abstract class Node { }
+        internal sealed class ScalarNode : Node { public string Value = "", Tag = ""; public ScalarStyle Style; }
+        internal sealed class SequenceNode : Node { public readonly List<Node> Items = new List<Node>(); }
+        internal sealed class MappingNode : Node
+        {
+            public readonly List<KeyValuePair<Node, Node>> Pairs = new List<KeyValuePair<Node, Node>>();
+            public Node? PendingKey;
+        }
+
+        /// <summary>Builds the document from the parser's events in one loop (no recursion, so no nesting can overflow
+        /// the stack; deeper than <see cref="MaxDepth"/> is refused), with PyYAML's rules where YamlDotNet's
+        /// representation model has others: a repeated key is allowed (the last one wins, as in the dict PyYAML
+        /// builds), a stream of more than one document is refused, and an alias is the node its anchor names.</summary>
+        private static Node? Compose(string path, string text)
         {
             var parser = new Parser(new StringReader(text));
-            int depth = 0;
+            var anchors = new Dictionary<string, Node>(StringComparer.Ordinal);
+            var open = new Stack<Node>();
+            Node? root = null;
+            int documents = 0;
+            void Add(Node node, AnchorName anchor)
+            {
+                if (!anchor.IsEmpty) anchors[anchor.Value] = node;
+                if (open.Count == 0) { root = node; return; }
+                if (open.Peek() is SequenceNode list) { list.Items.Add(node); return; }
+                var map = (MappingNode)open.Peek();
+                if (map.PendingKey == null) map.PendingKey = node;
+                else { map.Pairs.Add(new KeyValuePair<Node, Node>(map.PendingKey, node)); map.PendingKey = null; }
+            }
             while (parser.MoveNext())
             {
-                switch (parser.Current)
+                var e = parser.Current!;
+                switch (e)
                 {
+                    case YamlDotNet.Core.Events.DocumentStart _:
+                        if (++documents > 1) throw new YamlException(e.Start, e.End, "expected a single document in the stream");
+                        break;
+                    case YamlDotNet.Core.Events.Scalar scalar:
+                        Add(new ScalarNode { Value = scalar.Value ?? "", Tag = scalar.Tag.IsEmpty ? "" : scalar.Tag.Value, Style = scalar.Style }, scalar.Anchor);
+                        break;
+                    case YamlDotNet.Core.Events.AnchorAlias alias:
+                        if (!anchors.TryGetValue(alias.Value.Value, out Node? target))
+                            throw new YamlException(e.Start, e.End, $"found undefined alias '{UserText.Shorten(alias.Value.Value, 40)}'");
+                        Add(target, AnchorName.Empty);
+                        break;
                     case YamlDotNet.Core.Events.MappingStart _:
                     case YamlDotNet.Core.Events.SequenceStart _:
-                        if (++depth > MaxDepth)
-                            throw Wrap(path, $"YAML collections are nested more than {MaxDepth} deep (at line {parser.Current.Start.Line}); the trace archival config is a flat mapping.");
+                        if (open.Count >= MaxDepth)
+                            throw Wrap(path, $"YAML collections are nested more than {MaxDepth} deep (at line {e.Start.Line}); the trace archival config is a flat mapping.");
+                        Node collection = e is YamlDotNet.Core.Events.MappingStart ? new MappingNode() : (Node)new SequenceNode();
+                        Add(collection, ((YamlDotNet.Core.Events.NodeEvent)e).Anchor);
+                        open.Push(collection);
                         break;
                     case YamlDotNet.Core.Events.MappingEnd _:
                     case YamlDotNet.Core.Events.SequenceEnd _:
-                        depth--;
+                        open.Pop();
                         break;
                 }
             }
+            return root;
         }
 
-        internal static ArchivalServerConfig Parse(YamlNode? root, string path)
+        internal static ArchivalServerConfig Parse(Node? root, string path)
         {
-            if (!(root is YamlMappingNode top))
+            if (!(root is MappingNode top))
                 throw Wrap(path, "Top-level YAML value must be a mapping containing 'trace_archival'.");
-            if (!(Get(top, "trace_archival") is YamlMappingNode section))
+            if (!(Get(top, "trace_archival") is MappingNode section))
                 throw Wrap(path, "Missing required 'trace_archival' mapping.");
             var config = new ArchivalServerConfig { Path = path };
 
             // MLflow's _get_required_value: only an absent key is "missing". A key with no value (`enabled:`) is
             // present with None, which each check then refuses with its own message.
-            object? Required(string key) => Get(section, key) is YamlNode node
+            object? Required(string key) => Get(section, key) is Node node
                 ? Scalar(node)
                 : throw Wrap(path, $"Missing required 'trace_archival.{key}' value.");
 
@@ -127,9 +161,9 @@ namespace MlTraces.Core.Retention
             config.Retention = RetentionDuration.Parse(Required("retention"), "trace_archival.retention");
             config.LongRetentionAllowlist = Allowlist(Get(section, "long_retention_allowlist"), path);
 
-            if (Get(section, "interval_seconds") is YamlNode interval)
+            if (Get(section, "interval_seconds") is Node interval)
                 config.IntervalSeconds = (int)PositiveInteger(Scalar(interval), "interval_seconds", path, maximum: 86400);
-            if (Get(section, "max_traces_per_pass") is YamlNode max)
+            if (Get(section, "max_traces_per_pass") is Node max)
                 config.MaxTracesPerPass = PositiveInteger(Scalar(max), "max_traces_per_pass", path, maximum: null);
             return config;
         }
@@ -138,16 +172,16 @@ namespace MlTraces.Core.Retention
         /// entry is str()-ed, and the entries go through _parse_trace_archival_long_retention_allowlist as one
         /// comma-joined string: so "1, 2" in one entry is two IDs, each is strip()-ped, blanks are skipped, and
         /// duplicates dropped after validation. Comparison stays exact (experiment IDs are case-sensitive).</summary>
-        private static IReadOnlyList<string> Allowlist(YamlNode? node, string path)
+        private static IReadOnlyList<string> Allowlist(Node? node, string path)
         {
-            if (node == null || (node is YamlScalarNode && Scalar(node) == null)) return Array.Empty<string>();
-            if (!(node is YamlSequenceNode list)) throw Wrap(path, "'trace_archival.long_retention_allowlist' must be a list.");
+            if (node == null || (node is ScalarNode && Scalar(node) == null)) return Array.Empty<string>();
+            if (!(node is SequenceNode list)) throw Wrap(path, "'trace_archival.long_retention_allowlist' must be a list.");
             var entries = new List<string>();
-            for (int i = 0; i < list.Children.Count; i++)
+            for (int i = 0; i < list.Items.Count; i++)
             {
-                if (!(list.Children[i] is YamlScalarNode))
+                if (!(list.Items[i] is ScalarNode))
                     throw Wrap(path, $"'trace_archival.long_retention_allowlist[{i}]' must be a scalar experiment ID.");
-                entries.Add(PyStr(Scalar(list.Children[i])));
+                entries.Add(PyStr(Scalar(list.Items[i])));
             }
             var ids = new List<string>();
             foreach (string raw in string.Join(",", entries).Split(','))
@@ -189,22 +223,24 @@ namespace MlTraces.Core.Retention
         private static InvalidParameterException Wrap(string path, string message) =>
             new InvalidParameterException($"Invalid trace archival config file '{path}': {message}", "InvalidArchivalConfig");
 
-        private static YamlNode? Get(YamlMappingNode map, string key)
+        /// <summary>dict.get as PyYAML's mapping answers it: keys are typed as values are (so `"enabled"` is the key
+        /// and `yes:` is True, not 'yes'), and of a repeated key the last one counts.</summary>
+        private static Node? Get(MappingNode map, string key)
         {
-            foreach (var kv in map.Children)
-                if (kv.Key is YamlScalarNode k && k.Value == key) return kv.Value;
+            for (int i = map.Pairs.Count - 1; i >= 0; i--)
+                if (map.Pairs[i].Key is ScalarNode k && Scalar(k) is string name && name == key) return map.Pairs[i].Value;
             return null;
         }
 
         /// <summary>A scalar as PyYAML resolves it: bool, long (BigInteger past a long), double, string, or null; collections return a marker.</summary>
-        internal static object? Scalar(YamlNode? node)
+        internal static object? Scalar(Node? node)
         {
             switch (node)
             {
                 case null: return null;
-                case YamlScalarNode s:
-                    string v = s.Value ?? "";
-                    string tag = s.Tag.IsEmpty ? "" : s.Tag.Value;
+                case ScalarNode s:
+                    string v = s.Value;
+                    string tag = s.Tag;
                     if (tag.EndsWith(":str", StringComparison.Ordinal) || (s.Style != ScalarStyle.Plain && s.Style != ScalarStyle.Any)) return v;
                     if (NullForm.IsMatch(v)) return null;
                     if (BoolTrue.IsMatch(v)) return true;

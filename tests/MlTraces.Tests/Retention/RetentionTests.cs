@@ -197,6 +197,29 @@ namespace MlTraces.Tests.Retention
             Assert.Equal(expected, ArchivalServerConfig.Load(Write(Head + yaml)).LongRetentionAllowlist);
         }
 
+        /// <summary>The document as yaml.safe_load composes it: a repeated key is allowed and the last one counts
+        /// (MlTraces used to refuse the file with YamlDotNet's "Duplicate key"), keys are typed as values are (a quoted
+        /// "enabled" is the key, `on:` is True), an alias is its anchor's value, and more than one document is refused.</summary>
+        [Fact]
+        public void TheDocumentIsComposedAsPyYamlComposesIt()
+        {
+            const string Rest = "  location: file:///a\n  retention: 1d\n";
+            Assert.True(ArchivalServerConfig.Load(Write("trace_archival:\n  enabled: false\n" + Rest + "  enabled: true\n")).Enabled);
+            Assert.False(ArchivalServerConfig.Load(Write("trace_archival:\n  enabled: true\n" + Rest + "  enabled: false\n")).Enabled);
+            Assert.False(ArchivalServerConfig.Load(Write("trace_archival: {enabled: true}\ntrace_archival:\n  enabled: off\n" + Rest)).Enabled);
+            Assert.Equal(7, ArchivalServerConfig.Load(Write("trace_archival:\n  enabled: true\n" + Rest + "  max_traces_per_pass: 5\n  max_traces_per_pass: 7\n")).MaxTracesPerPass);
+            Assert.True(ArchivalServerConfig.Load(Write("trace_archival:\n  \"enabled\": true\n" + Rest)).Enabled);
+            Assert.Equal("Missing required 'trace_archival.enabled' value.", Refusal("trace_archival:\n  on: true\n" + Rest));
+            var aliased = ArchivalServerConfig.Load(Write("defaults: &keep 7d\ntrace_archival:\n  enabled: true\n  location: file:///a\n  retention: *keep\n"));
+            Assert.Equal("7d", aliased.Retention.Text);
+            Assert.Equal("Failed to parse YAML: found undefined alias 'nope'", Refusal("trace_archival:\n  enabled: true\n  location: file:///a\n  retention: *nope\n"));
+            Assert.Equal("Failed to parse YAML: expected a single document in the stream",
+                Refusal("trace_archival:\n  enabled: true\n" + Rest + "---\ntrace_archival:\n  enabled: false\n"));
+            Assert.True(ArchivalServerConfig.Load(Write("---\ntrace_archival:\n  enabled: true\n" + Rest + "...\n")).Enabled);
+            Assert.StartsWith($"YAML collections are nested more than {ArchivalServerConfig.MaxDepth} deep",
+                Refusal("trace_archival:\n  enabled: true\n" + Rest + "  x: " + new string('[', 10_000) + new string(']', 10_000) + "\n"));
+        }
+
         /// <summary>An invalid ID's message is wrapped in the file's, as MLflow wraps it (e.message in
         /// _invalid_trace_archival_config); MlTraces used to raise it bare.</summary>
         [Theory]
