@@ -36,6 +36,11 @@ namespace MlTraces.Core.Query
         public const string LinkedPromptsTag = "mlflow.linkedPrompts";
         public const string SourceRunMetadata = "mlflow.sourceRun";
         public const string SessionMetadata = "mlflow.trace.session";
+        public const string TokenUsageMetadata = "mlflow.trace.tokenUsage";
+        public const string CostMetadata = "mlflow.trace.cost";
+        /// <summary>What MLflow allows on the token usage and cost metadata, which today's schema holds in columns
+        /// and compares whole (mlflow/store/tracking/utils/trace_analytics.py, get_trace_analytics_metadata_filter).</summary>
+        public static readonly string[] ReservedMetadataComparators = { "=", "!=", "IS NULL", "IS NOT NULL" };
 
         public static bool IsNumeric(string key) => Array.IndexOf(NumericAttributes, key) >= 0;
 
@@ -359,6 +364,12 @@ namespace MlTraces.Core.Query
                     break;
                 case "request_metadata":
                     Require(comparator, TraceSearchKeys.MetadataComparators, $"Invalid comparator '{comparator}' not one of '{{0}}'");
+                    // MLflow of today refuses a pattern on them on every store it opens (its upgrade gives every store
+                    // the columns); so does MlTraces, on every layout, so a filter means one thing everywhere.
+                    if ((key == TraceSearchKeys.TokenUsageMetadata || key == TraceSearchKeys.CostMetadata)
+                        && Array.IndexOf(TraceSearchKeys.ReservedMetadataComparators, comparator) < 0)
+                        throw new InvalidParameterException(
+                            $"Comparator '{comparator}' is not supported for reserved metadata '{key}'. Only '=', '!=', 'IS NULL', and 'IS NOT NULL' are supported.");
                     entity = FilterEntity.Metadata;
                     break;
                 case "tag":

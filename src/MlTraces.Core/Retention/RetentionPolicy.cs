@@ -26,6 +26,10 @@ namespace MlTraces.Core.Retention
         {
             public string? Location { get; set; }
             public RetentionDuration? Retention { get; set; }
+            /// <summary>The column's text when it is set but is no valid duration.</summary>
+            public string? InvalidRetention { get; set; }
+            /// <summary>Why <see cref="InvalidRetention"/> is invalid: MLflow's message.</summary>
+            public string? RetentionProblem { get; set; }
         }
 
         public static Dictionary<string, WorkspaceSettings> ReadWorkspaces(TraceStore store)
@@ -37,7 +41,14 @@ namespace MlTraces.Core.Retention
             while (r.Read())
             {
                 var ws = new WorkspaceSettings { Location = r.IsDBNull(1) || r.GetString(1).Length == 0 ? null : r.GetString(1) };
-                if (!r.IsDBNull(2) && RetentionDuration.TryParse(r.GetString(2), out var d)) ws.Retention = d;
+                // MLflow takes `ws.retention or default`: NULL and '' fall back to the server's; any other text must be a
+                // duration (mlflow/tracing/trace_archival_service.py, _resolve_scheduler_trace_archival_config).
+                string? retention = r.IsDBNull(2) ? null : r.GetString(2);
+                if (!string.IsNullOrEmpty(retention))
+                {
+                    try { ws.Retention = RetentionDuration.Parse(retention); }
+                    catch (InvalidParameterException ex) { ws.InvalidRetention = retention; ws.RetentionProblem = ex.Message; }
+                }
                 result[r.GetString(0)] = ws;
             }
             return result;
@@ -73,7 +84,17 @@ namespace MlTraces.Core.Retention
                 r.ArchiveNowOlderThan = olderThan?.Text;
                 if (archiveNowProblem != null) r.Note = (r.Note == null ? "" : r.Note + " ") + $"The archive-now request is malformed and is ignored: {archiveNowProblem}";
 
-                if (config != null)
+                if (config != null && ws?.RetentionProblem != null)
+                {
+                    // MLflow's scheduler skips the whole workspace (run_trace_archival_scheduler logs "Trace archival
+                    // scheduler skipped in workspace ..." and goes on): no retention, no archive-now, no location.
+                    r.WorkspaceRetention = ws.InvalidRetention;
+                    r.Note = (r.Note == null ? "" : r.Note + " ") +
+                        $"The workspace '{UserText.Printable(UserText.Shorten(e.Workspace, 100))}' has an invalid trace_archival_retention " +
+                        $"'{UserText.Printable(UserText.Shorten(ws.InvalidRetention, 40))}' ({ws.RetentionProblem}), so MLflow's scheduler skips the workspace " +
+                        "and no pass archives its traces until the workspace's retention is a valid duration (for example '30d') or cleared.";
+                }
+                else if (config != null)
                 {
                     var broader = ws?.Retention ?? config.Retention;
                     string broaderSource = ws?.Retention != null ? "Workspace" : "Server";

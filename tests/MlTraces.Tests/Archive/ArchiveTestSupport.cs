@@ -71,6 +71,24 @@ namespace MlTraces.Tests.Archive
             return ids;
         }
 
+        /// <summary>A workspaces row with the given archival columns and an experiment in it; returns the experiment id.</summary>
+        public static string AddWorkspaceExperiment(TestStore ts, string workspace, string? location, string? retention, string experimentName)
+        {
+            Query.QueryTestSupport.Execute(ts, "INSERT INTO workspaces (name, description, trace_archival_location, trace_archival_retention) VALUES ({0}, 'x', {1}, {2})",
+                workspace, location, retention);
+            string e = ts.AddExperiment(experimentName);
+            Query.QueryTestSupport.Execute(ts, "UPDATE experiments SET workspace = {0} WHERE experiment_id = {1}", workspace, long.Parse(e));
+            return e;
+        }
+
+        /// <summary>Runs with MLFLOW_ENABLE_WORKSPACES=true (process-wide: only in the ProcessEnvironmentCollection).</summary>
+        public static void WithWorkspaces(Action run)
+        {
+            Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, "true");
+            try { run(); }
+            finally { Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, null); }
+        }
+
         /// <summary>Everything Get-Trace says about a trace's spans, as one comparable text per span.</summary>
         public static List<string> Describe(Trace t) => t.Spans!.Select(s => string.Join("|", s.SpanId, s.ParentSpanId, s.Name, s.SpanType,
             s.Status, s.StatusMessage, s.StartTimeUnixNano, s.EndTimeUnixNano,

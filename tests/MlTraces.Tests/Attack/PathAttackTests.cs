@@ -631,16 +631,13 @@ namespace MlTraces.Tests.Attack
             var experiments = new Dictionary<string, string>();
             foreach (var (ws, location) in new (string, string?)[] { ("../../evil", null), ("..", null), ("a/b", null), ("rel", "file:relws"), ("good", null) })
             {
-                Execute(ts, "INSERT INTO workspaces (name, description, trace_archival_location) VALUES ({0}, 'x', {1})", ws, location);
-                string e = ts.AddExperiment("exp-" + experiments.Count);
-                Execute(ts, "UPDATE experiments SET workspace = {0} WHERE experiment_id = {1}", ws, long.Parse(e));
+                string e = ArchiveTestSupport.AddWorkspaceExperiment(ts, ws, location, null, "exp-" + experiments.Count);
                 experiments[ws] = e;
                 ts.AddTraces(new[] { RichTrace("tr-ws" + experiments.Count, e, 1000 + experiments.Count) });
             }
             string config = Path.Combine(ts.Folder, "archival.yaml");
             File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {new System.Uri(Path.Combine(ts.Folder, "archive")).AbsoluteUri}\n  retention: 1d\n");
-            Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, "true");
-            try
+            ArchiveTestSupport.WithWorkspaces(() =>
             {
                 using var sh = new PsShell(ts);
                 var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["config"] = config };
@@ -670,11 +667,7 @@ namespace MlTraces.Tests.Attack
                 // "../../evil" from <archive>/workspaces would be <store folder>/evil (covered above) or, one more up, beside it.
                 Assert.False(Directory.Exists(Path.Combine(Path.GetDirectoryName(ts.Folder)!, "evil")));
                 Assert.False(Directory.Exists(Path.Combine(ts.Folder, "relws")));
-            }
-            finally
-            {
-                Environment.SetEnvironmentVariable(Core.Retention.RetentionPolicy.WorkspacesVariable, null);
-            }
+            });
         }
     }
 
