@@ -101,7 +101,7 @@ namespace MlTraces.Tests.Locations
         [InlineData("dbfs:/databricks/7/traces/tr-1/artifacts")]
         public void OtherSchemesSayWhatIsSupported(string folder)
         {
-            var ex = Assert.Throws<MlTracesException>(() => ArchiveRepositories.For(folder));
+            var ex = Assert.Throws<MlTracesException>(() => ArchiveRepositories.For(folder, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()));
             Assert.Equal("UnsupportedArchiveRepository", ex.ErrorId);
             Assert.Contains("s3://", ex.Message);
             Assert.Contains("wasbs://", ex.Message);
