@@ -101,7 +101,7 @@ namespace MlTraces.Commands
         {
             _storeOnCommandLine = MyInvocation.BoundParameters.ContainsKey("TrackingUri");
             // A wrong -ArtifactsDestination stops the command before it reads or deletes anything.
-            Terminating(() => _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestinationValue), ArtifactsDestinationValue);
+            Terminating(() => _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestinationValue), ObjectStoreOptions.Target(ArtifactsDestinationValue));
         }
 
         /// <summary>The -ArtifactsDestination of a command that reaches artifact or archive locations
@@ -273,6 +273,10 @@ namespace MlTraces.Commands
             return artifactsDestination == null ? settings
                 : settings.WithArtifactsDestination(UserPaths.UriOrPath(session, artifactsDestination), "-ArtifactsDestination");
         }
+
+        /// <summary>The value as an error's target: shown as every location is, without credentials.</summary>
+        public static string? Target(string? artifactsDestination) =>
+            artifactsDestination == null ? null : Core.Locations.LocationUri.Shown(artifactsDestination);
     }
 
     internal static class ErrorRecords

@@ -60,8 +60,8 @@ namespace MlTraces.Commands
         protected override void BeginProcessing()
         {
             try { _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestination); }
-            catch (Core.MlTracesException ex) { ThrowTerminatingError(ErrorRecords.From(ex, ArtifactsDestination)); }
-            catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, ArtifactsDestination)); }
+            catch (Core.MlTracesException ex) { ThrowTerminatingError(ErrorRecords.From(ex, ObjectStoreOptions.Target(ArtifactsDestination))); }
+            catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, ObjectStoreOptions.Target(ArtifactsDestination))); }
             try { _fullPath = UserPaths.FileSystemPath(SessionState, ParameterSetName == "LiteralPath" ? LiteralPath : Path); }
             catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, ParameterSetName == "LiteralPath" ? LiteralPath : Path)); }
             // Checked before -WhatIf answers, so that a dry run says what the real run would refuse.

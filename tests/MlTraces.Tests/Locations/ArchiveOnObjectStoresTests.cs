@@ -117,8 +117,7 @@ namespace MlTraces.Tests.Locations
         {
             using var place = TestLocation.Create(kind);
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
-            string config = Path.Combine(ts.Folder, "archival.yaml");
-            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {place.Uri}\n  retention: 1d\n");
+            string config = ArchiveTestSupport.Config(ts, place.Uri);
             using (place.UseEnvironment())
             {
                 using var sh = new PsShell(ts);
