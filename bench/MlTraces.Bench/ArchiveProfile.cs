@@ -32,7 +32,7 @@ namespace MlTraces.Bench
             var payloads = new Dictionary<string, byte[]>();
             Console.WriteLine($"serialize OTLP: {Stats.Time(() => { foreach (var kv in parsed) payloads[kv.Key] = TracePayload.Write(kv.Key, kv.Value); }):0} ms");
             Console.WriteLine($"write files: {Stats.Time(() => { foreach (var c in candidates) FileArchiveRepository.Instance.Write(c.ArchiveFolder + "-x", payloads[c.TraceId]); }):0} ms");
-            var pass = new ArchivalExecutor(store);
+            var pass = new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment());
             Console.WriteLine($"full pass (5000): {Stats.Time(() => { foreach (var chunk in TraceReader.Chunks(candidates, ArchivalExecutor.FinalizeBatchSize)) pass.ArchiveBatch(chunk); }):0} ms");
             return 0;
         }

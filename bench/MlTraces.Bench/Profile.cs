@@ -91,7 +91,7 @@ namespace MlTraces.Bench
                     Mark("1 open and layout");
                     var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
                     Mark("2 active experiments");
-                    var search = new MlTraces.Core.Search.TraceSearch(s);
+                    var search = new MlTraces.Core.Search.TraceSearch(s, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment());
                     var rows = search.RunBatches(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Filter = phaseFilter, Limit = 100 }).ToList();
                     Mark("3 page and hydration");
                 }
@@ -106,17 +106,17 @@ namespace MlTraces.Bench
             {
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
                 var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
-                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 100 }).ToList();
+                new MlTraces.Core.Search.TraceSearch(s, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 100 }).ToList();
             });
             T("core only: no filter first 1", () =>
             {
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
                 var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
-                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 1 }).ToList();
+                new MlTraces.Core.Search.TraceSearch(s, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Limit = 1 }).ToList();
             });
             var traces = new List<Trace>();
             using (var s0 = TraceStore.Open(TrackingUri.Parse(a.Store, "/")))
-                traces = new MlTraces.Core.Search.TraceSearch(s0).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = Experiments.Active(s0).Select(e => e.ExperimentId).ToList(), Limit = 100 }).ToList();
+                traces = new MlTraces.Core.Search.TraceSearch(s0, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = Experiments.Active(s0).Select(e => e.ExperimentId).ToList(), Limit = 100 }).ToList();
             var tv = new Dictionary<string, object?> { ["traces"] = traces };
             T("engine: $null = $traces | ForEach-Object { $_ } (100)", () => shell.Invoke("$null = $traces | ForEach-Object { $_ }", tv));
             T("engine: $null = $traces (100)", () => shell.Invoke("$null = $traces", tv));
@@ -125,7 +125,7 @@ namespace MlTraces.Bench
             {
                 using var s = TraceStore.Open(TrackingUri.Parse(a.Store, "/"));
                 var ids = Experiments.Active(s).Select(e => e.ExperimentId).ToList();
-                new MlTraces.Core.Search.TraceSearch(s).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Filter = "status = 'ERROR'", Limit = 100 }).ToList();
+                new MlTraces.Core.Search.TraceSearch(s, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Run(new MlTraces.Core.Search.SearchOptions { ExperimentIds = ids, Filter = "status = 'ERROR'", Limit = 100 }).ToList();
             });
             T("core: open + active experiments", () =>
             {

@@ -100,7 +100,19 @@ namespace MlTraces.Commands
         protected override void BeginProcessing()
         {
             _storeOnCommandLine = MyInvocation.BoundParameters.ContainsKey("TrackingUri");
+            // A wrong -ArtifactsDestination stops the command before it reads or deletes anything.
+            Terminating(() => _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestinationValue), ObjectStoreOptions.Target(ArtifactsDestinationValue));
         }
+
+        /// <summary>The -ArtifactsDestination of a command that reaches artifact or archive locations
+        /// (<see cref="PayloadStoreCmdlet"/>, Import-Trace); null for the others.</summary>
+        protected virtual string? ArtifactsDestinationValue => null;
+
+        private Core.Locations.ObjectStoreSettings? _objectSettings;
+
+        /// <summary>How this command reaches object stores and resolves mlflow-artifacts:/ locations, made once and
+        /// handed to every core path it calls: no part of a command reads the environment on its own.</summary>
+        protected Core.Locations.ObjectStoreSettings ObjectSettings => _objectSettings ??= ObjectStoreOptions.Settings(SessionState, ArtifactsDestinationValue);
 
         protected sealed override void ProcessRecord() => PerInput(ProcessInput);
 
@@ -250,6 +262,23 @@ namespace MlTraces.Commands
             Core.Store.TrackingUri.Parse(text, path => FileSystemPath(session, path));
     }
 
+    /// <summary>The one place a command's object store settings are made: the environment, as MLflow and each cloud's
+    /// SDK read it, with -ArtifactsDestination (a URI as given, a path resolved as PowerShell resolves paths) over
+    /// $env:MLTRACES_ARTIFACTS_DESTINATION.</summary>
+    internal static class ObjectStoreOptions
+    {
+        public static Core.Locations.ObjectStoreSettings Settings(SessionState session, string? artifactsDestination)
+        {
+            var settings = Core.Locations.ObjectStoreSettings.FromEnvironment();
+            return artifactsDestination == null ? settings
+                : settings.WithArtifactsDestination(UserPaths.UriOrPath(session, artifactsDestination), "-ArtifactsDestination");
+        }
+
+        /// <summary>The value as an error's target: shown as every location is, without credentials.</summary>
+        public static string? Target(string? artifactsDestination) =>
+            artifactsDestination == null ? null : Core.Locations.LocationUri.Shown(artifactsDestination);
+    }
+
     internal static class ErrorRecords
     {
         public static ErrorRecord From(MlTracesException ex, object? target) =>
@@ -280,6 +309,18 @@ namespace MlTraces.Commands
 
 namespace MlTraces.Commands
 {
+    /// <summary>A store command that reaches where MLflow keeps trace payloads (artifact and archive locations):
+    /// it takes -ArtifactsDestination, for the locations that are relative to the server's.</summary>
+    public abstract class PayloadStoreCmdlet : PipelineStoreCmdlet
+    {
+        /// <summary>The MLflow server's --artifacts-destination (s3://bucket/path, wasbs://..., abfss://..., a file:// URI or a path), which mlflow-artifacts:/ locations are relative to. Default: $env:MLTRACES_ARTIFACTS_DESTINATION.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ArtifactsDestination { get; set; }
+
+        protected override string? ArtifactsDestinationValue => ArtifactsDestination;
+    }
+
     /// <summary>A command that works on the store named by -TrackingUri, which binds from the pipeline by property
     /// name (FullName, Path), so file objects and traces name the store they came from.</summary>
     public abstract class PipelineStoreCmdlet : StoreCmdlet

@@ -28,11 +28,13 @@ namespace MlTraces.Core.Archive
         private readonly Func<string, IArchiveRepository> _repositoryFor;
         public List<string> Warnings { get; } = new List<string>();
 
-        /// <param name="repositoryFor">Where payloads go for a location; default <see cref="ArchiveRepositories.For"/>.</param>
-        public ArchivalExecutor(TraceStore store, Func<string, IArchiveRepository>? repositoryFor = null)
+        /// <param name="settings">How object stores are reached: the command's, for the pass and the sweep alike.</param>
+        /// <param name="repositoryFor">Where payloads go for a location; default <see cref="ArchiveRepositories.For"/> with <paramref name="settings"/>.</param>
+        public ArchivalExecutor(TraceStore store, Locations.ObjectStoreSettings settings, Func<string, IArchiveRepository>? repositoryFor = null)
         {
             _store = store;
-            _repositoryFor = repositoryFor ?? ArchiveRepositories.For;
+            ObjectSettings = settings;
+            _repositoryFor = repositoryFor ?? (location => ArchiveRepositories.For(location, settings));
         }
 
         /// <summary>Traces in the first batch: each is still checked inside the finalize transaction, but the
@@ -552,7 +554,7 @@ namespace MlTraces.Core.Archive
         }
 
         /// <summary>How object stores are reached, as MLflow finds its credentials.</summary>
-        public Locations.ObjectStoreSettings ObjectSettings { get; set; } = Locations.ObjectStoreSettings.FromEnvironment();
+        public Locations.ObjectStoreSettings ObjectSettings { get; }
 
         /// <summary>The traces.pb objects under an experiment's archive location in an object store, older than the
         /// grace period, at exactly traces/&lt;valid trace id&gt;/artifacts/traces.pb (MLflow's key layout, nothing else):

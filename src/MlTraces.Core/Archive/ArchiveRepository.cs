@@ -23,15 +23,13 @@ namespace MlTraces.Core.Archive
     public static class ArchiveRepositories
     {
         /// <summary>The repository for a location: local paths and file:// URIs, s3://, wasbs://, abfss:// and
-        /// mlflow-artifacts:/ (credentials and the artifacts destination from the environment, as MLflow finds them);
-        /// UnsupportedArchiveRepository for anything else.</summary>
-        public static IArchiveRepository For(string locationUri) => For(locationUri, null);
-
-        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings? settings)
+        /// mlflow-artifacts:/ (reached with <paramref name="settings"/>: the command's credentials and artifacts
+        /// destination); UnsupportedArchiveRepository for anything else.</summary>
+        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings settings)
         {
             if (FileArchiveRepository.LocalFolder(locationUri) != null) return FileArchiveRepository.Instance;
             if (Locations.LocationUri.IsObjectStoreScheme(locationUri))
-                return new ObjectArchiveRepository(settings ?? Locations.ObjectStoreSettings.FromEnvironment());
+                return new ObjectArchiveRepository(settings);
             throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedArchiveRepository",
                 $"The archive location '{Locations.LocationUri.Shown(locationUri)}' cannot be reached; MlTraces reaches {Locations.LocationUri.Supported}.");
         }

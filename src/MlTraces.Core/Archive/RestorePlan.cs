@@ -44,8 +44,10 @@ namespace MlTraces.Core.Archive
     public sealed class RestorePlanner
     {
         private readonly TraceStore _store;
+        private readonly Locations.ObjectStoreSettings _settings;
 
-        public RestorePlanner(TraceStore store) { _store = store; }
+        /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
+        public RestorePlanner(TraceStore store, Locations.ObjectStoreSettings settings) { _store = store; _settings = settings; }
 
         /// <summary>The ids of the archived traces of these experiments, oldest first.</summary>
         public List<string> ArchivedTraceIds(IReadOnlyList<string> experimentIds)
@@ -86,7 +88,7 @@ namespace MlTraces.Core.Archive
                 receipt.ArchiveLocation = trace.ArchiveLocation;
                 try
                 {
-                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
+                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, _settings, out long bytes);
                     RestoreExecutor.Match(id, trace.ArchiveLocation!, spans, RestoreExecutor.ReadRows(_store, id));
                     plan.Traces.Add(new PlannedRestore
                     {

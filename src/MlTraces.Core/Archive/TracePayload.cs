@@ -419,9 +419,9 @@ namespace MlTraces.Core.Archive
         /// only if they are its own (<see cref="SpanJson.CheckBelongsTo"/>). The one read path of Get-Trace,
         /// Search-Trace -IncludeSpans and Restore-Trace.
         /// </summary>
-        public static List<Span> ReadArchived(string traceId, string experimentId, string location, out long bytes)
+        public static List<Span> ReadArchived(string traceId, string experimentId, string location, Locations.ObjectStoreSettings settings, out long bytes)
         {
-            var repository = ArchiveRepositories.For(location);
+            var repository = ArchiveRepositories.For(location, settings);
             ArchiveRepositories.CheckOwnFolder(repository, traceId, experimentId, location);
             byte[] payload = repository.Read(location);
             bytes = payload.LongLength;

@@ -62,14 +62,15 @@ namespace MlTraces.Core.Delete
     /// </summary>
     public sealed class DeletionPlan
     {
-        public DeletionPlan(string trackingUri, Locations.ObjectStoreSettings? settings = null)
+        public DeletionPlan(string trackingUri, Locations.ObjectStoreSettings settings)
         {
             TrackingUri = trackingUri;
-            Settings = settings ?? Locations.ObjectStoreSettings.FromEnvironment();
+            Settings = settings;
         }
 
         public string TrackingUri { get; }
-        /// <summary>How object stores are reached (credentials, endpoints, the artifacts destination), read once.</summary>
+        /// <summary>How object stores are reached (credentials, endpoints, the artifacts destination): the command's,
+        /// for the plan and its run alike.</summary>
         public Locations.ObjectStoreSettings Settings { get; }
         public List<PlannedDeletion> Traces { get; } = new List<PlannedDeletion>();
         public List<PlannedDeletion> Held { get; } = new List<PlannedDeletion>();

@@ -37,10 +37,11 @@ namespace MlTraces.Core.Delete
         private readonly Locations.ObjectStoreSettings _settings;
 
         /// <param name="visible">The experiments the command may see (its workspace's, or all).</param>
-        public DeletionPlanner(TraceStore store, IEnumerable<Experiment> visible, Locations.ObjectStoreSettings? settings = null)
+        /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
+        public DeletionPlanner(TraceStore store, IEnumerable<Experiment> visible, Locations.ObjectStoreSettings settings)
         {
             _store = store;
-            _settings = settings ?? Locations.ObjectStoreSettings.FromEnvironment();
+            _settings = settings;
             _experiments = visible.ToDictionary(e => e.ExperimentId, StringComparer.Ordinal);
         }
 

@@ -37,7 +37,7 @@ namespace MlTraces.Core.Delete
         /// request to an object store.</summary>
         /// <param name="experimentLocation">The artifact location of the trace's experiment (the root its artifact
         /// folder must be under); null when the experiment is not known.</param>
-        public static TraceFiles Locate(string traceId, string experimentId, string? experimentLocation, string? artifactLocation, string? archiveLocation, ObjectStoreSettings? settings = null)
+        public static TraceFiles Locate(string traceId, string experimentId, string? experimentLocation, string? artifactLocation, string? archiveLocation, ObjectStoreSettings settings)
         {
             var files = new TraceFiles();
             if (artifactLocation != null)
@@ -46,10 +46,10 @@ namespace MlTraces.Core.Delete
                 if (LocationUri.IsObjectStoreScheme(artifactLocation) || LocationUri.IsObjectStoreScheme(experimentLocation))
                 {
                     // The folder derived from the experiment's own location and the checked id, which the tag must name exactly.
-                    var found = ObjectKeys.OwnArtifacts(traceId, experimentLocation, artifactLocation, settings ?? ObjectStoreSettings.FromEnvironment(), out why);
-                    if (found?.Location != null) files.Objects.Add(new TraceObject(found.Value.Location.Root, found.Value.FolderKey, folder: true));
+                    var found = ObjectKeys.OwnArtifacts(traceId, experimentLocation, artifactLocation, settings, out why);
+                    if (found?.Root != null) files.Objects.Add(new TraceObject(found.Value.Root, found.Value.FolderKey, folder: true));
                     else if (found != null) own = TraceFolders.Artifacts(traceId, found.Value.LocalRoot, found.Value.LocalTag!, out why);
-                    if (found?.Location == null && own == null) files.LeftBehind.Add($"{LocationUri.Shown(artifactLocation)} (artifact folder, {why.TrimEnd('.')}, so left in place)");
+                    if (found?.Root == null && own == null) files.LeftBehind.Add($"{LocationUri.Shown(artifactLocation)} (artifact folder, {why.TrimEnd('.')}, so left in place)");
                 }
                 else
                 {
@@ -63,7 +63,7 @@ namespace MlTraces.Core.Delete
                 string? local = null;
                 try
                 {
-                    var folder = LocationUri.Parse(archiveLocation, settings ?? ObjectStoreSettings.FromEnvironment());
+                    var folder = LocationUri.Parse(archiveLocation, settings);
                     if (folder.Kind == LocationKind.Folder) local = folder.Prefix;
                     else
                     {

@@ -28,7 +28,11 @@ namespace MlTraces.Core.Locations
     /// </summary>
     public sealed class LocationUri
     {
-        public const string Supported = "s3://<bucket>/<path>, wasbs://<container>@<account>.blob.core.windows.net/<path>, abfss://<filesystem>@<account>.dfs.core.windows.net/<path>, mlflow-artifacts:/<path> (with $env:" + ObjectStoreSettings.ArtifactsDestinationVariable + " naming the server's --artifacts-destination), file:// URIs and absolute local paths";
+        private const string ObjectForms = "s3://<bucket>/<path>, wasbs://<container>@<account>.blob.core.windows.net/<path>, abfss://<filesystem>@<account>.dfs.core.windows.net/<path>";
+        private const string LocalForms = "file:// URIs and absolute local paths";
+        public const string Supported = ObjectForms + ", mlflow-artifacts:/<path> (with -ArtifactsDestination or $env:" + ObjectStoreSettings.ArtifactsDestinationVariable + " naming the server's --artifacts-destination), " + LocalForms;
+        /// <summary>What the server's --artifacts-destination can be here: where artifacts really are.</summary>
+        public const string DestinationForms = ObjectForms + ", " + LocalForms;
 
         private static readonly Regex Wasbs = new Regex(@"^([^@]+)@([^.]+)\.(blob\.core\.(windows\.net|chinacloudapi\.cn|usgovcloudapi\.net))$", RegexOptions.CultureInvariant);
         private static readonly Regex Abfss = new Regex(@"^([^@]+)@([^.]+)\.(.*)$", RegexOptions.CultureInvariant | RegexOptions.Singleline);
@@ -80,49 +84,51 @@ namespace MlTraces.Core.Locations
             if (string.IsNullOrWhiteSpace(uri)) throw Unsupported(uri ?? "", "it is empty");
             int colon = uri.IndexOf(':');
             string scheme = colon > 1 ? uri.Substring(0, colon).ToLowerInvariant() : "";
-            if (scheme == "mlflow-artifacts") return Parse(ResolveMlflowArtifacts(uri, settings), settings, uri);
-            return Parse(uri, settings, uri);
+            if (scheme == "mlflow-artifacts") return Parse(ResolveMlflowArtifacts(uri, settings), uri, Supported);
+            return Parse(uri, uri, Supported);
+        }
 
-            static LocationUri Parse(string uri, ObjectStoreSettings settings, string original)
+        /// <summary>A URI that is not mlflow-artifacts:/; errors show <paramref name="original"/> and list <paramref name="supported"/>.</summary>
+        private static LocationUri Parse(string uri, string original, string supported)
+        {
+            MlTracesException Refused(string shown, string why) => Unsupported(shown, why, supported);
+            string? local = ConfinedPath.LocalPath(uri);
+            if (local != null) return new LocationUri(LocationKind.Folder, original, "", "", "", local);
+            int colon = uri.IndexOf(':');
+            string scheme = colon > 1 ? uri.Substring(0, colon).ToLowerInvariant() : "";
+            if (scheme != "s3" && scheme != "wasbs" && scheme != "abfss")
+                throw Refused(original, scheme.Length == 0 || (colon == 1 && char.IsLetter(uri[0])) ? "it is not an absolute local path or a URI" : $"MlTraces cannot reach '{scheme}:' locations");
+            if (uri.IndexOf('?') >= 0 || uri.IndexOf('#') >= 0)
+                // A query is where a SAS token would sit: it is neither used nor echoed.
+                throw new MlTracesException(ErrorKind.InvalidArgument, "UnsupportedLocation",
+                    $"The location '{Shown(original)}' has a query string or fragment, which MLflow does not use for artifact locations; give the URI without it (credentials go in environment variables, for example AZURE_STORAGE_SAS_TOKEN).");
+            if (!uri.Substring(colon).StartsWith("://", StringComparison.Ordinal)) throw Refused(original, $"'{scheme}:' must be followed by '//'");
+            string rest = uri.Substring(colon + 3);
+            int slash = rest.IndexOf('/');
+            string netloc = slash < 0 ? rest : rest.Substring(0, slash);
+            string path = slash < 0 ? "" : rest.Substring(slash + 1);
+            string prefix = CheckedPrefix(path, original);
+            switch (scheme)
             {
-                string? local = ConfinedPath.LocalPath(uri);
-                if (local != null) return new LocationUri(LocationKind.Folder, original, "", "", "", local);
-                int colon = uri.IndexOf(':');
-                string scheme = colon > 1 ? uri.Substring(0, colon).ToLowerInvariant() : "";
-                if (scheme != "s3" && scheme != "wasbs" && scheme != "abfss")
-                    throw Unsupported(original, scheme.Length == 0 || (colon == 1 && char.IsLetter(uri[0])) ? "it is not an absolute local path or a URI" : $"MlTraces cannot reach '{scheme}:' locations");
-                if (uri.IndexOf('?') >= 0 || uri.IndexOf('#') >= 0)
-                    // A query is where a SAS token would sit: it is neither used nor echoed.
-                    throw new MlTracesException(ErrorKind.InvalidArgument, "UnsupportedLocation",
-                        $"The location '{Shown(original)}' has a query string or fragment, which MLflow does not use for artifact locations; give the URI without it (credentials go in environment variables, for example AZURE_STORAGE_SAS_TOKEN).");
-                if (!uri.Substring(colon).StartsWith("://", StringComparison.Ordinal)) throw Unsupported(original, $"'{scheme}:' must be followed by '//'");
-                string rest = uri.Substring(colon + 3);
-                int slash = rest.IndexOf('/');
-                string netloc = slash < 0 ? rest : rest.Substring(0, slash);
-                string path = slash < 0 ? "" : rest.Substring(slash + 1);
-                string prefix = CheckedPrefix(path, original);
-                switch (scheme)
+                case "s3":
+                    if (netloc.Length == 0) throw Refused(original, "it names no bucket (s3://<bucket>/<path>)");
+                    if (netloc.IndexOf('@') >= 0 || netloc.IndexOf(':') >= 0)
+                        throw Refused(original, "an S3 bucket name has no '@' or ':' (credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile, an endpoint in MLFLOW_S3_ENDPOINT_URL)");
+                    return new LocationUri(LocationKind.S3, original, netloc, "", "", prefix);
+                case "wasbs":
                 {
-                    case "s3":
-                        if (netloc.Length == 0) throw Unsupported(original, "it names no bucket (s3://<bucket>/<path>)");
-                        if (netloc.IndexOf('@') >= 0 || netloc.IndexOf(':') >= 0)
-                            throw Unsupported(original, "an S3 bucket name has no '@' or ':' (credentials go in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile, an endpoint in MLFLOW_S3_ENDPOINT_URL)");
-                        return new LocationUri(LocationKind.S3, original, netloc, "", "", prefix);
-                    case "wasbs":
-                    {
-                        var m = Wasbs.Match(netloc);
-                        if (!m.Success)
-                            throw Unsupported(original, "WASBS URI must be of the form <container>@<account>.blob.core.windows.net or <container>@<account>.blob.core.chinacloudapi.cn or <container>@<account>.blob.core.usgovcloudapi.net");
-                        return new LocationUri(LocationKind.AzureBlob, original, m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value, prefix);
-                    }
-                    default:
-                    {
-                        var m = Abfss.Match(netloc);
-                        if (!m.Success) throw Unsupported(original, "ABFSS URI must be of the form abfss://<filesystem>@<account>.<domain_suffix>");
-                        string suffix = m.Groups[3].Value;
-                        if (suffix.StartsWith("dfs.", StringComparison.OrdinalIgnoreCase)) suffix = "blob." + suffix.Substring(4);
-                        return new LocationUri(LocationKind.AzureBlob, original, m.Groups[1].Value, m.Groups[2].Value, suffix, prefix);
-                    }
+                    var m = Wasbs.Match(netloc);
+                    if (!m.Success)
+                        throw Refused(original, "WASBS URI must be of the form <container>@<account>.blob.core.windows.net or <container>@<account>.blob.core.chinacloudapi.cn or <container>@<account>.blob.core.usgovcloudapi.net");
+                    return new LocationUri(LocationKind.AzureBlob, original, m.Groups[1].Value, m.Groups[2].Value, m.Groups[3].Value, prefix);
+                }
+                default:
+                {
+                    var m = Abfss.Match(netloc);
+                    if (!m.Success) throw Refused(original, "ABFSS URI must be of the form abfss://<filesystem>@<account>.<domain_suffix>");
+                    string suffix = m.Groups[3].Value;
+                    if (suffix.StartsWith("dfs.", StringComparison.OrdinalIgnoreCase)) suffix = "blob." + suffix.Substring(4);
+                    return new LocationUri(LocationKind.AzureBlob, original, m.Groups[1].Value, m.Groups[2].Value, suffix, prefix);
                 }
             }
         }
@@ -139,9 +145,8 @@ namespace MlTraces.Core.Locations
             string? destination = settings.ArtifactsDestination;
             if (string.IsNullOrWhiteSpace(destination))
                 throw new MlTracesException(ErrorKind.InvalidArgument, "ArtifactsDestinationMissing",
-                    $"The location '{Shown(uri)}' is relative to the MLflow server's --artifacts-destination, which only the server knows: set $env:{ObjectStoreSettings.ArtifactsDestinationVariable} to the same value (for example s3://my-bucket/mlartifacts).");
-            if (LocationUri.IsObjectStoreScheme(destination) && destination!.StartsWith("mlflow-artifacts:", StringComparison.OrdinalIgnoreCase))
-                throw Unsupported(destination, $"${ObjectStoreSettings.ArtifactsDestinationVariable} must name where the server keeps artifacts, not another mlflow-artifacts: URI");
+                    $"The location '{Shown(uri)}' is relative to the MLflow server's --artifacts-destination, which only the server knows: give the same value with -ArtifactsDestination or in $env:{ObjectStoreSettings.ArtifactsDestinationVariable} (for example s3://my-bucket/mlartifacts).");
+            CheckArtifactsDestination(destination!, settings.ArtifactsDestinationSource);
             string path = rest.TrimStart('/');
             return path.Length == 0 ? destination! : destination!.TrimEnd('/') + "/" + path;
         }
@@ -178,8 +183,28 @@ namespace MlTraces.Core.Locations
             return UserText.Shorten(UserText.Printable(cut), 300);
         }
 
-        private static MlTracesException Unsupported(string uri, string why) =>
+        /// <summary>
+        /// The server's --artifacts-destination as given (<paramref name="source"/>: -ArtifactsDestination or the
+        /// environment variable), checked before it is used: it must name where the server keeps artifacts
+        /// (<see cref="DestinationForms"/>), never another mlflow-artifacts: URI. InvalidArtifactsDestination
+        /// otherwise, naming where the value came from and showing it as every location is shown.
+        /// </summary>
+        public static LocationUri CheckArtifactsDestination(string destination, string source)
+        {
+            string problem;
+            if (destination.TrimStart().StartsWith("mlflow-artifacts:", StringComparison.OrdinalIgnoreCase))
+                problem = $"'{Shown(destination)}' is itself an mlflow-artifacts: URI, which would need a destination of its own. MlTraces reaches {DestinationForms}.";
+            else
+            {
+                try { return Parse(destination, destination, DestinationForms); }
+                catch (MlTracesException ex) { problem = ex.Message; }
+            }
+            throw new MlTracesException(ErrorKind.InvalidArgument, "InvalidArtifactsDestination",
+                $"The artifacts destination given by {source} cannot be used: {problem} Give where the MLflow server keeps its artifacts, its --artifacts-destination.");
+        }
+
+        private static MlTracesException Unsupported(string uri, string why, string supported = Supported) =>
             new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedLocation",
-                $"The location '{Shown(uri)}' is not supported: {why}. MlTraces reaches {Supported}.");
+                $"The location '{Shown(uri)}' is not supported: {why}. MlTraces reaches {supported}.");
     }
 }

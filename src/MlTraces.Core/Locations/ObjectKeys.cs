@@ -60,13 +60,14 @@ namespace MlTraces.Core.Locations
 
         /// <summary>
         /// Where a trace's artifacts (traces.json) are, when its experiment's artifact location is an object store or
-        /// mlflow-artifacts:/: the location of the experiment's root and the key traces/&lt;id&gt;/artifacts under it.
+        /// mlflow-artifacts:/: the experiment's root and the key traces/&lt;id&gt;/artifacts under it (nothing is opened here:
+        /// a plan of many traces opens each root once, when it acts).
         /// The trace's mlflow.artifactLocation tag must name exactly that folder (the tag is the store's word, the
         /// folder is derived from the experiment's own location and the trace's checked id); otherwise null and the
         /// reason, before any request. A root that resolves to a local folder gives its path in LocalRoot (and the
         /// tag's in LocalTag) for the local rules (<see cref="Store.TraceFolders.Artifacts"/>).
         /// </summary>
-        public static (IObjectLocation? Location, string FolderKey, string? LocalRoot, string? LocalTag)? OwnArtifacts(
+        public static (LocationUri? Root, string FolderKey, string? LocalRoot, string? LocalTag)? OwnArtifacts(
             string traceId, string? experimentLocation, string tagLocation, ObjectStoreSettings settings, out string reason)
         {
             reason = "";
@@ -91,7 +92,7 @@ namespace MlTraces.Core.Locations
                 reason = $"not the trace's own folder '{own}'";
                 return null;
             }
-            return (ObjectLocations.Open(root, settings), folderKey, null, null);
+            return (root, folderKey, null, null);
         }
 
         private static MlTracesException Unsafe(string why) =>

@@ -7,7 +7,7 @@ namespace MlTraces.Core.Locations
 {
     /// <summary>
     /// What reaching an object store takes, read from the environment variables MLflow and each cloud's SDK read
-    /// (<see cref="FromEnvironment"/>), or from a lookup a caller gives (tests, a later parameter). Secrets are kept
+    /// (<see cref="FromEnvironment"/>), or from a lookup a caller gives (tests, a command's -ArtifactsDestination). Secrets are kept
     /// here and nowhere else: <see cref="Scrub"/> removes them from any text before it reaches a message, and
     /// <see cref="ToString"/> names which variables are set, never their values.
     /// </summary>
@@ -42,6 +42,23 @@ namespace MlTraces.Core.Locations
 
         public static ObjectStoreSettings FromEnvironment() => new ObjectStoreSettings(Environment.GetEnvironmentVariable);
 
+        /// <summary>
+        /// These settings with the server's --artifacts-destination as a caller names it (a command's
+        /// -ArtifactsDestination, <paramref name="source"/> in messages), which wins over the environment variable.
+        /// Checked now (<see cref="LocationUri.CheckArtifactsDestination"/>), so a wrong value stops a command before it
+        /// reads or deletes anything.
+        /// </summary>
+        public ObjectStoreSettings WithArtifactsDestination(string destination, string source)
+        {
+            LocationUri.CheckArtifactsDestination(destination, source);
+            return new ObjectStoreSettings(n => n == ArtifactsDestinationVariable ? destination : Get(n)) { _destinationSource = source };
+        }
+
+        private string? _destinationSource;
+
+        /// <summary>Where <see cref="ArtifactsDestination"/> came from, for messages.</summary>
+        public string ArtifactsDestinationSource => _destinationSource ?? "$env:" + ArtifactsDestinationVariable;
+
         public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
 
         public string? ArtifactsDestination => Get(ArtifactsDestinationVariable);
@@ -52,7 +69,11 @@ namespace MlTraces.Core.Locations
 
         /// <summary>A short digest of every value: clients are cached per settings, keyed by this, so no secret is
         /// kept as a dictionary key.</summary>
-        public string Fingerprint()
+        public string Fingerprint() => _fingerprint ??= Digest();
+
+        private string? _fingerprint;
+
+        private string Digest()
         {
             var text = new StringBuilder();
             foreach (var name in Names) text.Append(name).Append('=').Append(Get(name) ?? "\u0001").Append('\n');

@@ -32,12 +32,15 @@ namespace MlTraces.Core.Search
     {
         private readonly TraceStore _store;
         private readonly TraceReader _reader;
+        private readonly Locations.ObjectStoreSettings _settings;
         public List<string> Warnings { get; } = new List<string>();
 
-        public TraceSearch(TraceStore store)
+        /// <param name="settings">How spans in object stores are reached (-IncludeSpans): the command's.</param>
+        public TraceSearch(TraceStore store, Locations.ObjectStoreSettings settings)
         {
             _store = store;
             _reader = new TraceReader(store);
+            _settings = settings;
         }
 
         public IEnumerable<Trace> Run(SearchOptions options, CancellationToken cancel = default) =>
@@ -137,7 +140,7 @@ namespace MlTraces.Core.Search
         private IEnumerable<IReadOnlyList<Trace>> Hydrated(IEnumerable<Trace> rows, bool includeSpans, CancellationToken cancel)
         {
             var batch = new List<Trace>(TraceReader.BatchSize);
-            var spanLoader = new SpanLoader(_store);
+            var spanLoader = new SpanLoader(_store, _settings);
             bool firstDone = false;
             foreach (var t in rows)
             {

@@ -18,9 +18,11 @@ namespace MlTraces.Core.Spans
     public sealed class SpanLoader
     {
         private readonly TraceStore _store;
+        private readonly ObjectStoreSettings _settings;
         public List<string> Warnings { get; } = new List<string>();
 
-        public SpanLoader(TraceStore store) { _store = store; }
+        /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
+        public SpanLoader(TraceStore store, ObjectStoreSettings settings) { _store = store; _settings = settings; }
 
         /// <summary>The columns of a spans row; MLflow searches on them, so they win over the JSON where both exist.</summary>
         private sealed class Row
@@ -37,7 +39,7 @@ namespace MlTraces.Core.Spans
         /// <paramref name="storeFailed"/>; their spans are still missing.
         /// </summary>
         /// <param name="resolve">The store a trace's TrackingUri names, resolved as the user's paths are.</param>
-        public static List<Trace> LoadMissing(IEnumerable<Trace> traces, Func<string, TrackingUri> resolve, Action<string> warn, Action<string, MlTracesException> storeFailed)
+        public static List<Trace> LoadMissing(IEnumerable<Trace> traces, Func<string, TrackingUri> resolve, ObjectStoreSettings settings, Action<string> warn, Action<string, MlTracesException> storeFailed)
         {
             var failed = new List<Trace>();
             foreach (var group in traces.Where(t => t.Spans == null && !string.IsNullOrEmpty(t.TrackingUri)).GroupBy(t => t.TrackingUri!))
@@ -45,7 +47,7 @@ namespace MlTraces.Core.Spans
                 try
                 {
                     using var store = TraceStore.Open(resolve(group.Key));
-                    var loader = new SpanLoader(store);
+                    var loader = new SpanLoader(store, settings);
                     loader.Load(group.ToList());
                     foreach (var w in loader.Warnings) warn(w);
                 }
@@ -176,7 +178,7 @@ namespace MlTraces.Core.Spans
             List<Span> spans;
             try
             {
-                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, out _);
+                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, _settings, out _);
             }
             catch (MlTracesException ex)
             {
@@ -205,16 +207,16 @@ namespace MlTraces.Core.Spans
             string tag = t.ArtifactLocation!;
             if (remote || LocationUri.IsObjectStoreScheme(root))
             {
-                var own = ObjectKeys.OwnArtifacts(t.TraceId, root, tag, _settings ??= ObjectStoreSettings.FromEnvironment(), out string reason);
+                var own = ObjectKeys.OwnArtifacts(t.TraceId, root, tag, _settings, out string reason);
                 if (own == null)
                 {
                     Warnings.Add($"The spans of trace {t.TraceId} at '{LocationUri.Shown(tag)}' are not read: {reason}");
                     return;
                 }
-                if (own.Value.Location == null) { root = own.Value.LocalRoot; tag = own.Value.LocalTag!; }
+                if (own.Value.Root == null) { root = own.Value.LocalRoot; tag = own.Value.LocalTag!; }
                 else
                 {
-                    LoadFromObjectStore(t, own.Value.Location, own.Value.FolderKey + "/" + SpanJson.TraceDataFileName);
+                    LoadFromObjectStore(t, ObjectLocations.Open(own.Value.Root, _settings), own.Value.FolderKey + "/" + SpanJson.TraceDataFileName);
                     return;
                 }
             }
@@ -257,6 +259,5 @@ namespace MlTraces.Core.Spans
         }
 
         private Dictionary<string, string?>? _experimentLocations;
-        private ObjectStoreSettings? _settings;
     }
 }

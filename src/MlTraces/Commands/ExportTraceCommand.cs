@@ -44,6 +44,13 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>The MLflow server's --artifacts-destination, for traces whose spans are read from mlflow-artifacts:/ locations. Default: $env:MLTRACES_ARTIFACTS_DESTINATION.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ArtifactsDestination { get; set; }
+
+        private Core.Locations.ObjectStoreSettings? _objectSettings;
+
         private ExportFile? _file;
         private string _fullPath = "";
         private readonly List<Trace> _pending = new List<Trace>();
@@ -52,6 +59,9 @@ namespace MlTraces.Commands
 
         protected override void BeginProcessing()
         {
+            try { _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestination); }
+            catch (Core.MlTracesException ex) { ThrowTerminatingError(ErrorRecords.From(ex, ObjectStoreOptions.Target(ArtifactsDestination))); }
+            catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, ObjectStoreOptions.Target(ArtifactsDestination))); }
             try { _fullPath = UserPaths.FileSystemPath(SessionState, ParameterSetName == "LiteralPath" ? LiteralPath : Path); }
             catch (ArgumentException ex) { ThrowTerminatingError(new ErrorRecord(ex, "InvalidPath", ErrorCategory.InvalidArgument, ParameterSetName == "LiteralPath" ? LiteralPath : Path)); }
             // Checked before -WhatIf answers, so that a dry run says what the real run would refuse.
@@ -130,7 +140,7 @@ namespace MlTraces.Commands
                 catch (Core.MlTracesException ex) { Fail(ex); }
                 catch (Exception ex) when (ex is ArgumentException || ex is NotSupportedException) { }
             }
-            SpanLoader.LoadMissing(_pending, key => UserPaths.ParseUri(SessionState, key),
+            SpanLoader.LoadMissing(_pending, key => UserPaths.ParseUri(SessionState, key), _objectSettings!,
                 w => WriteWarning(w + " It is exported without spans."), (store, ex) => WriteError(ErrorRecords.From(ex, store)));
             _progress ??= new ProgressReporter(this, "Exporting traces to " + _fullPath);
             lock (_fileLock)

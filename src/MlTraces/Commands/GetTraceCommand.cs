@@ -8,7 +8,7 @@ namespace MlTraces.Commands
     /// <summary>Gets traces by id, with their tags, metadata, assessments and spans.</summary>
     [Cmdlet(VerbsCommon.Get, "Trace")]
     [OutputType(typeof(Trace))]
-    public sealed class GetTraceCommand : PipelineStoreCmdlet
+    public sealed class GetTraceCommand : PayloadStoreCmdlet
     {
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [Alias("RequestId")]
@@ -58,7 +58,7 @@ namespace MlTraces.Commands
                 var store = OpenStore();
                 var reader = new TraceReader(store);
                 found = reader.GetInfos(ids);
-                spanLoader = new SpanLoader(store);
+                spanLoader = new SpanLoader(store, ObjectSettings);
                 reader.Hydrate(found);
                 if (!ExcludeSpans) spanLoader.Load(found);
             });

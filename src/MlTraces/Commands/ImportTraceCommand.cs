@@ -52,6 +52,13 @@ namespace MlTraces.Commands
         [Parameter]
         public SwitchParameter PassThru { get; set; }
 
+        /// <summary>The MLflow server's --artifacts-destination, for piped traces whose spans are read from mlflow-artifacts:/ locations. Default: $env:MLTRACES_ARTIFACTS_DESTINATION.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ArtifactsDestination { get; set; }
+
+        protected override string? ArtifactsDestinationValue => ArtifactsDestination;
+
         private TraceImporter? _importer;
         private SourceExperimentNames? _sourceNames;
         private ProgressReporter? _progress;
@@ -150,7 +157,7 @@ namespace MlTraces.Commands
             var batch = _pending.ToList();
             _pending.Clear();
             // A trace whose spans cannot be read from its own store is not imported without them.
-            foreach (var t in SpanLoader.LoadMissing(batch, ParseStoreUri, WriteWarning, (store, ex) => WriteError(ErrorRecords.From(ex, store))))
+            foreach (var t in SpanLoader.LoadMissing(batch, ParseStoreUri, ObjectSettings, WriteWarning, (store, ex) => WriteError(ErrorRecords.From(ex, store))))
                 batch.Remove(t);
             var origins = batch.Select(t => _origins.TryGetValue(t, out var o) && _origins.Remove(t) ? o : null).ToList();
             List<ImportResult> results = new List<ImportResult>();

@@ -14,7 +14,7 @@ namespace MlTraces.Commands
     /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
     [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(TraceArchiveSummary), typeof(ArchivalReceipt))]
-    public sealed class InvokeTraceArchiveCommand : PipelineStoreCmdlet
+    public sealed class InvokeTraceArchiveCommand : PayloadStoreCmdlet
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -77,7 +77,7 @@ namespace MlTraces.Commands
             WriteVerbose($"Plan: archive-now requests of {plan.ArchiveNowExperiments} experiment(s) first, then retention in {plan.RetentionExperiments}; " +
                          $"at most {estimate:N0} trace(s){(plan.Budget == long.MaxValue ? "" : $" (budget {plan.Budget:N0})")}, read in pages as the pass goes, oldest first.");
 
-            var pass = new ArchivalExecutor(store);
+            var pass = new ArchivalExecutor(store, ObjectSettings);
             TraceArchiveSummary? summary = null;
             using (var report = new WriterReport<PlannedArchival, ArchivalReceipt>(this, "Archive trace", "Archiving traces of " + store.Name, PassThru))
                 Terminating(() =>

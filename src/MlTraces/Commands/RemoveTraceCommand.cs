@@ -17,7 +17,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByAgeSet)]
     [OutputType(typeof(DeletionReceipt))]
-    public sealed class RemoveTraceCommand : PipelineStoreCmdlet
+    public sealed class RemoveTraceCommand : PayloadStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByAgeSet = "ByAge", ByFilterSet = "ByFilter";
 
@@ -129,7 +129,7 @@ namespace MlTraces.Commands
         {
             bool named = ExperimentId != null || ExperimentName != null;
             var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
-            return new DeletionPlanner(store, scope.Experiments).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
+            return new DeletionPlanner(store, scope.Experiments, ObjectSettings).ForIds(ids, named ? scope.Ids : null, _cancel.Token);
         });
 
         private void RemoveByQuery() => PlanAndRun(store =>
@@ -137,7 +137,7 @@ namespace MlTraces.Commands
             var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace);
             long? cutoff = DeletionRules.CutoffMs(Before, OlderThan, DateTimeOffset.UtcNow);
             if (cutoff.HasValue) WriteVerbose($"Traces that started at or before {DateTimeOffset.FromUnixTimeMilliseconds(cutoff.Value):u} ({cutoff.Value} ms).");
-            return new DeletionPlanner(store, scope.Experiments).ForQuery(new DeletionQuery
+            return new DeletionPlanner(store, scope.Experiments, ObjectSettings).ForQuery(new DeletionQuery
             {
                 ExperimentIds = scope.Ids,
                 Filter = ParameterSetName == ByFilterSet ? Filter : null,

@@ -17,7 +17,7 @@ namespace MlTraces.Commands
     // ToString() (an experiment's text as an id) before its properties could say what it is.
     [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByInputObjectSet)]
     [OutputType(typeof(RestoreReceipt))]
-    public sealed class RestoreTraceCommand : PipelineStoreCmdlet
+    public sealed class RestoreTraceCommand : PayloadStoreCmdlet
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
@@ -73,7 +73,7 @@ namespace MlTraces.Commands
             var experiments = inputs.Where(i => i.Experiment).Select(i => i.Value).ToArray();
             PlanAndRun(store =>
             {
-                var planner = new RestorePlanner(store);
+                var planner = new RestorePlanner(store, ObjectSettings);
                 if (experiments.Length > 0)
                     ids = ids.Concat(planner.ArchivedTraceIds(ResolveExperiments(store, experiments, null, null, allByDefault: true).Ids)).ToList();
                 return planner.Plan(ids);
@@ -110,7 +110,7 @@ namespace MlTraces.Commands
             }
             PlanAndRun(store =>
             {
-                var planner = new RestorePlanner(store);
+                var planner = new RestorePlanner(store, ObjectSettings);
                 return planner.Plan(planner.ArchivedTraceIds(ResolveExperiments(store, ExperimentId, ExperimentName, null, allByDefault: true).Ids));
             });
         }
@@ -126,7 +126,7 @@ namespace MlTraces.Commands
                 // A restore moves the payloads an archival pass writes: never both at once.
                 if (!DryRun) LockForArchiveWork(store);
                 report.Progress.Activity = "Restoring archived traces into " + store.Name;
-                new RestoreExecutor(store).Run(makePlan(store), DryRun, report);
+                new RestoreExecutor(store, ObjectSettings).Run(makePlan(store), DryRun, report);
             });
         }
     }

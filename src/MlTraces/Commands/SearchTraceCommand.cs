@@ -13,7 +13,7 @@ namespace MlTraces.Commands
     /// <summary>Searches traces with MLflow's filter language, order and paging; results stream.</summary>
     [Cmdlet(VerbsCommon.Search, "Trace", SupportsPaging = true, DefaultParameterSetName = "All")]
     [OutputType(typeof(Trace))]
-    public sealed class SearchTraceCommand : PipelineStoreCmdlet
+    public sealed class SearchTraceCommand : PayloadStoreCmdlet
     {
         /// <summary>An MLflow filter string, e.g. "status = 'ERROR' AND tag.env = 'prod'".</summary>
         [Parameter(Position = 0)]
@@ -108,7 +108,7 @@ namespace MlTraces.Commands
             if (store == null) return;
             WriteVerbose($"Searching {ids.Count} experiment(s) of '{store.Uri.Original}'" + (string.IsNullOrEmpty(filter) ? "" : $" for: {filter}") + (LegalHold ? ", traces under legal hold only." : "."));
 
-            var search = new TraceSearch(store);
+            var search = new TraceSearch(store, ObjectSettings);
             var options = new SearchOptions
             {
                 ExperimentIds = ids, Filter = filter, Clauses = _clauses, OrderBy = OrderBy, Offset = offset, Limit = limit, IncludeSpans = IncludeSpans,

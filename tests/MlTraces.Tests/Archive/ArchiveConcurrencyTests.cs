@@ -66,7 +66,7 @@ namespace MlTraces.Tests.Archive
                 var repository = new SlowRepository();
                 var candidates = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), null, DateTimeOffset.UtcNow).Candidates().ToList();
                 Assert.True(candidates.Count > Transient.Concurrency + 4, $"{candidates.Count} candidates: too few to tell a bound from none");
-                var results = new ArchivalExecutor(store, _ => repository).ArchiveBatch(candidates);
+                var results = new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment(), _ => repository).ArchiveBatch(candidates);
                 Assert.All(results, r => Assert.Equal(ArchivalStatus.Archived, r.Status));
                 Assert.InRange(repository.MaxWrites, 2, Transient.Concurrency);
                 Assert.InRange(repository.MaxChecks, 2, Transient.Concurrency);

@@ -71,7 +71,7 @@ namespace MlTraces.Tests.Archive
             var reader = new TraceReader(store);
             var traces = reader.GetInfos(before.Keys.Select(k => k.Split('/')[0]).Distinct().ToList());
             reader.Hydrate(traces);
-            new SpanLoader(store).Load(traces);
+            new SpanLoader(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Load(traces);
             foreach (var t in traces)
             {
                 Assert.NotNull(t.Spans);
@@ -174,7 +174,7 @@ namespace MlTraces.Tests.Archive
                 {
                     var repository = new VanishingRepository();
                     var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(config), Experiments.Active(store), 5, DateTimeOffset.UtcNow);
-                    var results = new ArchivalExecutor(store, _ => repository).ArchiveBatch(plan.Candidates().ToList());
+                    var results = new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment(), _ => repository).ArchiveBatch(plan.Candidates().ToList());
                     var gone = Assert.Single(results, r => r.Status != ArchivalStatus.Archived);
                     Assert.Equal((ArchivalStatus.LeftForNextPass, "ArchivedPayloadMissing"), (gone.Status, gone.ErrorId));
                     Assert.Contains("was gone before the trace could point to it", gone.Message);

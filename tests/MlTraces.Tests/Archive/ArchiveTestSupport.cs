@@ -15,6 +15,14 @@ namespace MlTraces.Tests.Archive
     {
         public static string ArchiveRoot(TestStore ts) => Path.Combine(ts.Folder, "archive");
 
+        /// <summary>An MLflow server's archival YAML beside the store (archive after a day, to <paramref name="location"/>); its path.</summary>
+        public static string Config(TestStore ts, string location)
+        {
+            string config = Path.Combine(ts.Folder, "archival.yaml");
+            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {location}\n  retention: 1d\n");
+            return config;
+        }
+
         /// <summary>Archives one trace and returns its archive folder URI.</summary>
         public static string Archive(TestStore ts, string traceId)
         {

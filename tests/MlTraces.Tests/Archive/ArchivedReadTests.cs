@@ -77,14 +77,14 @@ namespace MlTraces.Tests.Archive
             var reader = new TraceReader(store);
             var traces = reader.GetInfos(new[] { id });
             reader.Hydrate(traces);
-            new SpanLoader(store).Load(traces);
+            new SpanLoader(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Load(traces);
             var expected = ArchiveTestSupport.Describe(traces[0]);
             traces[0].Spans = null;
             Assert.NotEqual(SpansLocations.ArchiveRepo, traces[0].SpansLocation);
 
             // The tags were read before the pass finalized; the spans are read after.
             ArchiveTestSupport.Archive(ts, id);
-            var loader = new SpanLoader(store);
+            var loader = new SpanLoader(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment());
             loader.Load(traces);
             Assert.Empty(loader.Warnings);
             Assert.Equal(SpansLocations.ArchiveRepo, traces[0].SpansLocation);

@@ -122,7 +122,7 @@ namespace MlTraces.Tests.Commands
                 using var store = ts.Open(StoreAccess.ReadWrite);
                 var plan = ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow);
                 var repo = new AppendingRepository(ts);
-                var result = new ArchivalExecutor(store, _ => repo).Archive(plan.Candidates().First());
+                var result = new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment(), _ => repo).Archive(plan.Candidates().First());
                 Assert.Equal(ArchivalStatus.LeftForNextPass, result.Status);
                 string id = result.TraceId;
                 Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}' AND span_id = 'ffffffffffffffff' AND content <> ''"));
@@ -130,7 +130,7 @@ namespace MlTraces.Tests.Commands
                 Assert.Equal(0, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{id}' AND key = 'mlflow.trace.archiveLocation'"));
                 Assert.False(FileArchiveRepository.Instance.Exists(result.ArchiveLocation));
                 // A later pass archives it, new span included.
-                var again = new ArchivalExecutor(store).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates().First());
+                var again = new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).Archive(ArchivalPlanner.Plan(store, cfg, Experiments.Active(store), 1, DateTimeOffset.UtcNow).Candidates().First());
                 Assert.Equal((id, ArchivalStatus.Archived), (again.TraceId, again.Status));
                 // The appended row's JSON is a copy of another span's, so it is counted, not looked up by id.
                 long rows = ts.Scalar($"SELECT count(*) FROM spans WHERE trace_id = '{id}'");

@@ -29,7 +29,7 @@ namespace MlTraces.Tests.Delete
         }
 
         private static DeletionPlan PlanAll(TraceStore store) =>
-            new DeletionPlanner(store, Experiments.All(store)).ForQuery(new DeletionQuery
+            new DeletionPlanner(store, Experiments.All(store), MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).ForQuery(new DeletionQuery
             {
                 ExperimentIds = Experiments.All(store).Select(e => e.ExperimentId).ToList(),
                 MaxTimestampMs = long.MaxValue,
@@ -51,7 +51,7 @@ namespace MlTraces.Tests.Delete
             var oldestFirst = PlanAll(store).Traces;
             Assert.Equal(Enumerable.Range(0, count).Select(Id), oldestFirst.Select(t => t.TraceId));
             var asked = Enumerable.Range(0, count).Select(Id).Reverse().Append("tr-missing").ToList();
-            var byId = new DeletionPlanner(store, Experiments.All(store)).ForIds(asked, null);
+            var byId = new DeletionPlanner(store, Experiments.All(store), MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).ForIds(asked, null);
             Assert.Equal(asked.Take(count), byId.Traces.Select(t => t.TraceId));
             Assert.Equal(new[] { "tr-missing" }, byId.NotFound);
             foreach (var t in oldestFirst.Concat(byId.Traces))
@@ -88,7 +88,7 @@ namespace MlTraces.Tests.Delete
         {
             using var ts = RichStore(3, out _);
             using var store = ts.Open();
-            var plan = new DeletionPlanner(store, Experiments.All(store)).ForIds(new[] { "tr-00", "tr-01", "tr-02" }, null);
+            var plan = new DeletionPlanner(store, Experiments.All(store), MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).ForIds(new[] { "tr-00", "tr-01", "tr-02" }, null);
             Assert.Equal(3, plan.Traces.Count);
             Execute(ts, "INSERT INTO trace_tags (\"key\", value, request_id) VALUES ('mltraces.legalHold', 'true', 'tr-01')");
             // Another Remove-Trace deletes tr-02 meanwhile.
@@ -127,7 +127,7 @@ namespace MlTraces.Tests.Delete
                 var family = TraceFamily.Read(store);
                 Assert.Equal(new[] { "span_metrics", "spans", "trace_tags" }, family.Explicit.Select(m => m.Table).OrderBy(t => t));
                 Assert.Equal("span_metrics", family.Explicit[0].Table);
-                var plan = new DeletionPlanner(store, Experiments.All(store)).ForIds(new[] { "tr-01", "tr-02" }, null);
+                var plan = new DeletionPlanner(store, Experiments.All(store), MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()).ForIds(new[] { "tr-01", "tr-02" }, null);
                 new DeletionExecutor(store).Run(plan, false, new Listener(), CancellationToken.None);
             }
             Assert.Equal(new[] { "tr-00", "tr-03" }, TraceIds(ts));

@@ -101,7 +101,7 @@ namespace MlTraces.Tests.Locations
         [InlineData("dbfs:/databricks/7/traces/tr-1/artifacts")]
         public void OtherSchemesSayWhatIsSupported(string folder)
         {
-            var ex = Assert.Throws<MlTracesException>(() => ArchiveRepositories.For(folder));
+            var ex = Assert.Throws<MlTracesException>(() => ArchiveRepositories.For(folder, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment()));
             Assert.Equal("UnsupportedArchiveRepository", ex.ErrorId);
             Assert.Contains("s3://", ex.Message);
             Assert.Contains("wasbs://", ex.Message);
@@ -117,8 +117,7 @@ namespace MlTraces.Tests.Locations
         {
             using var place = TestLocation.Create(kind);
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
-            string config = Path.Combine(ts.Folder, "archival.yaml");
-            File.WriteAllText(config, $"trace_archival:\n  enabled: true\n  location: {place.Uri}\n  retention: 1d\n");
+            string config = ArchiveTestSupport.Config(ts, place.Uri);
             using (place.UseEnvironment())
             {
                 using var sh = new PsShell(ts);

@@ -45,7 +45,7 @@ namespace MlTraces.Tests.Locations
             var all = place.AllRaw();
 
             using var store = ts.Open();
-            var pass = new ArchivalExecutor(store) { ObjectSettings = place.Settings };
+            var pass = new ArchivalExecutor(store, place.Settings);
             // Just written: inside the grace period, nothing is an orphan yet.
             Assert.Empty(pass.FindOrphanedPayloads(new[] { root }, DateTimeOffset.UtcNow));
             var later = DateTimeOffset.UtcNow + ArchivalExecutor.OrphanGracePeriod + TimeSpan.FromMinutes(5);
