@@ -188,33 +188,37 @@ namespace MlTraces.Core.Archive
             }
             cancel.ThrowIfCancellationRequested();
 
-            // Parsing, OTLP serialization and the upload need no store access: they run on the thread pool while this
-            // thread, which alone touches the store and its one connection, goes on.
-            s.Outcomes = new (IArchiveRepository?, byte[]?, string?, MlTracesException?)[s.Work.Count];
-            s.Uploaded = new bool[s.Work.Count];
-            s.Uploads = Task.WhenAll(Enumerable.Range(0, s.Work.Count).Select(i => Task.Run(() => UploadAsync(s, i, cancel))));
+            // Parsing and OTLP serialization are CPU work with no store access: they run on every core. Everything
+            // that touches the store stays on this thread and its one connection. (Made here rather than in each
+            // upload's task: a burst of them queued on the thread pool ahead of the uploads' completions slowed the
+            // uploads, bench archive-s3.)
+            var outcomes = s.Outcomes = new (IArchiveRepository?, byte[]?, string?, MlTracesException?)[s.Work.Count];
+            var work = s.Work;
+            Parallel.For(0, work.Count, new ParallelOptions { CancellationToken = cancel }, i =>
+            {
+                var (candidate, snapshot, _) = work[i];
+                try { outcomes[i].Payload = TracePayload.Write(candidate.TraceId, snapshot.Spans.Select(sp => SpanJson.FromContent(candidate.TraceId, sp.Content)).ToList()); }
+                catch (MlTracesException ex) { outcomes[i].Malformed = ex.Message; return; }
+                try { outcomes[i].Repository = _repositoryFor(candidate.ArchiveFolder); }
+                catch (MlTracesException ex) { outcomes[i].Failed = ex; }
+            });
+            s.Uploaded = new bool[work.Count];
+            s.Uploads = Task.WhenAll(Enumerable.Range(0, work.Count).Where(i => outcomes[i].Repository != null).Select(i => UploadAsync(s, i, cancel)));
             return s;
         }
 
-        /// <summary>One trace's payload made, then written in its turn among the pass's requests. A failure is that
-        /// trace's, recorded in its outcome; nothing to clean up: a failed write leaves the target as it was, which
-        /// may be a payload another pass finished and a trace points to.</summary>
+        /// <summary>One payload written, in its turn among the pass's requests. A failure is that trace's, recorded in
+        /// its outcome; nothing to clean up: a failed write leaves the target as it was, which may be a payload
+        /// another pass finished and a trace points to.</summary>
         private async Task UploadAsync(Started s, int i, CancellationToken cancel)
         {
-            var (candidate, snapshot, _) = s.Work[i];
-            string folder = candidate.ArchiveFolder;
-            byte[] payload;
-            IArchiveRepository repository;
-            try { payload = TracePayload.Write(candidate.TraceId, snapshot.Spans.Select(sp => SpanJson.FromContent(candidate.TraceId, sp.Content)).ToList()); }
-            catch (MlTracesException ex) { s.Outcomes[i].Malformed = ex.Message; return; }
-            try { repository = _repositoryFor(folder); }
-            catch (MlTracesException ex) { s.Outcomes[i].Failed = ex; return; }
-            s.Outcomes[i] = (repository, payload, null, null);
+            var (repository, payload, _, _) = s.Outcomes[i];
+            string folder = s.Work[i].Candidate.ArchiveFolder;
             await _requests.WaitAsync(cancel).ConfigureAwait(false);
             try
             {
-                if (repository is ObjectArchiveRepository objects) await objects.WriteAsync(folder, payload, cancel).ConfigureAwait(false);
-                else await Task.Run(() => repository.Write(folder, payload), cancel).ConfigureAwait(false);
+                if (repository is ObjectArchiveRepository objects) await objects.WriteAsync(folder, payload!, cancel).ConfigureAwait(false);
+                else await Task.Run(() => repository!.Write(folder, payload!), cancel).ConfigureAwait(false);
                 s.Uploaded[i] = true;
             }
             catch (MlTracesException ex)
