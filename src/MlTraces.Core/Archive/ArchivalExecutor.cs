@@ -4,6 +4,7 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using System.Threading.Tasks;
 using Microsoft.Data.Sqlite;
 using MlTraces.Core.Export;
 using MlTraces.Core.Query;
@@ -57,16 +58,20 @@ namespace MlTraces.Core.Archive
             // Experiments with a trace worth another try keep their archive-now request.
             var retryable = new HashSet<string>(StringComparer.Ordinal);
             var batch = new List<PlannedArchival>(FinalizeBatchSize);
-            void RunBatch()
+            // Batches upload while the next ones are read from the store and serialized. A batch is finished once
+            // its uploads are done, or when more than MaxBatchSize traces wait behind it (their spans and payloads
+            // are held in memory meanwhile).
+            var started = new Queue<Started>();
+            void RunBatch(bool last)
             {
-                if (batch.Count == 0) return;
-                var results = ArchiveBatch(batch, cancel);
+                if (batch.Count > 0) started.Enqueue(Start(batch, cancel));
                 batch.Clear();
-                foreach (var result in results)
-                {
-                    Count(result, summary, retryable);
-                    Report(result, listener);
-                }
+                while (started.Count > 0 && (last || started.Peek().Uploads.IsCompleted || started.Sum(s => s.Work.Count) > MaxBatchSize))
+                    foreach (var result in Finish(started.Dequeue()))
+                    {
+                        Count(result, summary, retryable);
+                        Report(result, listener);
+                    }
             }
             try
             {
@@ -86,13 +91,15 @@ namespace MlTraces.Core.Archive
                             continue;
                         }
                         batch.Add(c);
-                        if (batch.Count >= Sizer.Next) RunBatch();
+                        if (batch.Count >= Sizer.Next) RunBatch(last: false);
                     }
-                RunBatch();
+                RunBatch(last: true);
                 if (!dryRun) summary.ArchiveNowRequestsCleared = ClearServedArchiveNowRequests(plan, retryable);
             }
             finally
             {
+                // A batch started and not finished (the pass failed or was stopped) leaves no payload behind.
+                while (started.Count > 0) Abandon(started.Dequeue());
                 // Traces the candidate walk passed over (ids or folders no path may be built from), then the pass's own.
                 Flush(plan.Warnings, listener);
                 Flush(Warnings, listener);
@@ -146,10 +153,30 @@ namespace MlTraces.Core.Archive
         /// <summary>Serializes and writes each trace's payload, then finalizes the batch in one write transaction.</summary>
         public List<ArchivalReceipt> ArchiveBatch(IReadOnlyList<PlannedArchival> batch, CancellationToken cancel = default)
         {
-            var results = new List<ArchivalReceipt>();
-            var written = new List<Written>();
+            return Finish(Start(batch, cancel));
+        }
+
+        /// <summary>Payload requests in flight for this pass, across the batches it has started.</summary>
+        private readonly SemaphoreSlim _requests = new SemaphoreSlim(Locations.Transient.Concurrency);
+
+        /// <summary>A batch whose payloads are being written while this thread goes on with the store.</summary>
+        private sealed class Started
+        {
+            public readonly List<ArchivalReceipt> Results = new List<ArchivalReceipt>();
+            public readonly List<(PlannedArchival Candidate, TraceSnapshot Snapshot, ArchivalReceipt Result)> Work = new List<(PlannedArchival, TraceSnapshot, ArchivalReceipt)>();
+            public (IArchiveRepository? Repository, byte[]? Payload, string? Malformed, MlTracesException? Failed)[] Outcomes = Array.Empty<(IArchiveRepository?, byte[]?, string?, MlTracesException?)>();
+            public Task Uploads = Task.CompletedTask;
+            /// <summary>Which payloads reached their location (for <see cref="Abandon"/>).</summary>
+            public bool[] Uploaded = Array.Empty<bool>();
+        }
+
+        /// <summary>The store's part of a batch (which traces still are candidates, their spans and generations),
+        /// the payloads serialized, and their uploads started: at most <see cref="Locations.Transient.Concurrency"/>
+        /// requests in flight for the whole pass, so the next batch's reads and serialization overlap this one's uploads.</summary>
+        private Started Start(IReadOnlyList<PlannedArchival> batch, CancellationToken cancel)
+        {
+            var s = new Started();
             var snapshots = Snapshots(batch.Select(c => c.TraceId).ToList());
-            var work = new List<(PlannedArchival Candidate, TraceSnapshot Snapshot, ArchivalReceipt Result)>();
             foreach (var candidate in batch)
             {
                 var result = new ArchivalReceipt
@@ -157,47 +184,69 @@ namespace MlTraces.Core.Archive
                     TraceId = candidate.TraceId, ExperimentId = candidate.ExperimentId, Reason = candidate.Reason.ToString(),
                     PayloadBytes = candidate.PayloadBytes, ArchiveLocation = candidate.ArchiveFolder, TrackingUri = _store.Uri.Original,
                 };
-                results.Add(result);
-                if (snapshots.TryGetValue(candidate.TraceId, out var snapshot)) work.Add((candidate, snapshot, result));
+                s.Results.Add(result);
+                if (snapshots.TryGetValue(candidate.TraceId, out var snapshot)) s.Work.Add((candidate, snapshot, result));
                 else Done(result, ArchivalStatus.Skipped, "The trace is no longer a candidate (deleted, archived, marked, in progress or without content).");
             }
             cancel.ThrowIfCancellationRequested();
 
-            // Parsing, OTLP serialization and the file write are CPU and file work with no store access: they run on
-            // every core. Everything that touches the store stays on this thread and its one connection. Bounded: an
-            // object-store write blocks its pool thread on an async request whose completion needs another pool thread,
-            // so an unbounded loop took every new thread the pool made and ran at 18 uploads/s (bench archive-s3).
-            var outcomes = new (IArchiveRepository? Repository, byte[]? Payload, string? Malformed, MlTracesException? Failed)[work.Count];
-            var parallel = new System.Threading.Tasks.ParallelOptions { CancellationToken = cancel, MaxDegreeOfParallelism = Locations.Transient.Concurrency };
-            System.Threading.Tasks.Parallel.For(0, work.Count, parallel, i =>
+            // Parsing and OTLP serialization are CPU work with no store access: they run on every core. Everything
+            // that touches the store stays on this thread and its one connection. (Made here rather than in each
+            // upload's task: a burst of them queued on the thread pool ahead of the uploads' completions slowed the
+            // uploads, bench archive-s3.)
+            var outcomes = s.Outcomes = new (IArchiveRepository?, byte[]?, string?, MlTracesException?)[s.Work.Count];
+            var work = s.Work;
+            Parallel.For(0, work.Count, new ParallelOptions { CancellationToken = cancel }, i =>
             {
                 var (candidate, snapshot, _) = work[i];
-                byte[] payload;
-                try
-                {
-                    var spans = snapshot.Spans.Select(s => SpanJson.FromContent(candidate.TraceId, s.Content)).ToList();
-                    payload = TracePayload.Write(candidate.TraceId, spans);
-                }
-                catch (MlTracesException ex) { outcomes[i] = (null, null, ex.Message, null); return; }
-                IArchiveRepository repository;
-                try { repository = _repositoryFor(candidate.ArchiveFolder); }
-                catch (MlTracesException ex) { outcomes[i] = (null, null, null, ex); return; }
-                try
-                {
-                    repository.Write(candidate.ArchiveFolder, payload);
-                    outcomes[i] = (repository, payload, null, null);
-                }
-                catch (MlTracesException ex)
-                {
-                    // Nothing to clean up: a failed write leaves the target as it was, which may be a payload
-                    // another pass finished and a trace points to.
-                    outcomes[i] = (null, null, null, new MlTracesException(ex.Kind, ex.ErrorId, "Trace archival upload failed: " + ex.Message, ex));
-                }
+                try { outcomes[i].Payload = TracePayload.Write(candidate.TraceId, snapshot.Spans.Select(sp => SpanJson.FromContent(candidate.TraceId, sp.Content)).ToList()); }
+                catch (MlTracesException ex) { outcomes[i].Malformed = ex.Message; return; }
+                try { outcomes[i].Repository = _repositoryFor(candidate.ArchiveFolder); }
+                catch (MlTracesException ex) { outcomes[i].Failed = ex; }
             });
-            for (int i = 0; i < work.Count; i++)
+            s.Uploaded = new bool[work.Count];
+            s.Uploads = Task.WhenAll(Enumerable.Range(0, work.Count).Where(i => outcomes[i].Repository != null).Select(i => UploadAsync(s, i, cancel)));
+            return s;
+        }
+
+        /// <summary>One payload written, in its turn among the pass's requests. A failure is that trace's, recorded in
+        /// its outcome; nothing to clean up: a failed write leaves the target as it was, which may be a payload
+        /// another pass finished and a trace points to.</summary>
+        private async Task UploadAsync(Started s, int i, CancellationToken cancel)
+        {
+            var (repository, payload, _, _) = s.Outcomes[i];
+            string folder = s.Work[i].Candidate.ArchiveFolder;
+            await _requests.WaitAsync(cancel).ConfigureAwait(false);
+            try
             {
-                var (candidate, snapshot, result) = work[i];
-                var (repository, payload, malformed, failed) = outcomes[i];
+                if (repository is ObjectArchiveRepository objects) await objects.WriteAsync(folder, payload!, cancel).ConfigureAwait(false);
+                else await Task.Run(() => repository!.Write(folder, payload!), cancel).ConfigureAwait(false);
+                s.Uploaded[i] = true;
+            }
+            catch (MlTracesException ex)
+            {
+                s.Outcomes[i] = (null, null, null, new MlTracesException(ex.Kind, ex.ErrorId, "Trace archival upload failed: " + ex.Message, ex));
+            }
+            finally { _requests.Release(); }
+        }
+
+        /// <summary>Waits for a started batch's uploads, then finalizes the traces whose payload is in place in one
+        /// write transaction.</summary>
+        private List<ArchivalReceipt> Finish(Started s)
+        {
+            try { s.Uploads.GetAwaiter().GetResult(); }
+            catch
+            {
+                // Stopped (or a failure no trace owns): what was uploaded goes, as for a batch never finished.
+                Abandon(s);
+                throw;
+            }
+            var results = s.Results;
+            var written = new List<Written>();
+            for (int i = 0; i < s.Work.Count; i++)
+            {
+                var (candidate, snapshot, result) = s.Work[i];
+                var (repository, payload, malformed, failed) = s.Outcomes[i];
                 if (malformed != null)
                 {
                     MarkMalformed(candidate.TraceId, snapshot);
@@ -206,21 +255,25 @@ namespace MlTraces.Core.Archive
                 else if (failed != null) Failed(result, failed);
                 else
                 {
-                    result.PayloadBytes = TracePayload.ContentBytes(snapshot.Spans.Select(s => s.Content));
+                    result.PayloadBytes = TracePayload.ContentBytes(snapshot.Spans.Select(sp => sp.Content));
                     written.Add(new Written(candidate, snapshot, repository!, payload!, result));
                 }
             }
             if (written.Count == 0) return results;
 
             // A payload that is gone before the finalize (removed by someone else, or a location that lies about
-            // its writes) must not become the only copy of the spans: that trace stays in the store.
-            // One request each: checked in parallel as they were written, else a batch waits on one round trip per trace.
-            var found = new bool[written.Count];
-            System.Threading.Tasks.Parallel.For(0, written.Count, parallel, i =>
-            {
-                try { found[i] = written[i].Repository.Exists(written[i].Candidate.ArchiveFolder); }
-                catch (MlTracesException) { found[i] = false; }
-            });
+            // its writes) must not become the only copy of the spans: that trace stays in the store. Checked where
+            // that is a look at a local file. In an object store the upload's success is the proof (S3 and Azure Blob
+            // read their own writes; MLflow finalizes on it too): a check there doubled the requests per trace and
+            // halved the pass's speed (bench archive-s3), and still could not see a delete between it and the commit.
+            var found = written.Select(w => w.Repository is ObjectArchiveRepository).ToArray();
+            var toCheck = Enumerable.Range(0, written.Count).Where(i => !found[i]).ToList();
+            if (toCheck.Count > 0)
+                Parallel.ForEach(toCheck, new ParallelOptions { MaxDegreeOfParallelism = Locations.Transient.Concurrency }, i =>
+                {
+                    try { found[i] = written[i].Repository.Exists(written[i].Candidate.ArchiveFolder); }
+                    catch (MlTracesException) { found[i] = false; }
+                });
             var present = new List<Written>();
             foreach (var (w, exists) in written.Zip(found, (w, e) => (w, e)))
             {
@@ -238,15 +291,8 @@ namespace MlTraces.Core.Archive
             catch (MlTracesException)
             {
                 // The store could not be written (locked, read-only, gone): these payloads are this pass's own and
-                // go before the error is reported, each only if the store can still say no trace points at it (a
-                // commit whose answer was lost may have happened; an orphan is better than a lost trace).
-                foreach (var w in present)
-                {
-                    bool pointed;
-                    try { pointed = _store.Translate(() => PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)); }
-                    catch (Exception ex) when (ex is MlTracesException || ex is System.Data.Common.DbException || ex is InvalidOperationException) { continue; }
-                    if (!pointed) RemoveOwnPayload(w);
-                }
+                // go before the error is reported.
+                RemoveUnfinalized(present);
                 throw;
             }
             foreach (var w in present)
@@ -261,6 +307,29 @@ namespace MlTraces.Core.Archive
                 else Done(w.Result, ArchivalStatus.Archived, null);
             }
             return results;
+        }
+
+        /// <summary>A started batch that will not be finished (the pass failed or was stopped): once its uploads
+        /// are over, the payloads it wrote go, as a failed finalize's do.</summary>
+        private void Abandon(Started s)
+        {
+            try { s.Uploads.Wait(); }
+            catch (AggregateException) { }
+            RemoveUnfinalized(Enumerable.Range(0, s.Work.Count).Where(i => s.Uploaded[i])
+                .Select(i => new Written(s.Work[i].Candidate, s.Work[i].Snapshot, s.Outcomes[i].Repository!, s.Outcomes[i].Payload!, s.Work[i].Result)));
+        }
+
+        /// <summary>Removes payloads this pass wrote and did not finalize, each only if the store can still say no
+        /// trace points at it (a commit whose answer was lost may have happened; an orphan is better than a lost trace).</summary>
+        private void RemoveUnfinalized(IEnumerable<Written> payloads)
+        {
+            foreach (var w in payloads)
+            {
+                bool pointed;
+                try { pointed = _store.Translate(() => PointsAt(w.Candidate.TraceId, w.Candidate.ArchiveFolder)); }
+                catch (Exception ex) when (ex is MlTracesException || ex is System.Data.Common.DbException || ex is InvalidOperationException) { continue; }
+                if (!pointed) RemoveOwnPayload(w);
+            }
         }
 
         private sealed class Written

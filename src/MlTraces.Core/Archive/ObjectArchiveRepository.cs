@@ -41,6 +41,15 @@ namespace MlTraces.Core.Archive
             else location!.Write(key, payload);
         }
 
+        /// <summary><see cref="Write"/> without holding a thread while an object store's request is out.</summary>
+        public System.Threading.Tasks.Task WriteAsync(string folderUri, byte[] payload, System.Threading.CancellationToken cancel)
+        {
+            var (location, key, local) = Resolve(folderUri);
+            if (local == null) return location!.WriteAsync(key, payload, cancel);
+            FileArchiveRepository.Instance.Write(local, payload);
+            return System.Threading.Tasks.Task.CompletedTask;
+        }
+
         public byte[] Read(string folderUri)
         {
             var (location, key, local) = Resolve(folderUri);

@@ -74,11 +74,15 @@ namespace MlTraces.Core.Locations
             }, cancel);
         }
 
-        public void Write(string key, byte[] data, CancellationToken cancel = default)
+        public void Write(string key, byte[] data, CancellationToken cancel = default) => Transient.Wait(Put(key, data, cancel));
+
+        public Task WriteAsync(string key, byte[] data, CancellationToken cancel = default) => Put(key, data, cancel);
+
+        private Task<bool> Put(string key, byte[] data, CancellationToken cancel)
         {
             string full = Root.Key(key);
             // One Put Blob (or blocks committed in one Put Block List): readers see the old blob or the new one.
-            Call("write", full, async () =>
+            return CallAsync("write", full, async () =>
             {
                 await _container.GetBlobClient(full).UploadAsync(new BinaryData(data), overwrite: true, cancel).ConfigureAwait(false);
                 return true;

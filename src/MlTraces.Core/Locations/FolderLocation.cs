@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Threading;
+using System.Threading.Tasks;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Locations
@@ -46,6 +47,13 @@ namespace MlTraces.Core.Locations
             {
                 throw new MlTracesException(ErrorKind.WriteFailed, "ObjectWriteFailed", $"Could not write '{path}': {ex.Message}", ex);
             }
+        }
+
+        /// <summary><see cref="Write"/>: a local file is written on the caller's thread.</summary>
+        public Task WriteAsync(string key, byte[] data, CancellationToken cancel = default)
+        {
+            Write(key, data, cancel);
+            return Task.CompletedTask;
         }
 
         public bool Exists(string key, CancellationToken cancel = default) => File.Exists(PathOf(key));

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace MlTraces.Core.Locations
 {
@@ -35,6 +36,8 @@ namespace MlTraces.Core.Locations
         byte[] Read(string key, CancellationToken cancel = default);
         /// <summary>Writes the object so a reader sees the old one or the new one, never part of it.</summary>
         void Write(string key, byte[] data, CancellationToken cancel = default);
+        /// <summary><see cref="Write"/> without holding a thread while the request is out.</summary>
+        Task WriteAsync(string key, byte[] data, CancellationToken cancel = default);
         bool Exists(string key, CancellationToken cancel = default);
         /// <summary>Removes the object; false when there was none.</summary>
         bool Delete(string key, CancellationToken cancel = default);

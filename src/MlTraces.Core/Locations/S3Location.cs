@@ -113,11 +113,15 @@ namespace MlTraces.Core.Locations
             }, cancel);
         }
 
-        public void Write(string key, byte[] data, CancellationToken cancel = default)
+        public void Write(string key, byte[] data, CancellationToken cancel = default) => Transient.Wait(Put(key, data, cancel));
+
+        public Task WriteAsync(string key, byte[] data, CancellationToken cancel = default) => Put(key, data, cancel);
+
+        private Task<bool> Put(string key, byte[] data, CancellationToken cancel)
         {
             string full = Root.Key(key);
             // One PUT: S3 shows the whole new object or the old one, never part of it.
-            Call("write", full, async () =>
+            return CallAsync("write", full, async () =>
             {
                 using var body = new MemoryStream(data, writable: false);
                 await _client.PutObjectAsync(new PutObjectRequest { BucketName = Root.Container, Key = full, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false }, cancel).ConfigureAwait(false);
