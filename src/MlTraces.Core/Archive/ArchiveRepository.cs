@@ -27,11 +27,12 @@ namespace MlTraces.Core.Archive
         /// UnsupportedArchiveRepository for anything else.</summary>
         public static IArchiveRepository For(string locationUri) => For(locationUri, null);
 
-        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings? settings)
+        /// <param name="session">The run's object locations, so a server that did not answer is not asked again in the run.</param>
+        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings? settings, Locations.ObjectSession? session = null)
         {
             if (FileArchiveRepository.LocalFolder(locationUri) != null) return FileArchiveRepository.Instance;
             if (Locations.LocationUri.IsObjectStoreScheme(locationUri))
-                return new ObjectArchiveRepository(settings ?? Locations.ObjectStoreSettings.FromEnvironment());
+                return new ObjectArchiveRepository(settings ?? Locations.ObjectStoreSettings.FromEnvironment(), session);
             throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedArchiveRepository",
                 $"The archive location '{Locations.LocationUri.Shown(locationUri)}' cannot be reached; MlTraces reaches {Locations.LocationUri.Supported}.");
         }

@@ -16,6 +16,10 @@ namespace MlTraces.Core.Archive
     {
         private readonly TraceStore _store;
 
+        /// <summary>The run's object locations: a server that stops answering costs one request's retries, and every
+        /// later trace there fails at once (it stays archived; the next restore tries again).</summary>
+        private readonly Locations.ObjectSession _objects = new Locations.ObjectSession();
+
         public RestoreExecutor(TraceStore store) { _store = store; }
 
         public const string NotArchivedId = "TraceNotArchived";
@@ -66,7 +70,7 @@ namespace MlTraces.Core.Archive
         {
             string id = planned.Trace.TraceId, location = planned.ArchiveLocation;
             // The payload is read before the write lock is taken, and checked again under it.
-            var spans = ReadPayload(id, planned.Trace.ExperimentId, SpansLocations.ArchiveRepo, location, out long bytes);
+            var spans = ReadPayload(id, planned.Trace.ExperimentId, SpansLocations.ArchiveRepo, location, out long bytes, _objects);
             using (var tx = _store.BeginTransaction())
             {
                 var tags = ReadTags(id);
@@ -118,7 +122,7 @@ namespace MlTraces.Core.Archive
                 var tags = ReadTags(id);
                 if (tags != null && tags.TryGetValue(TraceTagKeys.ArchiveLocation, out var current) && current == location) return false;
                 BumpGeneration(id);
-                removed = ArchiveRepositories.For(location).Delete(location);
+                removed = ArchiveRepositories.For(location, null, _objects).Delete(location);
                 _store.Translate(() => { tx.Commit(); return 0; });
             }
             // The payload's own folders go too when empty; only those proven the trace's own (the read proved it).
@@ -145,10 +149,10 @@ namespace MlTraces.Core.Archive
                     $"Trace {id} is archived but has no {TraceTagKeys.ArchiveLocation} tag; the archived trace location cannot be determined.");
         }
 
-        internal static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes)
+        internal static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, out long bytes, Locations.ObjectSession? objects = null)
         {
             ReadPayloadCheck(id, spansLocation, archiveLocation);
-            return TracePayload.ReadArchived(id, experimentId, archiveLocation!, out bytes);
+            return TracePayload.ReadArchived(id, experimentId, archiveLocation!, out bytes, objects);
         }
 
         /// <summary>The payload must hold exactly the trace's span rows; a row that still has content must agree.</summary>

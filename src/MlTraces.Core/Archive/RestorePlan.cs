@@ -44,6 +44,8 @@ namespace MlTraces.Core.Archive
     public sealed class RestorePlanner
     {
         private readonly TraceStore _store;
+        /// <summary>A server that stops answering costs the plan one read's retries, not one per trace.</summary>
+        private readonly Locations.ObjectSession _objects = new Locations.ObjectSession();
 
         public RestorePlanner(TraceStore store) { _store = store; }
 
@@ -86,7 +88,7 @@ namespace MlTraces.Core.Archive
                 receipt.ArchiveLocation = trace.ArchiveLocation;
                 try
                 {
-                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes);
+                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, out long bytes, _objects);
                     RestoreExecutor.Match(id, trace.ArchiveLocation!, spans, RestoreExecutor.ReadRows(_store, id));
                     plan.Traces.Add(new PlannedRestore
                     {

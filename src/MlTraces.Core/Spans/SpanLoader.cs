@@ -20,6 +20,9 @@ namespace MlTraces.Core.Spans
         private readonly TraceStore _store;
         public List<string> Warnings { get; } = new List<string>();
 
+        /// <summary>A server that stops answering costs one read's retries, not one per trace.</summary>
+        private readonly ObjectSession _objects = new ObjectSession();
+
         public SpanLoader(TraceStore store) { _store = store; }
 
         /// <summary>The columns of a spans row; MLflow searches on them, so they win over the JSON where both exist.</summary>
@@ -176,7 +179,7 @@ namespace MlTraces.Core.Spans
             List<Span> spans;
             try
             {
-                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, out _);
+                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, out _, _objects);
             }
             catch (MlTracesException ex)
             {
