@@ -29,13 +29,17 @@ namespace MlTraces.Core.Archive
         private readonly Func<string, IArchiveRepository> _repositoryFor;
         public List<string> Warnings { get; } = new List<string>();
 
+        /// <summary>The pass's object locations: a server that stops answering costs one request's retries, and every
+        /// later trace there is left for the next pass at once.</summary>
+        private readonly Locations.ObjectSession _objects = new Locations.ObjectSession();
+
         /// <param name="settings">How object stores are reached: the command's, for the pass and the sweep alike.</param>
         /// <param name="repositoryFor">Where payloads go for a location; default <see cref="ArchiveRepositories.For"/> with <paramref name="settings"/>.</param>
         public ArchivalExecutor(TraceStore store, Locations.ObjectStoreSettings settings, Func<string, IArchiveRepository>? repositoryFor = null)
         {
             _store = store;
             ObjectSettings = settings;
-            _repositoryFor = repositoryFor ?? (location => ArchiveRepositories.For(location, settings));
+            _repositoryFor = repositoryFor ?? (location => ArchiveRepositories.For(location, settings, _objects));
         }
 
         /// <summary>Traces in the first batch: each is still checked inside the finalize transaction, but the
@@ -267,17 +271,23 @@ namespace MlTraces.Core.Archive
             // read their own writes; MLflow finalizes on it too): a check there doubled the requests per trace and
             // halved the pass's speed (bench archive-s3), and still could not see a delete between it and the commit.
             var found = written.Select(w => w.Repository is ObjectArchiveRepository).ToArray();
+            var checkFailed = new MlTracesException?[written.Count];
             var toCheck = Enumerable.Range(0, written.Count).Where(i => !found[i]).ToList();
             if (toCheck.Count > 0)
                 Parallel.ForEach(toCheck, new ParallelOptions { MaxDegreeOfParallelism = Locations.Transient.Concurrency }, i =>
                 {
                     try { found[i] = written[i].Repository.Exists(written[i].Candidate.ArchiveFolder); }
-                    catch (MlTracesException) { found[i] = false; }
+                    catch (MlTracesException ex) { checkFailed[i] = ex; }
                 });
             var present = new List<Written>();
-            foreach (var (w, exists) in written.Zip(found, (w, e) => (w, e)))
+            for (int i = 0; i < written.Count; i++)
             {
-                if (exists) present.Add(w);
+                var w = written[i];
+                if (found[i]) present.Add(w);
+                else if (checkFailed[i] is MlTracesException ex)
+                    // Left where it is (the location did not answer): if it is there, no row points to it and the sweep removes it.
+                    Failed(w.Result, new MlTracesException(ex.Kind, ex.ErrorId,
+                        $"The payload written to '{Locations.LocationUri.Shown(w.Candidate.ArchiveFolder)}' could not be checked before the trace would point to it; the spans stay in the store. {ex.Message}", ex));
                 else Failed(w.Result, new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing",
                     $"The payload written to '{w.Candidate.ArchiveFolder}' was gone before the trace could point to it; the spans stay in the store."));
             }
@@ -631,12 +641,13 @@ namespace MlTraces.Core.Archive
         private List<(string TraceId, string Uri)> OrphanCandidates(string location, DateTimeOffset now)
         {
             var found = new List<(string, string)>();
+            Locations.LocationUri? root = null;
             try
             {
-                var root = Locations.LocationUri.Parse(location, ObjectSettings);
+                root = Locations.LocationUri.Parse(location, ObjectSettings);
                 if (root.Kind == Locations.LocationKind.Folder) return found;
-                var objects = Locations.ObjectLocations.Open(root, ObjectSettings);
-                foreach (var entry in objects.List(Locations.ObjectKeys.TracesFolder))
+                // Streamed (an archive may hold millions of payloads), so a failure is remembered here, not by Use.
+                foreach (var entry in _objects.Open(root, ObjectSettings).List(Locations.ObjectKeys.TracesFolder))
                 {
                     var parts = entry.Key.Split('/');
                     if (parts.Length != 4 || parts[2] != Locations.ObjectKeys.ArtifactsFolder || parts[3] != TracePayload.FileName
@@ -644,7 +655,11 @@ namespace MlTraces.Core.Archive
                     found.Add((parts[1], root.WithPrefix(root.Key(entry.Key)).ToString()));
                 }
             }
-            catch (MlTracesException ex) { Warnings.Add($"The orphan sweep skipped '{Locations.LocationUri.Shown(location)}': {ex.Message}"); }
+            catch (MlTracesException ex)
+            {
+                if (root != null) _objects.Saw(root, ex);
+                Warnings.Add($"The orphan sweep skipped '{Locations.LocationUri.Shown(location)}': {ex.Message}");
+            }
             return found;
         }
 
@@ -669,11 +684,10 @@ namespace MlTraces.Core.Archive
                 var folder = Locations.LocationUri.Parse(uri.Substring(0, uri.Length - TracePayload.FileName.Length - 1), ObjectSettings);
                 var (root, folderKey) = Locations.ObjectKeys.SplitTraceFolder(folder);
                 string traceId = folderKey.Split('/')[1];
-                var location = Locations.ObjectLocations.Open(root, ObjectSettings);
                 string key = folderKey + "/" + TracePayload.FileName;
-                var entry = location.List(folderKey).FirstOrDefault(e => e.Key == key);
+                var entry = _objects.Use(root, ObjectSettings, l => l.List(folderKey).FirstOrDefault(e => e.Key == key));
                 if (entry == null || now - entry.LastModified < OrphanGracePeriod || ArchivedIds(new List<string> { traceId }).Count > 0) return false;
-                return location.Delete(key);
+                return _objects.Use(root, ObjectSettings, l => l.Delete(key));
             }
             catch (MlTracesException ex)
             {

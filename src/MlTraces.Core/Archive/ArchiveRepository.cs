@@ -25,11 +25,12 @@ namespace MlTraces.Core.Archive
         /// <summary>The repository for a location: local paths and file:// URIs, s3://, wasbs://, abfss:// and
         /// mlflow-artifacts:/ (reached with <paramref name="settings"/>: the command's credentials and artifacts
         /// destination); UnsupportedArchiveRepository for anything else.</summary>
-        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings settings)
+        /// <param name="session">The run's object locations, so a server that did not answer is not asked again in the run.</param>
+        public static IArchiveRepository For(string locationUri, Locations.ObjectStoreSettings settings, Locations.ObjectSession? session = null)
         {
             if (FileArchiveRepository.LocalFolder(locationUri) != null) return FileArchiveRepository.Instance;
             if (Locations.LocationUri.IsObjectStoreScheme(locationUri))
-                return new ObjectArchiveRepository(settings);
+                return new ObjectArchiveRepository(settings, session);
             throw new MlTracesException(ErrorKind.UnsupportedStore, "UnsupportedArchiveRepository",
                 $"The archive location '{Locations.LocationUri.Shown(locationUri)}' cannot be reached; MlTraces reaches {Locations.LocationUri.Supported}.");
         }

@@ -12,18 +12,26 @@ namespace MlTraces.Core.Archive
     public sealed class ObjectArchiveRepository : IArchiveRepository
     {
         private readonly ObjectStoreSettings _settings;
+        private readonly ObjectSession _session;
 
-        public ObjectArchiveRepository(ObjectStoreSettings settings) { _settings = settings; }
+        /// <param name="session">The run's locations (a server that did not answer is not asked again); by default this repository's own.</param>
+        public ObjectArchiveRepository(ObjectStoreSettings settings, ObjectSession? session = null)
+        {
+            _settings = settings;
+            _session = session ?? new ObjectSession();
+        }
 
-        /// <summary>The location and the payload's key in it, or for a resolved local folder, that folder's URI
+        /// <summary>The location's root and the payload's key in it, or for a resolved local folder, that folder's URI
         /// (which the file repository confines as every local archive folder).</summary>
-        private (IObjectLocation? Location, string Key, string? LocalFolder) Resolve(string folderUri, string? traceId = null, string? experimentId = null)
+        private (LocationUri? Root, string Key, string? LocalFolder) Resolve(string folderUri, string? traceId = null, string? experimentId = null)
         {
             var folder = LocationUri.Parse(folderUri, _settings);
             if (folder.Kind == LocationKind.Folder) return (null, "", folder.Prefix);
             var (root, folderKey) = ObjectKeys.SplitTraceFolder(folder, traceId, experimentId);
-            return (ObjectLocations.Open(root, _settings), folderKey + "/" + TracePayload.FileName, null);
+            return (root, folderKey + "/" + TracePayload.FileName, null);
         }
+
+        private T Use<T>(LocationUri root, Func<IObjectLocation, T> request) => _session.Use(root, _settings, request);
 
         /// <summary>UnsafeArchiveLocation unless <paramref name="folderUri"/> is trace <paramref name="traceId"/>'s own
         /// folder under its experiment <paramref name="experimentId"/>.</summary>
@@ -36,41 +44,41 @@ namespace MlTraces.Core.Archive
 
         public void Write(string folderUri, byte[] payload)
         {
-            var (location, key, local) = Resolve(folderUri);
+            var (root, key, local) = Resolve(folderUri);
             if (local != null) FileArchiveRepository.Instance.Write(local, payload);
-            else location!.Write(key, payload);
+            else Use(root!, l => { l.Write(key, payload); return true; });
         }
 
         /// <summary><see cref="Write"/> without holding a thread while an object store's request is out.</summary>
         public System.Threading.Tasks.Task WriteAsync(string folderUri, byte[] payload, System.Threading.CancellationToken cancel)
         {
-            var (location, key, local) = Resolve(folderUri);
-            if (local == null) return location!.WriteAsync(key, payload, cancel);
+            var (root, key, local) = Resolve(folderUri);
+            if (local == null) return _session.UseAsync(root!, _settings, l => l.WriteAsync(key, payload, cancel));
             FileArchiveRepository.Instance.Write(local, payload);
             return System.Threading.Tasks.Task.CompletedTask;
         }
 
         public byte[] Read(string folderUri)
         {
-            var (location, key, local) = Resolve(folderUri);
+            var (root, key, local) = Resolve(folderUri);
             if (local != null) return FileArchiveRepository.Instance.Read(local);
-            try { return location!.Read(key); }
+            try { return Use(root!, l => l.Read(key)); }
             catch (MlTracesException ex) when (ex.ErrorId == "ObjectMissing")
             {
-                throw new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing", $"The archived payload '{location!.Root.WithPrefix(location.Root.Key(key))}' does not exist.");
+                throw new MlTracesException(ErrorKind.NotFound, "ArchivedPayloadMissing", $"The archived payload '{root!.WithPrefix(root.Key(key))}' does not exist.");
             }
         }
 
         public bool Exists(string folderUri)
         {
-            var (location, key, local) = Resolve(folderUri);
-            return local != null ? FileArchiveRepository.Instance.Exists(local) : location!.Exists(key);
+            var (root, key, local) = Resolve(folderUri);
+            return local != null ? FileArchiveRepository.Instance.Exists(local) : Use(root!, l => l.Exists(key));
         }
 
         public bool Delete(string folderUri)
         {
-            var (location, key, local) = Resolve(folderUri);
-            return local != null ? FileArchiveRepository.Instance.Delete(local) : location!.Delete(key);
+            var (root, key, local) = Resolve(folderUri);
+            return local != null ? FileArchiveRepository.Instance.Delete(local) : Use(root!, l => l.Delete(key));
         }
     }
 }

@@ -17,6 +17,10 @@ namespace MlTraces.Core.Archive
         private readonly TraceStore _store;
         private readonly Locations.ObjectStoreSettings _settings;
 
+        /// <summary>The run's object locations: a server that stops answering costs one request's retries, and every
+        /// later trace there fails at once (it stays archived; the next restore tries again).</summary>
+        private readonly Locations.ObjectSession _objects = new Locations.ObjectSession();
+
         /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
         public RestoreExecutor(TraceStore store, Locations.ObjectStoreSettings settings) { _store = store; _settings = settings; }
 
@@ -68,7 +72,7 @@ namespace MlTraces.Core.Archive
         {
             string id = planned.Trace.TraceId, location = planned.ArchiveLocation;
             // The payload is read before the write lock is taken, and checked again under it.
-            var spans = ReadPayload(id, planned.Trace.ExperimentId, SpansLocations.ArchiveRepo, location, _settings, out long bytes);
+            var spans = ReadPayload(id, planned.Trace.ExperimentId, SpansLocations.ArchiveRepo, location, _settings, out long bytes, _objects);
             using (var tx = _store.BeginTransaction())
             {
                 var tags = ReadTags(id);
@@ -120,7 +124,7 @@ namespace MlTraces.Core.Archive
                 var tags = ReadTags(id);
                 if (tags != null && tags.TryGetValue(TraceTagKeys.ArchiveLocation, out var current) && current == location) return false;
                 BumpGeneration(id);
-                removed = ArchiveRepositories.For(location, _settings).Delete(location);
+                removed = ArchiveRepositories.For(location, _settings, _objects).Delete(location);
                 _store.Translate(() => { tx.Commit(); return 0; });
             }
             // The payload's own folders go too when empty; only those proven the trace's own (the read proved it).
@@ -147,10 +151,10 @@ namespace MlTraces.Core.Archive
                     $"Trace {id} is archived but has no {TraceTagKeys.ArchiveLocation} tag; the archived trace location cannot be determined.");
         }
 
-        internal static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, Locations.ObjectStoreSettings settings, out long bytes)
+        internal static List<Span> ReadPayload(string id, string experimentId, string? spansLocation, string? archiveLocation, Locations.ObjectStoreSettings settings, out long bytes, Locations.ObjectSession? objects = null)
         {
             ReadPayloadCheck(id, spansLocation, archiveLocation);
-            return TracePayload.ReadArchived(id, experimentId, archiveLocation!, settings, out bytes);
+            return TracePayload.ReadArchived(id, experimentId, archiveLocation!, settings, out bytes, objects);
         }
 
         /// <summary>The payload must hold exactly the trace's span rows; a row that still has content must agree.</summary>

@@ -45,6 +45,8 @@ namespace MlTraces.Core.Archive
     {
         private readonly TraceStore _store;
         private readonly Locations.ObjectStoreSettings _settings;
+        /// <summary>A server that stops answering costs the plan one read's retries, not one per trace.</summary>
+        private readonly Locations.ObjectSession _objects = new Locations.ObjectSession();
 
         /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
         public RestorePlanner(TraceStore store, Locations.ObjectStoreSettings settings) { _store = store; _settings = settings; }
@@ -88,7 +90,7 @@ namespace MlTraces.Core.Archive
                 receipt.ArchiveLocation = trace.ArchiveLocation;
                 try
                 {
-                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, _settings, out long bytes);
+                    var spans = RestoreExecutor.ReadPayload(id, trace.ExperimentId, trace.SpansLocation, trace.ArchiveLocation, _settings, out long bytes, _objects);
                     RestoreExecutor.Match(id, trace.ArchiveLocation!, spans, RestoreExecutor.ReadRows(_store, id));
                     plan.Traces.Add(new PlannedRestore
                     {

@@ -419,9 +419,10 @@ namespace MlTraces.Core.Archive
         /// only if they are its own (<see cref="SpanJson.CheckBelongsTo"/>). The one read path of Get-Trace,
         /// Search-Trace -IncludeSpans and Restore-Trace.
         /// </summary>
-        public static List<Span> ReadArchived(string traceId, string experimentId, string location, Locations.ObjectStoreSettings settings, out long bytes)
+        /// <param name="objects">The caller's run of object locations (a server that did not answer is not asked again).</param>
+        public static List<Span> ReadArchived(string traceId, string experimentId, string location, Locations.ObjectStoreSettings settings, out long bytes, Locations.ObjectSession? objects = null)
         {
-            var repository = ArchiveRepositories.For(location, settings);
+            var repository = ArchiveRepositories.For(location, settings, objects);
             ArchiveRepositories.CheckOwnFolder(repository, traceId, experimentId, location);
             byte[] payload = repository.Read(location);
             bytes = payload.LongLength;

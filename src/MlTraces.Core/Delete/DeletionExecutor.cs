@@ -249,33 +249,6 @@ namespace MlTraces.Core.Delete
             return result;
         }
 
-        /// <summary>The object locations of one run: each opened once, and those found unreachable not asked again.</summary>
-        private sealed class ObjectSession
-        {
-            private readonly Dictionary<string, IObjectLocation> _open = new Dictionary<string, IObjectLocation>(StringComparer.Ordinal);
-            private readonly Dictionary<string, MlTracesException> _gone = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
-
-            public IObjectLocation Open(LocationUri root, ObjectStoreSettings settings)
-            {
-                string name = Server(root);
-                lock (_open)
-                {
-                    if (_gone.TryGetValue(name, out var gone)) throw gone;
-                    if (!_open.TryGetValue(root.ToString(), out var location)) _open[root.ToString()] = location = ObjectLocations.Open(root, settings);
-                    return location;
-                }
-            }
-
-            /// <summary>Remembers a location whose server did not answer even after the retries.</summary>
-            public void Saw(LocationUri root, MlTracesException error)
-            {
-                if (error.ErrorId != "ObjectStoreUnreachable") return;
-                lock (_open) _gone[Server(root)] = error;
-            }
-
-            private static string Server(LocationUri root) => root.WithPrefix("").ToString();
-        }
-
         private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family, Dictionary<string, ObjectRemoval> objects)
         {
             return _store.Translate(() =>

@@ -45,7 +45,7 @@ namespace MlTraces.Core.Locations
             // One retry policy for every store (Transient); the SDK's own would multiply it.
             var options = new BlobClientOptions();
             options.Retry.MaxRetries = 0;
-            options.Retry.NetworkTimeout = TimeSpan.FromMinutes(5);
+            options.Retry.NetworkTimeout = settings.RequestTimeout;
             var account = new Uri("https://" + root.Account + "." + root.HostSuffix);
             try
             {
@@ -121,11 +121,19 @@ namespace MlTraces.Core.Locations
         {
             var full = keys.Select(k => (Key: k, Full: Root.Key(k))).ToList();
             // Blob batches need a separate package and are not served by every endpoint: one delete per blob,
-            // bounded in parallel, each with its own retries.
+            // bounded in parallel, each with its own retries; once the server has not answered one, the rest are not
+            // sent (a hung server would cost every blob its retries).
+            MlTracesException? unreachable = null;
             var results = Transient.Wait(Transient.ForEachAsync(full, Transient.Concurrency, async k =>
             {
+                if (Volatile.Read(ref unreachable) is MlTracesException gone)
+                    return new DeleteFailure(k.Key, new MlTracesException(gone.Kind, gone.ErrorId, $"'{Shown(k.Full)}' was not deleted: the server did not answer for another blob of the same request. {gone.Message}"));
                 try { await CallAsync("delete", k.Full, () => DeleteFull(k.Full, cancel), cancel).ConfigureAwait(false); return null; }
-                catch (MlTracesException ex) { return new DeleteFailure(k.Key, ex); }
+                catch (MlTracesException ex)
+                {
+                    if (ex.ErrorId == "ObjectStoreUnreachable") Interlocked.CompareExchange(ref unreachable, ex, null);
+                    return new DeleteFailure(k.Key, ex);
+                }
             }, cancel));
             return results.Where(r => r != null).Select(r => r!).ToList();
         }
@@ -185,7 +193,7 @@ namespace MlTraces.Core.Locations
                         $"Azure Storage refused to {what} '{where}' ({r.Status} {r.ErrorCode}): check the credentials (AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCESS_KEY, AZURE_STORAGE_SAS_TOKEN, or the signed-in identity) and that they may use this container.");
                 if (r.Status == 0 || IsTransient(r))
                     return new MlTracesException(ErrorKind.StoreUnavailable, "ObjectStoreUnreachable",
-                        $"Could not {what} '{where}' after {Transient.MaxAttempts} tries ({r.Status} {r.ErrorCode}): {Transient.Describe(r, _settings)}");
+                        $"Could not {what} '{where}' after {Transient.MaxAttempts} tries ({r.Status} {r.ErrorCode}): {Transient.Describe(r, _settings)}{_settings.TimeoutNote(r)}");
                 return new MlTracesException(ErrorKind.IOError, "ObjectStoreRequestFailed",
                     $"Could not {what} '{where}' ({r.Status} {r.ErrorCode}): {Transient.Describe(r, _settings)}");
             }
@@ -194,7 +202,7 @@ namespace MlTraces.Core.Locations
                     $"Could not {what} '{where}': no Azure credential was available. Set AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCESS_KEY (or AZURE_STORAGE_SAS_TOKEN), or sign in (Connect-AzAccount / az login), or run with a managed identity.");
             if (IsTransient(ex))
                 return new MlTracesException(ErrorKind.StoreUnavailable, "ObjectStoreUnreachable",
-                    $"Could not {what} '{where}' after {Transient.MaxAttempts} tries: {Transient.Describe(ex, _settings)}");
+                    $"Could not {what} '{where}' after {Transient.MaxAttempts} tries: {Transient.Describe(ex, _settings)}{_settings.TimeoutNote(ex)}");
             return new MlTracesException(ErrorKind.IOError, "ObjectStoreRequestFailed",
                 $"Could not {what} '{where}': {Transient.Describe(ex, _settings)}");
         }

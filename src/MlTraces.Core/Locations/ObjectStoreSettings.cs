@@ -17,9 +17,15 @@ namespace MlTraces.Core.Locations
         /// server knows it, so the admin names it here).</summary>
         public const string ArtifactsDestinationVariable = "MLTRACES_ARTIFACTS_DESTINATION";
 
+        /// <summary>MLflow's variable for how long one upload or download may take, in whole seconds (-1: no limit).</summary>
+        public const string TimeoutVariable = "MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT";
+
+        /// <summary>Without <see cref="TimeoutVariable"/>: long enough for the largest payload on a slow link.</summary>
+        public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
+
         private static readonly string[] Names =
         {
-            ArtifactsDestinationVariable,
+            ArtifactsDestinationVariable, TimeoutVariable,
             "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_S3_IGNORE_TLS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
             "AWS_PROFILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
             "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN",
@@ -66,6 +72,35 @@ namespace MlTraces.Core.Locations
         /// <summary>MLflow's rule (mlflow/store/artifact/s3_artifact_repo.py): "true" in any case turns verification off.</summary>
         public bool S3IgnoreTls => string.Equals(Get("MLFLOW_S3_IGNORE_TLS"), "true", StringComparison.OrdinalIgnoreCase);
         public string? AwsRegion => Get("AWS_REGION") ?? Get("AWS_DEFAULT_REGION");
+
+        /// <summary>How long one request to an object store may take before it is given up (and, as a timeout, tried
+        /// again): $env:MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT seconds as MLflow reads it, -1 for no limit, else
+        /// <see cref="DefaultTimeout"/>. A hung server then costs a bounded time, not a scheduled task's night.</summary>
+        public TimeSpan RequestTimeout
+        {
+            get
+            {
+                string? text = Get(TimeoutVariable);
+                if (text == null) return DefaultTimeout;
+                if (int.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out int seconds))
+                {
+                    if (seconds == -1) return System.Threading.Timeout.InfiniteTimeSpan;
+                    if (seconds > 0) return TimeSpan.FromSeconds(seconds);
+                }
+                throw new MlTracesException(ErrorKind.InvalidArgument, "ObjectStoreTimeoutInvalid",
+                    $"$env:{TimeoutVariable} is '{UserText.Printable(UserText.Shorten(text, 40))}': set a whole number of seconds above 0 (or -1 for no limit), as MLflow reads it.");
+            }
+        }
+
+        /// <summary>For a message about a request that timed out: the limit each try had and where it is set.</summary>
+        public string TimeoutNote(Exception ex)
+        {
+            if (RequestTimeout == System.Threading.Timeout.InfiniteTimeSpan) return "";
+            for (Exception? e = ex; e != null; e = e.InnerException)
+                if (e is TimeoutException || e is System.Threading.Tasks.TaskCanceledException)
+                    return $" Each try was given up after {RequestTimeout.TotalSeconds:0} s ($env:{TimeoutVariable}).";
+            return "";
+        }
 
         /// <summary>A short digest of every value: clients are cached per settings, keyed by this, so no secret is
         /// kept as a dictionary key.</summary>

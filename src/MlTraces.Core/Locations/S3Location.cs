@@ -49,7 +49,7 @@ namespace MlTraces.Core.Locations
             {
                 // One retry policy for every store (Transient); the SDK's own would multiply it.
                 MaxErrorRetry = 0,
-                Timeout = TimeSpan.FromMinutes(5),
+                Timeout = settings.RequestTimeout,
             };
             string? endpoint = settings.S3EndpointUrl;
             string? region = settings.AwsRegion;
@@ -275,7 +275,7 @@ namespace MlTraces.Core.Locations
                     $"Could not {what} '{where}': no AWS credentials were found. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where an instance or container role is available.");
             if (IsTransient(ex))
                 return new MlTracesException(ErrorKind.StoreUnavailable, "ObjectStoreUnreachable",
-                    $"Could not {what} '{where}'{EndpointNote()} after {Transient.MaxAttempts} tries: {Transient.Describe(ex, _settings)}");
+                    $"Could not {what} '{where}'{EndpointNote()} after {Transient.MaxAttempts} tries: {Transient.Describe(ex, _settings)}{_settings.TimeoutNote(ex)}");
             return new MlTracesException(ErrorKind.IOError, "ObjectStoreRequestFailed",
                 $"Could not {what} '{where}'{EndpointNote()}: {Transient.Describe(ex, _settings)}");
         }

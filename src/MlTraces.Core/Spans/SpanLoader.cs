@@ -21,6 +21,9 @@ namespace MlTraces.Core.Spans
         private readonly ObjectStoreSettings _settings;
         public List<string> Warnings { get; } = new List<string>();
 
+        /// <summary>A server that stops answering costs one read's retries, not one per trace.</summary>
+        private readonly ObjectSession _objects = new ObjectSession();
+
         /// <param name="settings">How object stores are reached and mlflow-artifacts:/ resolved: the command's.</param>
         public SpanLoader(TraceStore store, ObjectStoreSettings settings) { _store = store; _settings = settings; }
 
@@ -178,7 +181,7 @@ namespace MlTraces.Core.Spans
             List<Span> spans;
             try
             {
-                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, _settings, out _);
+                spans = TracePayload.ReadArchived(t.TraceId, t.ExperimentId, location!, _settings, out _, _objects);
             }
             catch (MlTracesException ex)
             {

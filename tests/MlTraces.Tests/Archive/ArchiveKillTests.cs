@@ -91,9 +91,12 @@ namespace MlTraces.Tests.Archive
             Directory.Exists(s.ArchiveRoot) ? Directory.GetFiles(s.ArchiveRoot, pattern, SearchOption.AllDirectories).ToList() : new List<string>();
 
         /// <summary>Every trace reads from exactly one place with its spans as they were; returns the payload files
-        /// that traces point to.</summary>
-        internal static HashSet<string> AssertEachTraceInOnePlace(Setup s, string when)
+        /// that traces point to (as <paramref name="payloadOf"/> names the payload of an archive folder; by default
+        /// its local file, read with <paramref name="read"/>, by default from that file).</summary>
+        internal static HashSet<string> AssertEachTraceInOnePlace(Setup s, string when, Func<string, string>? payloadOf = null, Func<string, byte[]?>? read = null)
         {
+            payloadOf ??= ArchiveTestSupport.PayloadFile;
+            read ??= folder => FileArchiveRepository.Instance.Read(folder);
             // Read-write: opening rolls back a transaction the kill interrupted (SQLite's hot journal).
             using var store = s.Store.Open();
             if (store.Kind == StoreKind.Sqlite)
@@ -118,11 +121,13 @@ namespace MlTraces.Tests.Archive
                 {
                     Assert.True(now[id].Values.All(c => c.Length == 0), $"{when}: {id} is archived but the store still has content");
                     Assert.True(folder != null, $"{when}: {id} is archived without an archive location");
-                    var payload = TracePayload.Read(id, FileArchiveRepository.Instance.Read(folder!));
+                    var bytes = read(folder!);
+                    Assert.True(bytes != null, $"{when}: {id} points to {folder}, where there is no payload");
+                    var payload = TracePayload.Read(id, bytes!);
                     // Compared as contents: the payload names span ids in OTLP's form, the rows as the store wrote them.
                     Assert.True(spans.Values.OrderBy(c => c, StringComparer.Ordinal).SequenceEqual(payload.Select(p => p.Content).OrderBy(c => c, StringComparer.Ordinal)),
                         $"{when}: the payload of {id} differs from its spans");
-                    pointed.Add(ArchiveTestSupport.PayloadFile(folder!));
+                    pointed.Add(payloadOf(folder!));
                 }
                 else
                 {

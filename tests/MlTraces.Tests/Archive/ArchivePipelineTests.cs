@@ -53,7 +53,7 @@ namespace MlTraces.Tests.Archive
         {
             using var store = s.Store.Open();
             var plan = ArchivalPlanner.Plan(store, ArchivalServerConfig.Load(s.Config), Experiments.Active(store), null, DateTimeOffset.UtcNow);
-            return new ArchivalExecutor(store, _ => repository).Run(plan, 0, false, listener, cancel);
+            return new ArchivalExecutor(store, MlTraces.Core.Locations.ObjectStoreSettings.FromEnvironment(), _ => repository).Run(plan, 0, false, listener, cancel);
         }
 
         [RealStoreFact]

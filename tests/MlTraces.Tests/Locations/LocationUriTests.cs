@@ -138,6 +138,32 @@ namespace MlTraces.Tests.Locations
             Assert.DoesNotContain("c2VjcmV0", scrubbed);
             Assert.Contains("acct", settings.Scrub("account acct"));
         }
+
+        /// <summary>MLflow's MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT: whole seconds, -1 for no limit; anything else is
+        /// refused with what to set (and at most a short, printable echo of the value).</summary>
+        [Theory]
+        [InlineData(null, 300.0)]
+        [InlineData("2", 2.0)]
+        [InlineData(" 600 ", 600.0)]
+        [InlineData("-1", -1.0)]
+        [InlineData("0", null)]
+        [InlineData("-5", null)]
+        [InlineData("1.5", null)]
+        [InlineData("ten", null)]
+        [InlineData("99999999999", null)]
+        public void TheRequestTimeoutIsMlflowsVariable(string? value, double? seconds)
+        {
+            var settings = value == null ? Settings() : Settings((ObjectStoreSettings.TimeoutVariable, value));
+            if (seconds is double s)
+            {
+                Assert.Equal(s < 0 ? System.Threading.Timeout.InfiniteTimeSpan : TimeSpan.FromSeconds(s), settings.RequestTimeout);
+                return;
+            }
+            var ex = Assert.Throws<MlTracesException>(() => settings.RequestTimeout);
+            Assert.Equal("ObjectStoreTimeoutInvalid", ex.ErrorId);
+            Assert.Contains("MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT", ex.Message);
+            Assert.Contains("-1 for no limit", ex.Message);
+        }
     }
 
     /// <summary>The one retry and concurrency policy of every object store.</summary>

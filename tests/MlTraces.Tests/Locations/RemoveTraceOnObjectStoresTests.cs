@@ -297,24 +297,10 @@ namespace MlTraces.Tests.Locations
         {
             using var server = new PrivateObjectStoreServer(kind);
             const string Container = "killed";
-            string uri = kind == TestLocation.S3 ? $"s3://{Container}/root" : $"wasbs://{Container}@{server.Part("AccountName")}.blob.core.windows.net/root";
-            Amazon.S3.AmazonS3Client S3() => new Amazon.S3.AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials(ObjectStoreServers.S3AccessKey, ObjectStoreServers.S3SecretKey),
-                new Amazon.S3.AmazonS3Config { ServiceURL = server.Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
-            Azure.Storage.Blobs.BlobContainerClient Blobs() => new Azure.Storage.Blobs.BlobServiceClient(server.Endpoint).GetBlobContainerClient(Container);
-            void Put(string key, byte[] data)
-            {
-                if (kind == TestLocation.S3) { using var c = S3(); c.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = Container, Key = key, InputStream = new System.IO.MemoryStream(data), UseChunkEncoding = false }).GetAwaiter().GetResult(); }
-                else Blobs().GetBlobClient(key).Upload(new BinaryData(data));
-            }
-            List<string> All()
-            {
-                if (kind == TestLocation.Azure) return Blobs().GetBlobs().Select(b => b.Name).OrderBy(k => k, StringComparer.Ordinal).ToList();
-                using var c = S3();
-                return (c.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = Container }).GetAwaiter().GetResult().S3Objects ?? new List<Amazon.S3.Model.S3Object>())
-                    .Select(o => o.Key).OrderBy(k => k, StringComparer.Ordinal).ToList();
-            }
-            if (kind == TestLocation.S3) { using var c = S3(); c.PutBucketAsync(Container).GetAwaiter().GetResult(); }
-            else Blobs().Create();
+            string uri = server.Uri(Container, "root");
+            void Put(string key, byte[] data) => server.Put(Container, key, data);
+            List<string> All() => server.Keys(Container);
+            server.CreateContainer(Container);
 
             using var ts = TestStore.CreateEmpty(Kind);
             var ids = Enumerable.Range(0, 60).Select(i => $"tr-k{i:D3}").ToArray();

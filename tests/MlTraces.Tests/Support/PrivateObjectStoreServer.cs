@@ -33,6 +33,67 @@ namespace MlTraces.Tests.Support
 
         public string Part(string name) => Endpoint.Split(';').First(p => p.StartsWith(name + "=", StringComparison.Ordinal)).Substring(name.Length + 1);
 
+        /// <summary>The root URI of a bucket or container on this server, as MLflow writes it.</summary>
+        public string Uri(string container, string prefix) =>
+            (Kind == TestLocation.S3 ? $"s3://{container}" : $"wasbs://{container}@{Part("AccountName")}.blob.core.windows.net") + (prefix.Length == 0 ? "" : "/" + prefix);
+
+        // Raw access through the SDKs themselves (not the code under test), at the current endpoint.
+        private Amazon.S3.AmazonS3Client S3() => new Amazon.S3.AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials(ObjectStoreServers.S3AccessKey, ObjectStoreServers.S3SecretKey),
+            new Amazon.S3.AmazonS3Config { ServiceURL = Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+
+        private Azure.Storage.Blobs.BlobContainerClient Blobs(string container) => new Azure.Storage.Blobs.BlobServiceClient(Endpoint).GetBlobContainerClient(container);
+
+        public void CreateContainer(string container)
+        {
+            if (Kind == TestLocation.S3) { using var c = S3(); c.PutBucketAsync(container).GetAwaiter().GetResult(); }
+            else Blobs(container).Create();
+        }
+
+        public void Put(string container, string key, byte[] data)
+        {
+            if (Kind == TestLocation.S3)
+            {
+                using var c = S3();
+                c.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = container, Key = key, InputStream = new MemoryStream(data), UseChunkEncoding = false }).GetAwaiter().GetResult();
+            }
+            else Blobs(container).GetBlobClient(key).Upload(new BinaryData(data));
+        }
+
+        /// <summary>The object at a key; null when there is none.</summary>
+        public byte[]? Get(string container, string key)
+        {
+            if (Kind == TestLocation.Azure)
+            {
+                var blob = Blobs(container).GetBlobClient(key);
+                return blob.Exists().Value ? blob.DownloadContent().Value.Content.ToArray() : null;
+            }
+            using var c = S3();
+            try
+            {
+                using var response = c.GetObjectAsync(container, key).GetAwaiter().GetResult();
+                using var buffer = new MemoryStream();
+                response.ResponseStream.CopyTo(buffer);
+                return buffer.ToArray();
+            }
+            catch (Amazon.S3.AmazonS3Exception ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound) { return null; }
+        }
+
+        /// <summary>Every key in the container (that starts with <paramref name="prefix"/>), sorted.</summary>
+        public List<string> Keys(string container, string prefix = "")
+        {
+            if (Kind == TestLocation.Azure) return Blobs(container).GetBlobs(Azure.Storage.Blobs.Models.BlobTraits.None, Azure.Storage.Blobs.Models.BlobStates.None, prefix, default).Select(b => b.Name).OrderBy(k => k, StringComparer.Ordinal).ToList();
+            using var c = S3();
+            var keys = new List<string>();
+            string? token = null;
+            do
+            {
+                var page = c.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = container, Prefix = prefix, ContinuationToken = token }).GetAwaiter().GetResult();
+                keys.AddRange((page.S3Objects ?? new List<Amazon.S3.Model.S3Object>()).Select(o => o.Key));
+                token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            } while (token != null);
+            return keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+        }
+
         /// <summary>Kills the server's process group while requests are on their way; its data stays. s3rver gets
         /// SIGKILL (it writes each object to disk before it answers); Azurite SIGTERM, since it keeps its blob index in
         /// memory and saves it now and then, so a SIGKILL would undo deletes it had already answered, which no real
@@ -43,11 +104,39 @@ namespace MlTraces.Tests.Support
             string signal = Kind == TestLocation.S3 ? "KILL" : "TERM";
             using (var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} -- -{pid}") { UseShellExecute = false })!) kill.WaitForExit();
             for (int i = 0; i < 100 && Alive(pid); i++) System.Threading.Thread.Sleep(50);
+            if (Kind == TestLocation.S3) RemoveTornObjects();
+        }
+
+        /// <summary>s3rver writes an object as three files in place (the bytes, their MD5, then its metadata) and
+        /// answers after the last; a kill in between leaves a torn object no S3 has (a PUT there is atomic: it was
+        /// never answered, so it never happened), and a torn metadata file fails every later listing with a 500.
+        /// Those are removed, as S3 would never have had them.</summary>
+        private void RemoveTornObjects()
+        {
+            const string Suffix = "._S3rver_object";
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(_dir, Kind), "*" + Suffix, SearchOption.AllDirectories).ToList())
+            {
+                string md5 = file + ".md5", metadata = file.Substring(0, file.Length - "object".Length) + "metadata.json";
+                bool whole = File.Exists(md5) && File.Exists(metadata) && ParsesAsJson(metadata)
+                    && File.ReadAllText(md5).Trim() == Convert.ToHexString(System.Security.Cryptography.MD5.HashData(File.ReadAllBytes(file))).ToLowerInvariant();
+                if (whole) continue;
+                foreach (var f in new[] { file, md5, metadata }) File.Delete(f);
+            }
         }
 
         /// <summary>Starts the server again on the same data (a new port: <see cref="Endpoint"/> changes).</summary>
         public void Restart() =>
             Endpoint = Run($"start {Kind} \"{_dir}\" {System.Environment.ProcessId}" + (Kind == TestLocation.Azure ? $" \"{Part("AccountName")}:{Part("AccountKey")}\"" : ""));
+
+        private static bool ParsesAsJson(string file)
+        {
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+                return true;
+            }
+            catch (System.Text.Json.JsonException) { return false; }
+        }
 
         private static bool Alive(int pid)
         {

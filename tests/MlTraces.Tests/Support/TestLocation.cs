@@ -92,6 +92,12 @@ namespace MlTraces.Tests.Support
         {
             var env = new Dictionary<string, string>(Environment);
             if (extra != null) foreach (var e in extra) env[e.Key] = e.Value;
+            return SetEnvironment(env);
+        }
+
+        /// <summary>Sets these variables in the process until disposed. Only for tests in <see cref="ProcessEnvironmentCollection"/>.</summary>
+        public static IDisposable SetEnvironment(IDictionary<string, string> env)
+        {
             var saved = env.Keys.ToDictionary(k => k, System.Environment.GetEnvironmentVariable);
             foreach (var e in env) System.Environment.SetEnvironmentVariable(e.Key, e.Value);
             return new Restore(saved);
