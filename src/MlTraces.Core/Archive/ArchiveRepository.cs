@@ -16,8 +16,9 @@ namespace MlTraces.Core.Archive
         /// <summary>The payload; an MlTracesException (ArchivedPayloadMissing) when there is none.</summary>
         byte[] Read(string folderUri);
         bool Exists(string folderUri);
-        /// <summary>Removes the payload; false when there was none.</summary>
-        bool Delete(string folderUri);
+        /// <summary>Removes the payload; false when there was none. A cancelled token ends the requests
+        /// (OperationCanceledException); whether the server removed the payload is then not known.</summary>
+        bool Delete(string folderUri, System.Threading.CancellationToken cancel = default);
     }
 
     public static class ArchiveRepositories
@@ -90,7 +91,7 @@ namespace MlTraces.Core.Archive
 
         public bool Exists(string folderUri) => File.Exists(FilePath(folderUri));
 
-        public bool Delete(string folderUri)
+        public bool Delete(string folderUri, System.Threading.CancellationToken cancel = default)
         {
             string file = FilePath(folderUri);
             if (!File.Exists(file)) return false;

@@ -75,10 +75,10 @@ namespace MlTraces.Core.Archive
             return local != null ? FileArchiveRepository.Instance.Exists(local) : Use(root!, l => l.Exists(key));
         }
 
-        public bool Delete(string folderUri)
+        public bool Delete(string folderUri, System.Threading.CancellationToken cancel = default)
         {
             var (root, key, local) = Resolve(folderUri);
-            return local != null ? FileArchiveRepository.Instance.Delete(local) : Use(root!, l => l.Delete(key));
+            return local != null ? FileArchiveRepository.Instance.Delete(local) : Use(root!, l => l.Delete(key, cancel));
         }
     }
 }

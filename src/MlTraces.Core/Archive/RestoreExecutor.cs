@@ -110,23 +110,45 @@ namespace MlTraces.Core.Archive
             return receipt;
         }
 
+        /// <summary>How long the store stays locked for traces.pb's removal, all its tries together. A writer waiting
+        /// on SQLite's lock gives up after its busy timeout (5 s by default in Python's sqlite3, which MLflow's server
+        /// uses), so a slow or hung object store must not hold the lock longer; a payload not removed in time stays,
+        /// pointed at by no trace, for the archival pass's orphan sweep.</summary>
+        public static readonly TimeSpan LockedDeleteBudget = TimeSpan.FromSeconds(3);
+
+        private static readonly TimeSpan SlowLockedDelete = TimeSpan.FromMilliseconds(100);
+
         /// <summary>
         /// Removes traces.pb under the write lock, with the generation bumped once more: an archival pass that read
         /// the restored trace before this point and is writing a new payload to the same folder then fails its
-        /// finalize check instead of pointing the trace at a file removed here. A trace pointing at the folder
-        /// again keeps the file.
+        /// finalize check instead of pointing the trace at a file removed here, and no pass can finalize to the
+        /// folder while the removal is out. A trace pointing at the folder again keeps the file. The removal gets
+        /// <see cref="LockedDeleteBudget"/>.
         /// </summary>
         private bool RemovePayload(string id, string experimentId, string location)
         {
-            bool removed;
+            bool removed = false, timedOut = false;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             using (var tx = _store.BeginTransaction())
             {
                 var tags = ReadTags(id);
                 if (tags != null && tags.TryGetValue(TraceTagKeys.ArchiveLocation, out var current) && current == location) return false;
                 BumpGeneration(id);
-                removed = ArchiveRepositories.For(location, _settings, _objects).Delete(location);
+                using (var budget = new System.Threading.CancellationTokenSource(LockedDeleteBudget))
+                {
+                    try { removed = ArchiveRepositories.For(location, _settings, _objects).Delete(location, budget.Token); }
+                    catch (OperationCanceledException) when (budget.IsCancellationRequested) { timedOut = true; }
+                }
                 _store.Translate(() => { tx.Commit(); return 0; });
             }
+            // A slow removal held the lock long enough for a writer to be waiting at its busy handler's wider
+            // intervals: leave it a turn before the next trace's transaction (a quick removal needs none, and
+            // restores stay fast).
+            if (_store.Kind == StoreKind.Sqlite && clock.Elapsed > SlowLockedDelete)
+                System.Threading.Thread.Sleep(TransactionSizer.WaiterTurn(clock.Elapsed));
+            if (timedOut)
+                throw new MlTracesException(ErrorKind.WriteFailed, "ArchiveDeleteTimedOut",
+                    $"the object store did not finish removing it within {LockedDeleteBudget.TotalSeconds:0} s, the most the store is kept locked for it.");
             // The payload's own folders go too when empty; only those proven the trace's own (the read proved it).
             string? own = TraceFolders.Archive(id, experimentId, location, out _);
             if (removed && own != null) TraceFolders.RemoveEmptyFolders(own);

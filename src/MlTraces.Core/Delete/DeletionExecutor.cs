@@ -9,7 +9,6 @@ using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Delete
 {
-    /// <summary>How a deletion reports back while it runs; the cmdlet turns these into output, progress and errors.</summary>
     /// <summary>
     /// Executes a plan: the accepted traces in transactions sized by time (<see cref="TransactionSizer"/>), so a
     /// server logging traces meanwhile waits for one short batch, never for the whole deletion. Each transaction takes
@@ -28,7 +27,9 @@ namespace MlTraces.Core.Delete
     /// benchmark store's traces: 64 s in id order, 83 s in time order, 66 s as one DELETE). Between batches
     /// the lock is left free for a moment: SQLite's busy handler retries a waiting writer at growing intervals
     /// of up to 100 ms, and back-to-back transactions would let an MLflow server's write in only at the end
-    /// (<see cref="TransactionSizer.WaiterTurn"/>).
+    /// (<see cref="TransactionSizer.WaiterTurn"/>). The next batch's object requests run while this batch's
+    /// transaction and pause do (requests only: the store's connection stays on this thread), and a stop always
+    /// lets the batch whose objects went delete its rows first, so a stop never leaves a row whose objects are gone.
     /// </summary>
     public sealed class DeletionExecutor
     {
@@ -80,23 +81,51 @@ namespace MlTraces.Core.Delete
             Execute(plan, accepted, listener, cancel);
         }
 
+        /// <summary>How long object requests already started may go on after a stop, before they are cut: a
+        /// batch whose objects all went can then delete its rows, and a hung server does not hold the stop.</summary>
+        public static readonly TimeSpan ObjectStopGrace = TimeSpan.FromSeconds(10);
+
         /// <summary>Deletes the accepted traces of the plan; a cancelled token stops it between batches.</summary>
         private void Execute(DeletionPlan plan, IReadOnlyList<PlannedDeletion> accepted, IWriterListener<PlannedDeletion, DeletionReceipt> listener, CancellationToken cancel)
         {
             if (accepted.Count == 0) return;
+            cancel.ThrowIfCancellationRequested();
             var family = TraceFamily.Read(_store);
             Prepare();
             var ordered = accepted.OrderBy(t => t.TraceId, StringComparer.Ordinal).ToList();
             var session = new ObjectSession();
+            using var objectStop = new CancellationTokenSource();
+            using var stopping = cancel.Register(() => objectStop.CancelAfter(ObjectStopGrace));
             int done = 0, leftBehind = 0;
             string? leftBehindExample = null;
-            while (done < ordered.Count)
+            List<PlannedDeletion> NextBatch(int from) => ordered.GetRange(from, Math.Min(Sizer.Next, ordered.Count - from));
+            var batch = NextBatch(0);
+            var removing = StartRemovingObjects(plan, batch, session, objectStop.Token);
+            while (true)
             {
-                cancel.ThrowIfCancellationRequested();
-                var batch = ordered.GetRange(done, Math.Min(Sizer.Next, ordered.Count - done));
-                var objects = RemoveObjects(plan, batch, session, cancel);
+                var (objects, objectTime) = Transient.Wait(removing);
+                // Stopped since this batch was started: only the traces whose objects were asked for go on, to delete
+                // the rows of those whose objects went.
+                if (cancel.IsCancellationRequested) batch = batch.Where(t => objects.ContainsKey(t.TraceId)).ToList();
+                if (batch.Count == 0) break;
+                // The next batch's objects go while this batch's transaction and pause run; after a stop, no new batch starts.
+                List<PlannedDeletion>? next = null;
+                if (!cancel.IsCancellationRequested && done + batch.Count < ordered.Count)
+                {
+                    next = NextBatch(done + batch.Count);
+                    removing = StartRemovingObjects(plan, next, session, objectStop.Token);
+                }
                 var clock = Stopwatch.StartNew();
-                var receipts = DeleteBatch(plan, batch, family, objects);
+                List<DeletionReceipt> receipts;
+                try { receipts = DeleteBatch(plan, batch, family, objects); }
+                catch when (next != null)
+                {
+                    // The run ends here: the next batch's requests are cut at once and their end awaited, so nothing
+                    // is still deleting objects after the command has failed.
+                    objectStop.Cancel();
+                    try { removing.Wait(); } catch (AggregateException) { }
+                    throw;
+                }
                 var locked = clock.Elapsed;
                 Sizer.Done(batch.Count, locked);
                 var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
@@ -123,16 +152,21 @@ namespace MlTraces.Core.Delete
                     if (r.Deleted && r.LeftBehind.Count > 0 && leftBehind++ == 0) leftBehindExample = r.LeftBehind[0];
                     listener.Outcome(r, errors.TryGetValue(r.TraceId, out var error) ? error : null);
                 }
-                listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms ({done:N0} of {ordered.Count:N0} done).");
+                // The object requests' own time is said apart: they run before the transaction, holding no lock.
+                string objectPart = objects.Count == 0 ? "" : $", after {objectTime.TotalMilliseconds:N0} ms of object requests for {objects.Count:N0}";
+                listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms{objectPart} ({done:N0} of {ordered.Count:N0} done).");
                 listener.Progress(done, ordered.Count);
+                if (next == null) break;
                 // Long enough for a writer that waited through this batch, counting what was done since the commit.
                 // PostgreSQL locks only the rows a batch deletes: no other writer waits for the next batch.
-                if (done < ordered.Count && _store.Kind == StoreKind.Sqlite)
+                if (_store.Kind == StoreKind.Sqlite)
                 {
                     var pause = TransactionSizer.WaiterTurn(locked) - (clock.Elapsed - locked);
                     if (pause > TimeSpan.Zero) cancel.WaitHandle.WaitOne(pause);
                 }
+                batch = next;
             }
+            cancel.ThrowIfCancellationRequested();
             // One warning at the end rather than one per trace.
             if (leftBehind > 0) listener.Warning(LeftBehindMessage(leftBehind, leftBehindExample!, dryRun: false));
         }
@@ -174,21 +208,32 @@ namespace MlTraces.Core.Delete
         }
 
         /// <summary>
-        /// Deletes the batch's objects, before its transaction: every object under each trace's own artifact folder
+        /// Deletes the objects of a batch's traces (those still there and not held), before its transaction: every object under each trace's own artifact folder
         /// (listed now, in bounded parallel), its traces.json after the others, and each archived payload last, each
         /// step only for the traces whose earlier objects all went, so a trace that keeps its rows keeps the objects
         /// its spans are read from. Deletes are batched per bucket or container (<see cref="IObjectLocation.DeleteMany"/>).
         /// A location found unreachable (after its retries) is not asked again in this run: its remaining traces
         /// keep their rows at once, with the same error.
         /// </summary>
-        private Dictionary<string, ObjectRemoval> RemoveObjects(DeletionPlan plan, List<PlannedDeletion> batch, ObjectSession session, CancellationToken cancel)
+        private System.Threading.Tasks.Task<(Dictionary<string, ObjectRemoval> Objects, TimeSpan Took)> StartRemovingObjects(DeletionPlan plan, List<PlannedDeletion> batch, ObjectSession session, CancellationToken cancel)
         {
-            var result = new Dictionary<string, ObjectRemoval>(StringComparer.Ordinal);
             var owners = batch.Where(t => t.Files.Objects.Count > 0).ToList();
-            if (owners.Count == 0) return result;
-            // A trace held or deleted since the plan keeps its objects: the transaction will leave its row (checked again there).
+            if (owners.Count == 0) return System.Threading.Tasks.Task.FromResult((new Dictionary<string, ObjectRemoval>(StringComparer.Ordinal), TimeSpan.Zero));
+            // A trace held or deleted since the plan keeps its objects: the transaction will leave its row (checked
+            // again there). Asked here, on the store's thread; only the object requests run apart.
             var present = _store.Translate(() => Presence(null, owners.Select(t => t.TraceId).ToList()));
             owners = owners.Where(t => present.TryGetValue(t.TraceId, out bool held) && !held).ToList();
+            return System.Threading.Tasks.Task.Run(() =>
+            {
+                var clock = Stopwatch.StartNew();
+                var objects = RemoveObjects(plan, owners, session, cancel);
+                return (objects, clock.Elapsed);
+            });
+        }
+
+        private static Dictionary<string, ObjectRemoval> RemoveObjects(DeletionPlan plan, List<PlannedDeletion> owners, ObjectSession session, CancellationToken cancel)
+        {
+            var result = new Dictionary<string, ObjectRemoval>(StringComparer.Ordinal);
             if (owners.Count == 0) return result;
             foreach (var t in owners)
             {

@@ -219,7 +219,7 @@ namespace MlTraces.Core.Spans
                 if (own.Value.Root == null) { root = own.Value.LocalRoot; tag = own.Value.LocalTag!; }
                 else
                 {
-                    LoadFromObjectStore(t, ObjectLocations.Open(own.Value.Root, _settings), own.Value.FolderKey + "/" + SpanJson.TraceDataFileName);
+                    LoadFromObjectStore(t, own.Value.Root, own.Value.FolderKey + "/" + SpanJson.TraceDataFileName);
                     return;
                 }
             }
@@ -243,13 +243,14 @@ namespace MlTraces.Core.Spans
             }
         }
 
-        /// <summary>traces.json as an object: read, checked to be the trace's own, a warning when it cannot be.</summary>
-        private void LoadFromObjectStore(Trace t, IObjectLocation location, string key)
+        /// <summary>traces.json as an object: read through the run's session (a server that stopped answering is
+        /// not asked again for every later trace), checked to be the trace's own, a warning when it cannot be.</summary>
+        private void LoadFromObjectStore(Trace t, LocationUri root, string key)
         {
-            string shown = location.Root.WithPrefix(location.Root.Key(key)).ToString();
+            string shown = root.WithPrefix(root.Key(key)).ToString();
             try
             {
-                t.Spans = SpanJson.FromTraceDataBytes(t.TraceId, location.Read(key), shown);
+                t.Spans = SpanJson.FromTraceDataBytes(t.TraceId, _objects.Use(root, _settings, l => l.Read(key)), shown);
             }
             catch (MlTracesException ex) when (ex.ErrorId == "ObjectMissing")
             {

@@ -46,7 +46,7 @@ namespace MlTraces.Tests.Archive
             }
 
             public byte[] Read(string folderUri) => FileArchiveRepository.Instance.Read(folderUri);
-            public bool Delete(string folderUri) => FileArchiveRepository.Instance.Delete(folderUri);
+            public bool Delete(string folderUri, System.Threading.CancellationToken cancel = default) => FileArchiveRepository.Instance.Delete(folderUri);
         }
 
         [RealStoreFact]

@@ -34,7 +34,7 @@ namespace MlTraces.Tests.Archive
             }
             public byte[] Read(string folderUri) => FileArchiveRepository.Instance.Read(folderUri);
             public bool Exists(string folderUri) => FileArchiveRepository.Instance.Exists(folderUri);
-            public bool Delete(string folderUri) => FileArchiveRepository.Instance.Delete(folderUri);
+            public bool Delete(string folderUri, System.Threading.CancellationToken cancel = default) => FileArchiveRepository.Instance.Delete(folderUri);
         }
 
         private sealed class Listener : IWriterListener<PlannedArchival, ArchivalReceipt>

@@ -27,6 +27,47 @@ namespace MlTraces.Tests.Locations
             "\"start_time\": 1700000000100000000, \"end_time\": 1700000001400000000, \"status_code\": \"ERROR\", \"status_message\": \"rate limited\", " +
             "\"attributes\": {\"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
 
+        /// <summary>Get-Trace of traces whose traces.json is in a bucket or container whose server takes connections
+        /// and never answers: the first read waits out its tries (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each), every
+        /// later trace is not asked again, so the command ends in bounded time with each trace and a warning for each.
+        /// Each trace waited out its own tries before.</summary>
+        [ObjectStoreTheory]
+        [InlineData(TestLocation.S3)]
+        [InlineData(TestLocation.Azure)]
+        public void AHungArtifactStoreCostsOneRoundOfTriesNotOnePerTrace(string kind)
+        {
+            using var place = TestLocation.Create(kind);
+            using var ts = TestStore.CreateEmpty(Kind);
+            string experiment = ts.AddExperiment("hung");
+            string root = place.Uri + "/" + experiment;
+            Query.QueryTestSupport.Execute(ts, "UPDATE experiments SET artifact_location = {0} WHERE experiment_id = {1}", root, long.Parse(experiment));
+            var ids = Enumerable.Range(0, 6).Select(i => $"tr-hung{i}").ToArray();
+            ts.AddTraces(ids.Select(id => TestStore.MakeTrace(id, experiment, 0, tags: new Dictionary<string, string>
+            {
+                ["mlflow.artifactLocation"] = $"{root}/traces/{id}/artifacts",
+                ["mlflow.trace.spansLocation"] = "ARTIFACT_REPO",
+            })));
+            string endpointVariable = kind == TestLocation.S3 ? "MLFLOW_S3_ENDPOINT_URL" : "AZURE_STORAGE_CONNECTION_STRING";
+            using var proxy = new SlowProxy(place.Environment[endpointVariable], TimeSpan.Zero, _ => SlowProxy.Mode.BlackHole);
+            using (place.UseEnvironment(new Dictionary<string, string>
+            {
+                [endpointVariable] = proxy.Route(place.Environment[endpointVariable]),
+                [ObjectStoreSettings.TimeoutVariable] = "1",
+            }))
+            {
+                using var sh = new PsShell(ts);
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var r = sh.Run("Get-Trace -TrackingUri $uri -TraceId $ids", new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = ids });
+                // Six tries of 1 s with their pauses (about 12 s) once, not once per trace.
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"Get-Trace took {watch.Elapsed}.");
+                Assert.Empty(r.Errors);
+                Assert.Equal(ids, r.Output.Select(o => ((Trace)o.BaseObject).TraceId));
+                Assert.All(r.Output, o => Assert.Null(((Trace)o.BaseObject).Spans));
+                Assert.Equal(ids.Length, r.Warnings.Count);
+                Assert.All(r.Warnings.Zip(ids), x => { Assert.Contains(x.Second, x.First.Message); Assert.Contains("cannot be read", x.First.Message); });
+            }
+        }
+
         [ObjectStoreTheory(RealStores = true)]
         [InlineData(TestLocation.Folder, false)]
         [InlineData(TestLocation.Folder, true)]

@@ -285,6 +285,123 @@ namespace MlTraces.Tests.Locations
             Assert.True(took + tookRestore + tookRemoval < TimeSpan.FromSeconds(40), $"pass {took}, restore {tookRestore}, removal {tookRemoval}");
         }
 
+        /// <summary>Restore-Trace against a server that takes each traces.pb delete and never answers it, while a writer
+        /// logs to the SQLite store with Python's 5 s busy timeout (as MLflow's server does): the delete, made under
+        /// the write lock, gets RestoreExecutor.LockedDeleteBudget, so the writer never gives up; every trace is
+        /// restored, each payload stays for the sweep with an error that says so, and the sweep removes them. With
+        /// the delete's own tries (20 s each here) under the lock the writer failed and the restore took minutes.</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(Servers))]
+        public void AHungDeleteNeverKeepsTheStoreLockedLongerThanItsBudget(string kind)
+        {
+            using var s = new Scene(kind, Kind, 4);
+            Assert.Empty(s.Run(Pass).Errors);
+            var payloads = s.Server.Keys(Container);
+            Assert.Equal(s.Traces, payloads.Count);
+            using var proxy = new SlowProxy(s.Server.Endpoint, TimeSpan.Zero, _ => SlowProxy.Mode.Delay, swallow: line => line.StartsWith("DELETE ", StringComparison.Ordinal));
+            var env = Through(s, proxy, 20);
+
+            // The writer: one short transaction every 50 ms on its own connection (SQLite only: PostgreSQL locks
+            // only the restored trace's rows).
+            var writerFailures = new List<string>();
+            int writes = 0;
+            using var stopWriter = new CancellationTokenSource();
+            var writer = Task.Run(() =>
+            {
+                if (Kind != StoreKind.Sqlite) return;
+                using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={s.Store.Path};Pooling=False;Default Timeout=5");
+                c.Open();
+                // SQLite's own busy handler, as Python's sqlite3 sets it.
+                using (var busy = c.CreateCommand()) { busy.CommandText = "PRAGMA busy_timeout = 5000"; busy.ExecuteNonQuery(); }
+                using (var create = c.CreateCommand()) { create.CommandText = "CREATE TABLE IF NOT EXISTS writer_probe (n INTEGER)"; create.ExecuteNonQuery(); }
+                while (!stopWriter.IsCancellationRequested)
+                {
+                    var waited = Stopwatch.StartNew();
+                    try
+                    {
+                        using var insert = c.CreateCommand();
+                        insert.CommandText = "INSERT INTO writer_probe (n) VALUES (1)";
+                        insert.ExecuteNonQuery();
+                        writes++;
+                    }
+                    catch (Microsoft.Data.Sqlite.SqliteException ex) { lock (writerFailures) writerFailures.Add($"{ex.Message} after {waited.ElapsedMilliseconds} ms"); }
+                    Thread.Sleep(50);
+                }
+            });
+            var (r, took) = RunBounded(s, Restore, env);
+            stopWriter.Cancel();
+            writer.Wait();
+
+            Assert.Empty(writerFailures);
+            if (Kind == StoreKind.Sqlite) Assert.True(writes >= s.Traces, $"{writes} writes");
+            Assert.True(proxy.Stalled >= s.Traces, $"{proxy.Stalled} deletes swallowed");
+            Assert.Equal(0, ArchiveKillTests.Archived(s.Store));
+            Assert.Empty(AssertEachTraceInOnePlace(s, "after a restore whose deletes hung"));
+            Assert.Equal(s.Traces, r.Errors.Count);
+            Assert.All(r.Errors, e =>
+            {
+                Assert.Equal("ArchiveFileNotRemoved,MlTraces.Commands.RestoreTraceCommand", e.FullyQualifiedErrorId);
+                Assert.Contains($"within {RestoreExecutor.LockedDeleteBudget.TotalSeconds:0} s", e.Exception.Message);
+            });
+            AssertErrorsNameTheLocationWithoutSecrets(r, env, Container);
+            Assert.True(took < TimeSpan.FromSeconds(s.Traces * (RestoreExecutor.LockedDeleteBudget.TotalSeconds + 3)), $"the restore took {took}");
+            Assert.Equal(payloads, s.Server.Keys(Container));
+            AssertTheSweepRemovesExactlyTheOrphans(s, new HashSet<string>());
+        }
+
+        /// <summary>Ctrl+C while Remove-Trace's object requests are on their way (every answer 300 ms late): the
+        /// requests already sent may finish, and the batch whose objects went deletes its rows before the run stops,
+        /// so every trace is either wholly gone or keeps its row and the payload it points to, no object is left that
+        /// no row points to, and the next run removes the rest. Cutting the requests at the stop left rows whose
+        /// payloads the server had deleted.</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(Servers))]
+        public void AStopWhileObjectsAreDeletedLeavesNoRowWithoutItsPayload(string kind)
+        {
+            using var s = new Scene(kind, Kind, 40);
+            Assert.Empty(s.Run(Pass).Errors);
+            using var proxy = new SlowProxy(s.Server.Endpoint, TimeSpan.FromMilliseconds(300), _ => SlowProxy.Mode.Delay);
+            var env = Through(s, proxy, 30);
+            env["MLTRACES_DELETE_BATCH_SIZE"] = "4";
+            RunResult r;
+            using (TestLocation.SetEnvironment(s.Environment(env)))
+            {
+                using var sh = new PsShell(s.Store);
+                var vars = s.Vars();
+                var run = Task.Run(() => sh.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false", vars));
+                var watch = Stopwatch.StartNew();
+                while (s.Store.Scalar("SELECT count(*) FROM trace_info") == s.Traces)
+                {
+                    Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), "The first batch was not deleted within 60 s.");
+                    Thread.Sleep(10);
+                }
+                // Into the next batch's object requests.
+                Thread.Sleep(150);
+                Assert.True(sh.Session.Stop());
+                Assert.True(run.Wait(TimeSpan.FromSeconds(60)), "Remove-Trace did not stop within 60 s.");
+                r = run.Result;
+            }
+            Assert.True(r.Stopped);
+            var kept = Delete.DeleteTestSupport.TraceIds(s.Store);
+            Assert.InRange(kept.Count, 1, s.Traces - 4);
+            Assert.Equal(kept.Count, ArchiveKillTests.Archived(s.Store));
+            // Each row left points at its payload, and the server holds exactly those.
+            var pointed = new List<string>();
+            using var store = s.Store.Open(StoreAccess.ReadOnly);
+            foreach (var id in kept)
+            {
+                using var cmd = store.Command($"SELECT value FROM trace_tags WHERE request_id = '{id}' AND \"key\" = 'mlflow.trace.archiveLocation'");
+                string folder = (string)cmd.ExecuteScalar()!;
+                Assert.True(s.Server.Get(Container, s.KeyOf(folder)) != null, $"{id} keeps its row but its payload is gone.");
+                pointed.Add(s.KeyOf(folder));
+            }
+            Assert.Equal(pointed.OrderBy(k => k, StringComparer.Ordinal), s.Server.Keys(Container));
+
+            Assert.Empty(s.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false").Errors);
+            Assert.Equal(0, s.Store.Scalar("SELECT count(*) FROM trace_info"));
+            Assert.Empty(s.Server.Keys(Container));
+        }
+
         /// <summary>A server that takes connections and never answers (hung, or a route that drops everything), under
         /// a pass, a restore and Remove-Trace: the first requests wait out their tries of
         /// MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each, every later trace fails at once, so each run ends in bounded

@@ -21,15 +21,19 @@ namespace MlTraces.Tests.Support
         private readonly int _target;
         private readonly TimeSpan _delay;
         private readonly Func<int, Mode> _mode;
+        private readonly Func<string, bool>? _swallow;
         private readonly CancellationTokenSource _stop = new CancellationTokenSource();
         private int _connections, _stalled;
 
         /// <param name="endpoint">The server's endpoint URL, or an Azure connection string with its BlobEndpoint.</param>
-        public SlowProxy(string endpoint, TimeSpan delay, Func<int, Mode> mode)
+        /// <param name="swallow">Requests (by their first line, e.g. "DELETE /bucket/key HTTP/1.1") that never reach
+        /// the server: the connection then forwards nothing more, and the client waits for an answer that never comes.</param>
+        public SlowProxy(string endpoint, TimeSpan delay, Func<int, Mode> mode, Func<string, bool>? swallow = null)
         {
             _target = TargetPort(endpoint);
             _delay = delay;
             _mode = mode;
+            _swallow = swallow;
             _listener.Start();
             Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
             _ = Task.Run(AcceptLoop);
@@ -75,7 +79,7 @@ namespace MlTraces.Tests.Support
                 try { await server.ConnectAsync(IPAddress.Loopback, _target, token).ConfigureAwait(false); }
                 catch (Exception) { return; }
                 var toServer = server.GetStream();
-                var up = Pump(fromClient, toServer, TimeSpan.Zero, token);
+                var up = Pump(fromClient, toServer, TimeSpan.Zero, token, _swallow);
                 var down = mode == Mode.Stall ? Drain(toServer, token) : Pump(toServer, fromClient, _delay, token);
                 // Either side closing ends the connection (disposing both ends the other copy); a stalled one only
                 // when the client gives up (a server closing an idle connection must not end the stall).
@@ -83,7 +87,7 @@ namespace MlTraces.Tests.Support
             }
         }
 
-        private static async Task Pump(NetworkStream from, NetworkStream to, TimeSpan delay, CancellationToken token)
+        private async Task Pump(NetworkStream from, NetworkStream to, TimeSpan delay, CancellationToken token, Func<string, bool>? swallow = null)
         {
             var buffer = new byte[64 * 1024];
             try
@@ -91,6 +95,13 @@ namespace MlTraces.Tests.Support
                 int n;
                 while ((n = await from.ReadAsync(buffer, token).ConfigureAwait(false)) > 0)
                 {
+                    // A client writes each request's head at once, so a request starts a read.
+                    if (swallow != null && swallow(System.Text.Encoding.ASCII.GetString(buffer, 0, Math.Min(n, 200)).Split('\r')[0]))
+                    {
+                        Interlocked.Increment(ref _stalled);
+                        await Drain(from, token).ConfigureAwait(false);
+                        return;
+                    }
                     if (delay > TimeSpan.Zero) await Task.Delay(delay, token).ConfigureAwait(false);
                     await to.WriteAsync(buffer.AsMemory(0, n), token).ConfigureAwait(false);
                 }
