@@ -98,6 +98,7 @@ namespace MlTraces.Core.Delete
                 var clock = Stopwatch.StartNew();
                 var receipts = DeleteBatch(plan, batch, family, objects);
                 var locked = clock.Elapsed;
+                listener.Committed(receipts.Where(r => r.Deleted).Select(r => r.TraceId));
                 Sizer.Done(batch.Count, locked);
                 var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
