@@ -185,7 +185,7 @@ namespace MlTraces.Commands
             CloseStore();
             if (_audit == null) return;
             if (Stopping) _audit.Stop();
-            else _audit.Fail("The command ended before it finished, without an error of its own (a downstream command stopped the pipeline, or an unexpected error).");
+            else _audit.Fail("The command ended before it finished: an error it reported stopped it (-ErrorAction Stop; see the error stream), a downstream command stopped the pipeline, or an unexpected error did.");
             // Nothing can report a failure any more: the log's own error is lost with the run.
             try { WriteAudit(); } catch (MlTracesException) { }
         }
