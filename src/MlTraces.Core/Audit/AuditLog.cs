@@ -98,6 +98,16 @@ namespace MlTraces.Core.Audit
 
         public void TraceFailed() => Failed++;
 
+        private readonly List<KeyValuePair<string, long>> _totals = new List<KeyValuePair<string, long>>();
+
+        /// <summary>A total of the command's own (archivedBytes, bytesFreed ...), written in the line's totals after
+        /// the common ones; set again, it replaces the value.</summary>
+        public void Total(string name, long value)
+        {
+            _totals.RemoveAll(t => t.Key == name);
+            _totals.Add(new KeyValuePair<string, long>(name, value));
+        }
+
         /// <summary>The terminating error that ends the run (the first one, which is the cause).</summary>
         public void Fail(string message)
         {
@@ -114,6 +124,8 @@ namespace MlTraces.Core.Audit
         {
             var parameters = new JsonObject();
             foreach (var kv in Parameters) parameters.Set(kv.Key, kv.Value);
+            var totals = new JsonObject().Set("planned", Planned).Set("approved", Approved).Set("changed", (long)TraceIds.Count).Set("failed", Failed);
+            foreach (var kv in _totals) totals.Set(kv.Key, kv.Value);
             var o = new JsonObject()
                 .Set("time", Timestamp(DateTimeOffset.UtcNow))
                 .Set("started", Timestamp(Started))
@@ -129,8 +141,7 @@ namespace MlTraces.Core.Audit
                 .Set("outcome", (Outcome ?? AuditOutcome.Failed).ToString())
                 .Set("error", Error)
                 .Set("plan", Plan)
-                .Set("totals", new JsonObject().Set("planned", Planned).Set("approved", Approved)
-                    .Set("changed", (long)TraceIds.Count).Set("failed", Failed))
+                .Set("totals", totals)
                 .Set("traceIds", traceIdsFile == null ? new JsonArray(TraceIds.Select(i => (JsonNode)new JsonString(i))) : new JsonArray())
                 .Set("traceIdsFile", traceIdsFile)
                 .Set("experimentIds", new JsonArray(ExperimentIds.Select(i => (JsonNode)new JsonString(i))));
@@ -279,6 +290,7 @@ namespace MlTraces.Core.Audit
                             Thread.Sleep(5);
                         }
                     }
+                    CheckIsLog();
                     using var file = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1);
                     work(file);
                 }
@@ -297,6 +309,19 @@ namespace MlTraces.Core.Audit
                     held?.Dispose();
                 }
             }
+        }
+
+        /// <summary>An existing log must be a regular file that starts with a JSON line: a FIFO would block the
+        /// open, and a store or any other file named by mistake must not get lines appended to it.</summary>
+        private void CheckIsLog()
+        {
+            FileStream? existing;
+            try { existing = ConfinedPath.OpenRegularFile(Path); }
+            catch (FileNotFoundException) { return; }
+            if (existing == null) throw new IOException("it is not a regular file (a FIFO, device or socket).");
+            using (existing)
+                if (existing.Length > 0 && existing.ReadByte() != '{')
+                    throw new IOException("it is not an audit log (it does not start with a JSON line); name a new file, or a log MlTraces wrote.");
         }
 
         private MlTracesException Failure(string why, Exception ex) =>

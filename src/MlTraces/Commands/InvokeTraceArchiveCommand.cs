@@ -92,6 +92,7 @@ namespace MlTraces.Commands
                 });
             if (summary == null) return;
             summary.Duration = clock.Elapsed;
+            if (!DryRun) Audit?.Total("archivedBytes", summary.ArchivedBytes);
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
         }

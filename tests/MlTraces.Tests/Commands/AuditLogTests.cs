@@ -177,6 +177,7 @@ namespace MlTraces.Tests.Commands
             Assert.Empty(Strings(line.GetProperty("experimentIds")));
             Assert.Equal(target.Uri.Original, line.GetProperty("store").GetString());
 
+            var contentBytes = ContentBytes(target);
             var real = sh.Run(command + " -Confirm:$false", vars);
             Assert.Null(real.Terminating);
             Assert.True(real.Errors.Count == 0, string.Join("\n", real.Errors.Select(x => x.ToString())));
@@ -201,6 +202,19 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(changed, Strings(line.GetProperty("traceIds")).OrderBy(x => x, StringComparer.Ordinal));
             Assert.Equal(changed.Count, line.GetProperty("totals").GetProperty("changed").GetInt64());
             Assert.Equal(changed.Count, line.GetProperty("totals").GetProperty("approved").GetInt64());
+            if (name == "Invoke-TraceArchive")
+                Assert.Equal(changed.Sum(id => contentBytes[id]), line.GetProperty("totals").GetProperty("archivedBytes").GetInt64());
+        }
+
+        /// <summary>Per trace id, the UTF-8 bytes of its spans' content (what an archival pass moves).</summary>
+        private static Dictionary<string, long> ContentBytes(TestStore ts)
+        {
+            using var store = ts.Open(StoreAccess.ReadOnly);
+            using var cmd = store.Command("SELECT trace_id, content FROM spans");
+            using var r = cmd.ExecuteReader();
+            var bytes = new Dictionary<string, long>(StringComparer.Ordinal);
+            while (r.Read()) bytes[r.GetString(0)] = bytes.GetValueOrDefault(r.GetString(0)) + System.Text.Encoding.UTF8.GetByteCount(r.GetString(1));
+            return bytes;
         }
 
         /// <summary>Per trace id, everything the store holds for it (its row, tags, metadata, spans' content).</summary>
@@ -223,9 +237,10 @@ namespace MlTraces.Tests.Commands
         }
 
         /// <summary>Each writer with a log it cannot write, in turn: a folder, a path under a file, a folder that
-        /// does not exist, and $env:MLTRACES_AUDIT_LOG naming a folder (no parameter). The command stops before it
-        /// reads or changes anything, says why, and the stores and the archive are as they were.</summary>
-        public static IEnumerable<object[]> UnwritableLogs() => Writers().Select((w, i) => new[] { w[0], w[1], (object)(i % 4) });
+        /// does not exist, $env:MLTRACES_AUDIT_LOG naming a folder (no parameter), a file that is not a log (the
+        /// SQLite store itself), and a FIFO. The command stops before it reads or changes anything, says why, and the
+        /// stores, the archive and the file named are as they were.</summary>
+        public static IEnumerable<object[]> UnwritableLogs() => Writers().Select((w, i) => new[] { w[0], w[1], (object)(i % 6) });
 
         [Theory]
         [MemberData(nameof(UnwritableLogs))]
@@ -240,8 +255,12 @@ namespace MlTraces.Tests.Commands
                 0 => folder,
                 1 => Path.Combine(file, "audit.jsonl"),
                 2 => Path.Combine(folder, "missing", "audit.jsonl"),
-                _ => folder,
+                3 => folder,
+                4 when Kind == StoreKind.Sqlite => c.Store.Path,
+                4 => file,
+                _ => Path.Combine(folder, "fifo"),
             };
+            if (variant == 5) Attack.PathAttackTests.Mkfifo(bad);
             string? old = Environment.GetEnvironmentVariable("MLTRACES_AUDIT_LOG");
             if (variant == 3)
             {
