@@ -399,6 +399,28 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(imported, Strings(line.GetProperty("traceIds")).OrderBy(x => x, StringComparer.Ordinal));
         }
 
+        /// <summary>A log that could be written when the command began but not when it ended (replaced by a folder
+        /// while the ids were piped in): the command does not end in success; its error says the line is missing and
+        /// names the store and every trace it removed.</summary>
+        [Fact]
+        public void ALineThatCannotBeWrittenAtTheEndIsAnErrorThatNamesWhatChanged()
+        {
+            using var ts = Store(4, out _);
+            using var sh = new PsShell(ts);
+            string log = NewLogPath();
+            var r = sh.Run("& { 'tr-00'; [IO.File]::Delete($log); [void][IO.Directory]::CreateDirectory($log); 'tr-02' } | " +
+                           "Remove-Trace -TrackingUri $uri -AuditLogPath $log -Confirm:$false",
+                new Dictionary<string, object?> { ["uri"] = ts.UriText, ["log"] = log });
+            Assert.Equal(new[] { "tr-01", "tr-03" }, TraceIds(ts));
+            var error = Assert.Single(r.Errors);
+            Assert.StartsWith("AuditLogWriteFailed", error.FullyQualifiedErrorId);
+            Assert.Contains(log, error.Exception.Message);
+            Assert.Contains(ts.Uri.Original, error.Exception.Message);
+            Assert.Contains("2 trace(s)", error.Exception.Message);
+            Assert.Contains("tr-00, tr-02", error.Exception.Message);
+            Assert.True(Directory.Exists(log));
+        }
+
         /// <summary>A run that changed more traces than a line holds: the line names a side file with exactly
         /// those ids, one a line.</summary>
         [Fact]
