@@ -330,3 +330,47 @@ Search-Trace -First 1 | Out-Null   # module autoloading: the command alone impor
         }
     }
 }
+
+# The audit log, read exactly as about_MlTraces shows it: the example is taken from the about topic of the laid-out
+# module and run as written, so the help cannot drift from what works.
+Describe 'The audit log' {
+    BeforeEach {
+        Enter-SampleStore
+        $script:OldLog = $env:MLTRACES_AUDIT_LOG
+        $env:MLTRACES_AUDIT_LOG = Join-Path $script:Folder 'audit.jsonl'
+        $script:About = Join-Path $PSScriptRoot '../out/MlTraces/en-US/about_MlTraces.help.txt'
+    }
+    AfterEach {
+        $env:MLTRACES_AUDIT_LOG = $script:OldLog
+        Exit-SampleStore
+    }
+
+    It 'answers "when was trace X deleted, by whom" with the example of about_MlTraces' {
+        $lines = Get-Content -LiteralPath $script:About
+        $start = [array]::FindIndex([string[]]$lines, [Predicate[string]] { param($l) $l -match "^\s+\`$id = 'tr-" })
+        $start | Should -BeGreaterThan 0
+        $example = @($lines[$start]) + @($lines[($start + 1)..($lines.Count - 1)] | ForEach-Object -Begin { $in = $true } -Process {
+            if ($in -and $_ -match '^\s{4,}\S') { $_ } else { $in = $false } })
+        ($example -join "`n") | Should -BeLike '*ConvertFrom-Json*Select-Object*'
+        $id = ([regex]::Match($example[0], "'(tr-[0-9a-f]+)'")).Groups[1].Value
+        (Get-Trace -TraceId $id).TraceId | Should -Be $id
+
+        $before = [DateTime]::UtcNow.AddSeconds(-1)
+        Remove-Trace -TraceId $id -WhatIf 3>$null
+        Set-TraceLegalHold -TraceId $id -Confirm:$false
+        Clear-TraceLegalHold -TraceId $id -Confirm:$false
+        Remove-Trace -TraceId $id, (Search-Trace -First 1 -Filter "trace.request_id != '$id'").TraceId -Confirm:$false 3>$null
+        $after = [DateTime]::UtcNow.AddSeconds(1)
+        Get-Trace -TraceId $id -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        (Get-Content -LiteralPath $env:MLTRACES_AUDIT_LOG).Count | Should -Be 4
+
+        $found = @(. ([scriptblock]::Create($example -join "`n")))
+        $found.Count | Should -Be 1
+        $found[0].user | Should -Be ([Environment]::UserName)
+        $found[0].machine | Should -Be ([Environment]::MachineName)
+        $found[0].outcome | Should -Be 'Completed'
+        $found[0].store | Should -Be ('sqlite:///' + (Join-Path $script:Folder 'mlflow.db'))
+        ([DateTime]$found[0].time).ToUniversalTime() | Should -BeGreaterThan $before
+        ([DateTime]$found[0].time).ToUniversalTime() | Should -BeLessThan $after
+    }
+}

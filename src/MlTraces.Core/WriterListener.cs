@@ -1,3 +1,5 @@
+using System.Collections.Generic;
+
 namespace MlTraces.Core
 {
     /// <summary>A trace a writer's plan holds (to delete, archive or restore), as a person judges it.</summary>
@@ -30,6 +32,9 @@ namespace MlTraces.Core
         void PlanSummary(string summary);
         /// <summary>How far the run is: <paramref name="done"/> of about <paramref name="total"/> traces.</summary>
         void Progress(long done, long total);
+        /// <summary>These traces' changes are committed: said at once, before any of their receipts or errors (an
+        /// error may end the run), so an audit line lists every trace that changed.</summary>
+        void Committed(IEnumerable<string> traceIds);
         /// <summary>One trace's receipt, with the error that says why it was not done (that trace's error only).</summary>
         void Outcome(TReceipt receipt, MlTracesException? error);
         /// <summary>Something failed after a trace's outcome was settled (a file left behind): an error that

@@ -12,7 +12,7 @@ namespace MlTraces.Commands
     /// a read-only store; the store is opened for writing only when ShouldProcess agreed to a change, so a dry run
     /// (-WhatIf, $WhatIfPreference, a "No" at -Confirm) cannot write.
     /// </summary>
-    public abstract class LegalHoldCmdlet : PipelineStoreCmdlet
+    public abstract class LegalHoldCmdlet : PipelineStoreCmdlet, IAuditedCommand
     {
         /// <summary>Trace ids (as Get-Trace takes them); traces piped from Search-Trace or Get-Trace bind by property name.</summary>
         [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -23,6 +23,11 @@ namespace MlTraces.Commands
         /// <summary>Writes each trace whose hold this command changed, read back from the store (without spans).</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
         /// <summary>True to hold, false to release.</summary>
         protected abstract bool Hold { get; }
@@ -66,7 +71,7 @@ namespace MlTraces.Commands
                         WriteVerbose($"Trace '{item.TraceId}' has no {TraceTagKeys.LegalHold} tag; there is no hold to clear.");
                         break;
                     default:
-                        if (ShouldProcess(item.Describe(), item.Operation())) accepted.Add(item);
+                        if (ShouldChange(item.Describe(), item.Operation())) accepted.Add(item);
                         break;
                 }
             }
@@ -76,7 +81,9 @@ namespace MlTraces.Commands
             if (accepted.Count == 0 || DryRun) return;
             List<LegalHoldItem> done = new List<LegalHoldItem>();
             Terminating(() => done = LegalHold.Apply(OpenStore(StoreAccess.ReadWrite), accepted, Hold));
-            var changed = new List<string>();
+            var changed = done.Where(i => i.Action == LegalHoldAction.Hold || i.Action == LegalHoldAction.Release).Select(i => i.TraceId).ToList();
+            // Committed: listed for the audit line before any error (-ErrorAction Stop) can end the run.
+            if (Audit != null) foreach (var id in changed) Audit.TraceChanged(id);
             foreach (var item in done)
             {
                 if (item.Action == LegalHoldAction.NotFound)
@@ -84,10 +91,7 @@ namespace MlTraces.Commands
                 else if (item.Action == LegalHoldAction.NotHeld)
                     WriteVerbose($"Trace '{item.TraceId}' lost its {TraceTagKeys.LegalHold} tag meanwhile; there was no hold left to clear.");
                 else
-                {
-                    changed.Add(item.TraceId);
                     WriteVerbose(Hold ? $"Trace '{item.TraceId}' is under legal hold." : $"Trace '{item.TraceId}' is no longer under legal hold.");
-                }
             }
             if (PassThru && changed.Count > 0) WriteTraces(changed);
         }

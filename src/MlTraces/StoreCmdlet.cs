@@ -54,6 +54,7 @@ namespace MlTraces.Commands
             string key = uri.Original + "|" + uri.FilePath + "|" + access;
             if (_store != null && _storeKey == key) return _store;
             CloseStore();
+            AuditStore(uri);
             WriteVerbose($"Opening store '{uri.Original}' ({access}).");
             try
             {
@@ -86,6 +87,7 @@ namespace MlTraces.Commands
         /// otherwise.</summary>
         internal void ReportPlan(string summary)
         {
+            if (_audit != null) _audit.Plan = summary;
             if (DryRun) ShouldProcess(summary, null, null);
             else WriteVerbose(summary);
         }
@@ -97,8 +99,17 @@ namespace MlTraces.Commands
         /// <summary>The current store was named by a piped object (-TrackingUri bound from the pipeline).</summary>
         protected bool StoreFromPipeline => !_storeOnCommandLine && StoreUri != null && MyInvocation.ExpectingInput;
 
+        /// <summary>ShouldProcess for one change a writer plans, counted in its audit line.</summary>
+        internal bool ShouldChange(string target, string action)
+        {
+            bool approved = ShouldProcess(target, action);
+            _audit?.Asked(approved);
+            return approved;
+        }
+
         protected override void BeginProcessing()
         {
+            StartAudit();
             _storeOnCommandLine = MyInvocation.BoundParameters.ContainsKey("TrackingUri");
             // A wrong -ArtifactsDestination stops the command before it reads or deletes anything.
             Terminating(() => _objectSettings = ObjectStoreOptions.Settings(SessionState, ArtifactsDestinationValue), ObjectStoreOptions.Target(ArtifactsDestinationValue));
@@ -150,22 +161,108 @@ namespace MlTraces.Commands
             _storeKey = null;
         }
 
-        protected override void EndProcessing() => CloseStore();
+        /// <summary>The run went to its end: its audit line is written (durable) before the command returns.</summary>
+        protected override void EndProcessing()
+        {
+            CloseStore();
+            if (_audit == null) return;
+            _audit.Finish();
+            try { WriteAudit(); }
+            catch (MlTracesException ex)
+            {
+                ThrowTerminatingError(ErrorRecords.From(new MlTracesException(ex.Kind, ex.ErrorId,
+                    ex.Message + " " + Changes("The command has finished", _lastAudit!), ex), AuditLogPathShown));
+            }
+        }
 
         protected override void StopProcessing() => CloseStore();
 
         /// <summary>PowerShell disposes a command when its pipeline ends, also when Select-Object -First stops it
-        /// early and EndProcessing never runs: the store file must not stay open in a long-lived console.</summary>
-        public void Dispose() => CloseStore();
+        /// early and EndProcessing never runs: the store file must not stay open in a long-lived console. A run that
+        /// did not reach its end (stopped, or ended by an error that did not say so) is logged here as such.</summary>
+        public void Dispose()
+        {
+            CloseStore();
+            if (_audit == null) return;
+            if (Stopping) _audit.Stop();
+            else _audit.Fail("The command ended before it finished: an error it reported stopped it (-ErrorAction Stop; see the error stream), a downstream command stopped the pipeline, or an unexpected error did.");
+            // Nothing can report a failure any more: the log's own error is lost with the run.
+            try { WriteAudit(); } catch (MlTracesException) { }
+        }
 
         /// <summary>Runs the work and reports MlTraces errors terminating (the command cannot go on).</summary>
         protected void Terminating(Action work, object? target = null)
         {
             try { work(); }
-            catch (MlTracesException ex) { CloseStore(); ThrowTerminatingError(ErrorRecords.From(ex, target)); }
-            catch (ArgumentException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, target)); }
-            catch (NotSupportedException ex) { CloseStore(); ThrowTerminatingError(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
+            catch (MlTracesException ex) { Fail(ErrorRecords.From(ex, target)); }
+            catch (ArgumentException ex) { Fail(new ErrorRecord(ex, "InvalidArgument", ErrorCategory.InvalidArgument, target)); }
+            catch (NotSupportedException ex) { Fail(new ErrorRecord(ex, "UnsupportedTrackingUri", ErrorCategory.NotImplemented, target)); }
         }
+
+        /// <summary>A terminating error: the store is closed and the audit line (Failed, with what did change) is
+        /// written before the error is reported.</summary>
+        private void Fail(ErrorRecord error)
+        {
+            CloseStore();
+            if (_audit != null)
+            {
+                _audit.Fail(error.Exception.Message);
+                try { WriteAudit(); }
+                catch (MlTracesException ex) { error.ErrorDetails = new ErrorDetails(error.Exception.Message + " " + ex.Message); }
+            }
+            ThrowTerminatingError(error);
+        }
+
+        // The audit log of this run (null when none is configured), the run on the current store, and the last run
+        // written (what an error about the log names).
+        private Core.Audit.AuditLog? _auditLog;
+        private Core.Audit.AuditRun? _audit, _lastAudit;
+
+        /// <summary>What this run changed, for its audit line; null when no audit log is configured. A writer
+        /// reports each trace or experiment it changed here, once the change is committed.</summary>
+        internal Core.Audit.AuditRun? Audit => _audit;
+
+        private string? AuditLogPathShown => _auditLog?.Path;
+
+        /// <summary>Opens the audit log of a command that has one (<see cref="IAuditedCommand"/>) and proves it can be
+        /// written before anything else happens: a command that cannot log stops here and changes nothing.</summary>
+        private void StartAudit()
+        {
+            if (!(this is IAuditedCommand audited) || Core.Audit.AuditLog.Configured(audited.AuditLogPath) is not string path) return;
+            Terminating(() => _auditLog = Core.Audit.AuditLog.Open(FileSystemPath(path)), path);
+            _audit = new Core.Audit.AuditRun(MyInvocation.MyCommand.Name, AuditParameters.From(MyInvocation.BoundParameters!), DryRun)
+            {
+                PipelineInput = MyInvocation.ExpectingInput,
+            };
+        }
+
+        /// <summary>The store a run works on; a command that goes on to another store ends the line of the first.</summary>
+        private void AuditStore(TrackingUri uri)
+        {
+            if (_audit == null) return;
+            if (_audit.Store == null) { _audit.SetStore(uri); return; }
+            if (_audit.Store == uri.Original) return;
+            _audit.Finish();
+            var next = _audit.Next(uri);
+            Terminating(WriteAudit);
+            _audit = next;
+        }
+
+        /// <summary>Writes the current run's line once; the run is then done.</summary>
+        private void WriteAudit()
+        {
+            var run = _audit;
+            if (run == null || _auditLog == null) return;
+            _audit = null;
+            _lastAudit = run;
+            // The settings as made, or as the environment has them when the command stopped before making them.
+            _auditLog.Append(run, (_objectSettings ?? Core.Locations.ObjectStoreSettings.FromEnvironment()).Scrub);
+        }
+
+        /// <summary>"... changed n trace(s): ids", for an error that must say what happened without a log line.</summary>
+        private static string Changes(string what, Core.Audit.AuditRun run) =>
+            $"{what} and changed {run.TraceIds.Count:N0} trace(s) and {run.ExperimentIds.Count:N0} experiment(s) in the store '{run.Store}'" +
+            (run.TraceIds.Count + run.ExperimentIds.Count == 0 ? "." : ": " + UserText.Shorten(string.Join(", ", run.TraceIds.Concat(run.ExperimentIds)), 2000) + ".");
 
         /// <summary>The experiments named by -ExperimentId/-ExperimentName (default: the active ones, or all with
         /// <paramref name="allByDefault"/>) within -Workspace; each one not there is a non-terminating error.</summary>
@@ -336,7 +433,8 @@ namespace MlTraces.Commands
         /// <summary>
         /// A writer's EndProcessing: acts on the input it held (<see cref="PendingInputs{TScope, TItem}"/>) group by
         /// group, each in the store it came with ("" for the command's own); a group whose store cannot be opened
-        /// is that group's error, and the others go on. The store is closed however it ends.
+        /// is that group's error, and the others go on. The store is closed however it ends; the run is finished
+        /// (and its audit line written as such) only when every group was done.
         /// </summary>
         private protected void EndWithPending<TScope, TItem>(PendingInputs<TScope, TItem> pending, Func<TScope, string> storeOf, Action<TScope, System.Collections.Generic.List<TItem>> act)
             where TScope : notnull
@@ -350,10 +448,12 @@ namespace MlTraces.Commands
                     PerInput(() => act(group.Key, group.Value));
                 }
             }
-            finally
+            catch
             {
-                base.EndProcessing();
+                CloseStore();
+                throw;
             }
+            base.EndProcessing();
         }
     }
 }

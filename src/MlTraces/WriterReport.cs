@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Management.Automation;
 using MlTraces.Core;
 
@@ -29,7 +30,7 @@ namespace MlTraces.Commands
 
         public ProgressReporter Progress { get; }
 
-        public bool Approve(TPlanned planned) => _cmdlet.ShouldProcess(planned.Describe(), _action);
+        public bool Approve(TPlanned planned) => _cmdlet.ShouldChange(planned.Describe(), _action);
 
         public void PlanSummary(string summary) => _cmdlet.ReportPlan(summary);
 
@@ -37,8 +38,17 @@ namespace MlTraces.Commands
 
         public void Outcome(TReceipt receipt, MlTracesException? error)
         {
-            if (error != null) _cmdlet.WriteError(ErrorRecords.From(error, receipt.TraceId));
+            if (error != null)
+            {
+                _cmdlet.Audit?.TraceFailed();
+                _cmdlet.WriteError(ErrorRecords.From(error, receipt.TraceId));
+            }
             if (_passThru) _cmdlet.WriteObject(receipt);
+        }
+
+        public void Committed(IEnumerable<string> traceIds)
+        {
+            if (_cmdlet.Audit is Core.Audit.AuditRun audit) foreach (var id in traceIds) audit.TraceChanged(id);
         }
 
         public void Problem(string traceId, MlTracesException error) => _cmdlet.WriteError(ErrorRecords.From(error, traceId));

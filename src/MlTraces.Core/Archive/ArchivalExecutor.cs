@@ -71,11 +71,15 @@ namespace MlTraces.Core.Archive
                 if (batch.Count > 0) started.Enqueue(Start(batch, cancel));
                 batch.Clear();
                 while (started.Count > 0 && (last || started.Peek().Uploads.IsCompleted || started.Sum(s => s.Work.Count) > MaxBatchSize))
-                    foreach (var result in Finish(started.Dequeue()))
+                {
+                    var results = Finish(started.Dequeue());
+                    listener.Committed(results.Where(r => r.Status == ArchivalStatus.Archived).Select(r => r.TraceId));
+                    foreach (var result in results)
                     {
                         Count(result, summary, retryable);
                         Report(result, listener);
                     }
+                }
             }
             try
             {

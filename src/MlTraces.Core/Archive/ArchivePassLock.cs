@@ -97,8 +97,9 @@ namespace MlTraces.Core.Archive
 
         /// <summary>A lock held by someone else: ERROR_SHARING_VIOLATION / ERROR_LOCK_VIOLATION on Windows,
         /// EWOULDBLOCK from flock on Unix (which .NET reports with that same sharing-violation code).</summary>
-        private static bool IsSharingViolation(IOException ex)
+        internal static bool IsSharingViolation(IOException? ex)
         {
+            if (ex == null) return false;
             int code = ex.HResult & 0xFFFF;
             return code == 32 || code == 33 || code == 11 || code == 35;
         }

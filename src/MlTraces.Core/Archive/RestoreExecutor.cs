@@ -45,9 +45,15 @@ namespace MlTraces.Core.Archive
                 MlTracesException? failure = null;
                 try
                 {
-                    receipt = Restore(t, (id, ex) => listener.Problem(id, new MlTracesException(ErrorKind.WriteFailed, "ArchiveFileNotRemoved",
-                        $"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
-                        "No trace points at it any more; the archival pass removes such files.", ex)));
+                    receipt = Restore(t, (id, ex) =>
+                    {
+                        // Restored (committed) already, whatever this error does to the run.
+                        listener.Committed(new[] { id });
+                        listener.Problem(id, new MlTracesException(ErrorKind.WriteFailed, "ArchiveFileNotRemoved",
+                            $"Trace '{id}' was restored, but its archived payload at '{t.ArchiveLocation}' could not be removed: {ex.Message} " +
+                            "No trace points at it any more; the archival pass removes such files.", ex));
+                    });
+                    listener.Committed(new[] { receipt.TraceId });
                     listener.Note($"Restored trace {receipt.TraceId} ({receipt.Spans} spans).");
                 }
                 catch (MlTracesException ex) when (ex.Kind != ErrorKind.StoreLocked && ex.Kind != ErrorKind.StoreReadOnly)

@@ -127,6 +127,7 @@ namespace MlTraces.Core.Delete
                     throw;
                 }
                 var locked = clock.Elapsed;
+                listener.Committed(receipts.Where(r => r.Deleted).Select(r => r.TraceId));
                 Sizer.Done(batch.Count, locked);
                 var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
                 foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))

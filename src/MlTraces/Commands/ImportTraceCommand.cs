@@ -13,7 +13,7 @@ namespace MlTraces.Commands
     /// <summary>Imports traces (MLflow trace JSON lines, or trace objects from another store) into a store.</summary>
     [Cmdlet(VerbsData.Import, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Path")]
     [OutputType(typeof(Trace))]
-    public sealed class ImportTraceCommand : StoreCmdlet
+    public sealed class ImportTraceCommand : StoreCmdlet, IAuditedCommand
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "Path")]
         [ValidateNotNullOrEmpty]
@@ -58,6 +58,11 @@ namespace MlTraces.Commands
         public string? ArtifactsDestination { get; set; }
 
         protected override string? ArtifactsDestinationValue => ArtifactsDestination;
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
         private TraceImporter? _importer;
         private SourceExperimentNames? _sourceNames;
@@ -138,7 +143,7 @@ namespace MlTraces.Commands
             }
             string experiment = ExperimentName != null && _targetExperimentId == null ? $"'{ExperimentName}'"
                 : (_targetExperimentId ?? t.ExperimentId) + $" ('{UserText.Printable(UserText.Shorten(_importer!.FindExperiment(_targetExperimentId ?? t.ExperimentId)?.Name))}')";
-            if (!ShouldProcess($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
+            if (!ShouldChange($"trace {t.TraceId} into experiment {experiment} of '{ResolveUri().Original}'", "Import trace")) { _origins.Remove(t); return; }
             _pending.Add(t);
             if (_pending.Count >= _sizer.Next) Flush();
         }
@@ -169,6 +174,8 @@ namespace MlTraces.Commands
                 results = _importer.Import(batch, _targetExperimentId, _sourceNames!.Of);
                 _sizer.Done(batch.Count, clock.Elapsed);
             });
+            // Committed: listed for the audit line before any error (-ErrorAction Stop) can end the run.
+            if (Audit != null) foreach (var r in results) if (r.Error() == null) Audit.TraceChanged(r.Trace.TraceId);
             WriteWarnings(_sourceNames!.Warnings);
             WriteWarnings(_importer.Warnings);
             for (int i = 0; i < results.Count; i++) Report(results[i], origins[i]);

@@ -14,7 +14,7 @@ namespace MlTraces.Commands
     /// <summary>Runs one trace archival pass over a store, as one pass of MLflow's scheduler does.</summary>
     [Cmdlet(VerbsLifecycle.Invoke, "TraceArchive", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(TraceArchiveSummary), typeof(ArchivalReceipt))]
-    public sealed class InvokeTraceArchiveCommand : PayloadStoreCmdlet
+    public sealed class InvokeTraceArchiveCommand : PayloadStoreCmdlet, IAuditedCommand
     {
         [Parameter(ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -49,6 +49,11 @@ namespace MlTraces.Commands
         /// can need (opt-in; MLflow has no such sweep).</summary>
         [Parameter]
         public SwitchParameter RemoveOrphanedPayloads { get; set; }
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
@@ -87,6 +92,7 @@ namespace MlTraces.Commands
                 });
             if (summary == null) return;
             summary.Duration = clock.Elapsed;
+            if (!DryRun) Audit?.Total("archivedBytes", summary.ArchivedBytes);
             WriteVerbose("Archival pass: " + summary);
             if (!PassThru) WriteObject(summary);
         }

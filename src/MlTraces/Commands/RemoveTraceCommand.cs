@@ -17,7 +17,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = ByAgeSet)]
     [OutputType(typeof(DeletionReceipt))]
-    public sealed class RemoveTraceCommand : PayloadStoreCmdlet
+    public sealed class RemoveTraceCommand : PayloadStoreCmdlet, IAuditedCommand
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByAgeSet = "ByAge", ByFilterSet = "ByFilter";
 
@@ -67,6 +67,11 @@ namespace MlTraces.Commands
         /// <summary>Writes a receipt per requested trace: TraceId, Deleted, Status and what went with it.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
         // Ids from the pipeline, per store and experiment scope, in the order they came; deleted at the end.

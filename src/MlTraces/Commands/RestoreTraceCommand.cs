@@ -17,7 +17,7 @@ namespace MlTraces.Commands
     // ToString() (an experiment's text as an id) before its properties could say what it is.
     [Cmdlet(VerbsData.Restore, "Trace", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ByInputObjectSet)]
     [OutputType(typeof(RestoreReceipt))]
-    public sealed class RestoreTraceCommand : PayloadStoreCmdlet
+    public sealed class RestoreTraceCommand : PayloadStoreCmdlet, IAuditedCommand
     {
         private const string ByIdSet = "ById", ByInputObjectSet = "ByInputObject", ByExperimentSet = "ByExperiment";
 
@@ -46,6 +46,11 @@ namespace MlTraces.Commands
         /// <summary>Writes a receipt per requested trace.</summary>
         [Parameter]
         public SwitchParameter PassThru { get; set; }
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
         // Ids and experiments from the pipeline, per store; restored in EndProcessing, when an upstream reader of the
         // same file is done.

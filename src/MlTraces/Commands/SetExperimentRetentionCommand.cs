@@ -12,7 +12,7 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Set, "ExperimentRetention", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "ById")]
     [OutputType(typeof(ExperimentRetention))]
-    public sealed class SetExperimentRetentionCommand : PipelineStoreCmdlet
+    public sealed class SetExperimentRetentionCommand : PipelineStoreCmdlet, IAuditedCommand
     {
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = "ById", ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
@@ -55,6 +55,11 @@ namespace MlTraces.Commands
         [ValidateNotNullOrEmpty]
         public string? ConfigPath { get; set; }
 
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan's totals, the outcome and the ids of the traces changed. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
+
 
         private RetentionUpdate? _update;
 
@@ -77,8 +82,9 @@ namespace MlTraces.Commands
                 foreach (var e in experiments)
                 {
                     var (summary, writes) = _update.For(current[e.ExperimentId]);
-                    if (!ShouldProcess($"experiment {e.ExperimentId} '{e.Name}'", summary)) continue;
+                    if (!ShouldChange($"experiment {e.ExperimentId} '{e.Name}'", summary)) continue;
                     RetentionUpdate.Apply(store, e.ExperimentId, writes);
+                    Audit?.ExperimentChanged(e.ExperimentId);
                     WriteVerbose($"Updated experiment {e.ExperimentId}: {summary}.");
                     if (PassThru)
                         foreach (var r in RetentionPolicy.Resolve(store, new[] { e }, config))

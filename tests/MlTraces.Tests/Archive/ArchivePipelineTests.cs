@@ -44,6 +44,7 @@ namespace MlTraces.Tests.Archive
             public void PlanSummary(string summary) { }
             public void Progress(long done, long total) { }
             public void Outcome(ArchivalReceipt receipt, MlTracesException? error) { if (receipt.Status == ArchivalStatus.Archived) Archived++; }
+            public void Committed(System.Collections.Generic.IEnumerable<string> traceIds) { }
             public void Problem(string traceId, MlTracesException error) { }
             public void Warning(string message) { }
             public void Note(string message) { }

@@ -77,7 +77,7 @@ namespace MlTraces.Tests.Attack
             Directory.CreateSymbolicLink(link, target);
         }
 
-        private static void Mkfifo(string path)
+        internal static void Mkfifo(string path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             if (File.Exists(path)) File.Delete(path);

@@ -23,6 +23,7 @@ namespace MlTraces.Tests.Delete
             public void PlanSummary(string summary) { }
             public void Progress(long done, long total) => AfterBatch?.Invoke(done);
             public void Outcome(DeletionReceipt receipt, MlTracesException? error) => Receipts.Add(receipt);
+            public void Committed(IEnumerable<string> traceIds) { }
             public void Problem(string traceId, MlTracesException error) => throw error;
             public void Warning(string message) { }
             public void Note(string message) { }

@@ -363,6 +363,7 @@ namespace MlTraces.Tests.Locations
             public void PlanSummary(string summary) { }
             public void Progress(long done, long total) { }
             public void Outcome(DeletionReceipt receipt, MlTracesException? error) => Receipts.Add((receipt, error));
+            public void Committed(IEnumerable<string> traceIds) { }
             public void Problem(string traceId, MlTracesException error) => throw error;
             public void Warning(string message) { }
             public void Note(string message) { }
