@@ -277,11 +277,20 @@ namespace MlTraces.Core.Query
             public string Assessment(FilterClause clause)
             {
                 bool isNull = clause.Comparator == "IS NULL";
-                if (!NeedAssessments()) return isNull ? True : False;
                 string type = clause.Entity == FilterEntity.Feedback ? "feedback" : "expectation";
+                bool numeric = FilterParser.IsNumericAssessment(clause);
+                if (numeric && !_layout.HasAssessmentAnalytics)
+                    // As the parser before them refuses it (the first such clause's value, which ends the clause's text).
+                    throw new InvalidParameterException(
+                        $"Expected a quoted string value for {type} (e.g. 'my-value'). Got value {System.Text.RegularExpressions.Regex.Match(clause.Text, @"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$").Value.Trim()}");
+                if (!NeedAssessments()) return isNull ? True : False;
                 string name = _p.Add(clause.Key);
                 string? valueFilter = null;
-                if (clause.Comparator != "IS NULL" && clause.Comparator != "IS NOT NULL")
+                if (numeric)
+                    // MLflow's analytics layout keeps each assessment's value as a number (assessment_aggregate):
+                    // finite JSON numbers only, not booleans or "yes"/"no" (is_numeric_value false).
+                    valueFilter = $"a.is_numeric_value = {_dialect.True} AND a.aggregate_value {clause.Comparator} {_p.Add(Convert.ToDouble(clause.Value, System.Globalization.CultureInfo.InvariantCulture))}";
+                else if (clause.Comparator != "IS NULL" && clause.Comparator != "IS NOT NULL")
                 {
                     if (clause.Comparator == "=" || clause.Comparator == "!=")
                     {

@@ -221,6 +221,65 @@ namespace MlTraces.Tests.Store
             Assert.Equal(SqlIds(ts, $"session_id IS NULL OR session_id <> '{session}'"), Ids(sh, "feedback.session_quality IS NULL"));
         }
 
+        /// <summary>Numeric comparators on assessments (feedback.score >= 4), which MLflow's newer parser takes for
+        /// feedback/expectation with a number (_validate_assessment_comparison_value, NUMERIC_ASSESSMENT_COMPARATORS),
+        /// compare the aggregate_value that 75868b020152 keeps per assessment (assessment_aggregate in
+        /// mlflow/store/tracking/utils/trace_analytics.py). Only finite numbers (is_numeric_value) take part: a boolean
+        /// or "yes" is 1.0 in aggregate_value but not a number. MLflow's own SQL for these comparisons was not in the
+        /// searchable source; this is MlTraces' reading of the columns it added for them.</summary>
+        [Fact]
+        public void NumericAssessmentComparatorsUseAggregateValue()
+        {
+            using var ts = TestStore.Generated("75868b020152", Kind);
+            using (var c = TraceStore.OpenConnection(ts.Uri, StoreAccess.ReadWrite))
+            using (var cmd = c.CreateCommand())
+            {
+                string t = Kind == StoreKind.Postgres ? "true" : "1", f = Kind == StoreKind.Postgres ? "false" : "0";
+                cmd.CommandText = string.Join("; ", new[] { ("a-bool", "true", "1.0", f), ("a-yes", "\"yes\"", "1.0", f), ("a-big", "5", "5.0", t), ("a-stale", "9", "9.0", t) }
+                    .Select((a, i) => "INSERT INTO assessments (assessment_id, trace_id, name, assessment_type, value, created_timestamp, last_updated_timestamp, " +
+                        "source_type, valid, experiment_id, trace_timestamp_ms, aggregate_value, is_numeric_value) SELECT " +
+                        $"'{a.Item1}', request_id, 'relevance', 'feedback', '{a.Item2}', 1, 1, 'HUMAN', {(a.Item1 == "a-stale" ? f : t)}, experiment_id, timestamp_ms, {a.Item3}, {a.Item4} " +
+                        $"FROM trace_info WHERE experiment_id = 1 ORDER BY request_id LIMIT 1 OFFSET {i + 2}"));
+                Assert.Equal(4, cmd.ExecuteNonQuery());
+            }
+            using var sh = Shell(ts);
+            string Numeric(string op, string v) => $"request_id IN (SELECT trace_id FROM assessments WHERE name = 'relevance' AND assessment_type = 'feedback' " +
+                $"AND valid = {(Kind == StoreKind.Postgres ? "true" : "1")} AND is_numeric_value = {(Kind == StoreKind.Postgres ? "true" : "1")} AND aggregate_value {op} {v})";
+            var high = SqlIds(ts, Numeric(">=", "0.9"));
+            Assert.True(high.Count > 1);
+            Assert.Equal(high, Ids(sh, "feedback.relevance >= 0.9"));
+            Assert.Equal(SqlIds(ts, Numeric(">", "4")), Ids(sh, "feedback.relevance > 4"));
+            Assert.Single(Ids(sh, "feedback.relevance > 4"));
+            Assert.Equal(SqlIds(ts, Numeric("<", "0.5")), Ids(sh, "feedback.relevance < 0.5"));
+            Assert.Equal(SqlIds(ts, Numeric("<=", "1")), Ids(sh, "feedback.relevance <= 1 AND status != 'x'"));
+            // Neither the boolean, "yes", nor the invalid (overridden) 9 is a match for a number.
+            Assert.Empty(Ids(sh, "feedback.relevance >= 6"));
+            var both = sh.Ids("Search-Trace -Filter \"feedback.relevance >= 1\" | Where-Object TraceId -in $ids", new Dictionary<string, object?>
+                { ["ids"] = SqlIds(ts, "request_id IN (SELECT trace_id FROM assessments WHERE assessment_id IN ('a-bool', 'a-yes'))").ToArray() });
+            Assert.Empty(both);
+        }
+
+        /// <summary>Before the analytics layout the same filter is refused with the message it has always had (the
+        /// value is not a quoted string), before anything is read or deleted.</summary>
+        [Theory]
+        [InlineData("6f8d9c3b2a1e", "feedback.relevance >= 4", "Expected a quoted string value for feedback (e.g. 'my-value'). Got value 4")]
+        [InlineData("a1d2e3f4b5c6", "expectation.x<-1.5 AND status = 'OK'", "Expected a quoted string value for expectation (e.g. 'my-value'). Got value -1.5")]
+        [InlineData("75868b020152", "feedback.relevance > 'a'", "assessment.relevance comparator '>' not one of '{'!=', '=', 'LIKE', 'ILIKE', 'RLIKE', 'IS NULL', 'IS NOT NULL'}'")]
+        [InlineData("75868b020152", "feedback.relevance = 4", "Expected a quoted string value for feedback (e.g. 'my-value'). Got value 4")]
+        public void NumericAssessmentComparatorsAreRefusedElsewhere(string revision, string filter, string message)
+        {
+            using var ts = TestStore.Generated(revision, Kind);
+            using var sh = Shell(ts);
+            string before = ts.Fingerprint();
+            foreach (var script in new[] { "Search-Trace -Filter $f", "Remove-Trace -Filter $f -Confirm:$false" })
+            {
+                var r = sh.Run(script, new Dictionary<string, object?> { ["f"] = filter });
+                Assert.Empty(r.Output);
+                Assert.Equal(message, r.Terminating?.Message ?? string.Join("\n", r.Errors.Select(e => e.ToString())));
+            }
+            Assert.Equal(before, ts.Fingerprint());
+        }
+
         /// <summary>A shell whose commands use this store (a generated store's file is not mlflow.db).</summary>
         internal static PsShell Shell(TestStore ts)
         {
