@@ -41,6 +41,11 @@ namespace MlTraces.Core.Store
         /// <summary>sql_trace_rollup_rebuild_queue, where writers mark a day's rollups stale (75868b020152).</summary>
         public bool HasRollupQueue { get; private set; }
 
+        /// <summary>The review-queue table whose rows name a trace, and that column: review_queue_items.item_id (or, in
+        /// an earlier version of b7e4c1a90f23, review_queue_traces.target_id); null where the store has neither. No
+        /// foreign key ties them to trace_info, so MLflow's _delete_traces deletes them itself (PR #23913).</summary>
+        public (string Table, string Column)? ReviewQueueItems { get; private set; }
+
         /// <summary>Whether trace_info has this promoted column.</summary>
         public bool HasPromotedColumn(string column) => PromotedTraceColumns.Contains(column);
 
@@ -177,6 +182,8 @@ namespace MlTraces.Core.Store
                 && Has("assessments", "experiment_id") && Has("assessments", "trace_timestamp_ms");
             layout.HasSpanAnalytics = Has("spans", "model_name") && Has("spans", "total_cost");
             layout.HasRollupQueue = tables.ContainsKey("sql_trace_rollup_rebuild_queue");
+            if (tables.ContainsKey("review_queue_items")) layout.ReviewQueueItems = ("review_queue_items", "item_id");
+            else if (tables.ContainsKey("review_queue_traces")) layout.ReviewQueueItems = ("review_queue_traces", "target_id");
             return layout;
         }
     }

@@ -31,9 +31,19 @@ namespace MlTraces.Core.Store
         public static readonly string[] PromotedColumns =
             new[] { TraceNameColumn, SessionColumn }.Concat(TokenColumns).Concat(CostColumns).ToArray();
 
-        /// <summary>Tags and metadata rows MLflow no longer writes on this layout (its upgrade deleted them).</summary>
-        public static bool IsPromotedTag(string key) => key == TraceNameTag;
-        public static bool IsPromotedMetadata(string key) => key == SessionMetadata || key == TokenUsageMetadata || key == CostMetadata;
+        /// <summary>Whether a store with these promoted columns keeps this tag or metadata key in them, so MLflow
+        /// writes no row for it (and its upgrade deleted the rows).</summary>
+        public static bool IsHeldInColumns(string key, bool isTag, IReadOnlyCollection<string> present)
+        {
+            if (isTag) return key == TraceNameTag && present.Contains(TraceNameColumn);
+            switch (key)
+            {
+                case SessionMetadata: return present.Contains(SessionColumn);
+                case TokenUsageMetadata: return TokenColumns.Any(present.Contains);
+                case CostMetadata: return CostColumns.Any(present.Contains);
+                default: return false;
+            }
+        }
 
         /// <summary>SPAN bounded_model_dimension and assessment columns' limit (MODEL_DIMENSION_MAX_LENGTH).</summary>
         public const int ModelDimensionMaxLength = 500;
@@ -157,6 +167,33 @@ namespace MlTraces.Core.Store
                     break;
             }
             return (null, false);
+        }
+
+        public const string SpanCostAttribute = "mlflow.llm.cost";
+        public const string SpanModelAttribute = "mlflow.llm.model";
+        public const string SpanProviderAttribute = "mlflow.llm.provider";
+
+        /// <summary>A span's input_cost, output_cost, total_cost, model_name and model_provider as the analytics layout
+        /// stores them: from the span's cost attribute (SpanAttributeKey.LLM_COST, finite_float_or_none per key) and
+        /// its model and provider attributes (SpanAttributeKey.MODEL / MODEL_PROVIDER, bounded_model_dimension).
+        /// <paramref name="attributes"/> holds each value as the JSON text a span dict holds.</summary>
+        public static object?[] SpanColumns(IReadOnlyDictionary<string, string> attributes)
+        {
+            JsonNode? Attribute(string key)
+            {
+                if (!attributes.TryGetValue(key, out var text)) return null;
+                try { return JsonNode.Parse(text); }
+                catch (JsonException) { return null; }
+            }
+            var cost = Attribute(SpanCostAttribute);
+            // The cost is a dict, which MLflow's span attributes hold JSON-dumped (a string holding an object).
+            if (cost is JsonString inner) cost = JsonObjectOf(inner.Value);
+            var row = new object?[5];
+            if (cost is JsonObject o)
+                for (int i = 0; i < CostColumns.Length; i++) row[i] = FiniteFloatOrNone(o.Get(CostColumns[i]));
+            row[3] = BoundedModelDimension(Attribute(SpanModelAttribute));
+            row[4] = BoundedModelDimension(Attribute(SpanProviderAttribute));
+            return row;
         }
 
         /// <summary>bounded_model_dimension: a string cut to 500 characters, else null.</summary>

@@ -163,10 +163,15 @@ namespace MlTraces.Tests.Support
                     for (int k = 0; k < spans.Count; k++)
                     {
                         var s = spans[k];
-                        // The first span's cost: a span_metrics row before the analytics layout, a spans column on it.
+                        // The first span's cost: a span_metrics row before the analytics layout, a spans column on it. The
+                        // model and provider columns hold the span's mlflow.llm.model / mlflow.llm.provider attributes (as
+                        // 75868b020152's backfill takes them from dimension_attributes, and log_spans from the span).
+                        string? Attr(string key) => System.Text.Json.JsonDocument.Parse(s.Content).RootElement.TryGetProperty("attributes", out var a)
+                            && a.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String
+                            && System.Text.Json.JsonDocument.Parse(v.GetString()!).RootElement is var d && d.ValueKind == System.Text.Json.JsonValueKind.String ? d.GetString() : null;
                         Insert("spans", ("trace_id", id), ("experiment_id", experiment), ("span_id", s.SpanId), ("parent_span_id", s.ParentSpanId), ("name", s.Name),
                             ("type", s.SpanType), ("status", s.Status), ("start_time_unix_nano", s.StartTimeUnixNano), ("end_time_unix_nano", s.EndTimeUnixNano), ("content", s.Content),
-                            ("input_cost", k == 0 ? 0.5 : (object?)null));
+                            ("input_cost", k == 0 ? 0.5 : (object?)null), ("model_name", Attr("mlflow.llm.model")), ("model_provider", Attr("mlflow.llm.provider")));
                     }
                 else
                 {
