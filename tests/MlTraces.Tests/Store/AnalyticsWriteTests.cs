@@ -172,6 +172,33 @@ namespace MlTraces.Tests.Store
             Assert.Equal(expected, new SortedSet<string>(Rows(ts, "SELECT experiment_id, rollup_day, rollup_family FROM sql_trace_rollup_rebuild_queue")));
         }
 
+        /// <summary>Archive and restore on the analytics layout: the archival pass keeps the span rows but their
+        /// content (so the span cost and model columns stay), the trace's promoted columns are untouched, and the
+        /// traces read the same name, session, token usage and cost, archived and restored.</summary>
+        [Fact]
+        public void ArchiveAndRestoreKeepTheAnalyticsColumns()
+        {
+            using var ts = TestStore.Generated("75868b020152", Kind);
+            var promoted = Rows(ts, Promoted);
+            var spans = Rows(ts, "SELECT trace_id, span_id, input_cost, model_name, model_provider FROM spans ORDER BY trace_id, span_id");
+            using var sh = AnalyticsLayoutTests.Shell(ts);
+            var vars = new Dictionary<string, object?> { ["config"] = Archive.ArchiveTestSupport.Config(ts, new Uri(Archive.ArchiveTestSupport.ArchiveRoot(ts)).AbsoluteUri) };
+            var before = sh.Objects<Trace>("Search-Trace -ExperimentId 1");
+            var archived = sh.Run("Invoke-TraceArchive -ExperimentId 1 -ConfigPath $config -Confirm:$false", vars);
+            Assert.True(archived.Errors.Count == 0, string.Join("\n", archived.Errors.Take(3)));
+            Assert.True(ts.Scalar("SELECT count(*) FROM trace_tags WHERE \"key\" = 'mlflow.trace.archiveLocation'") > 0);
+            var whileArchived = sh.Objects<Trace>("Search-Trace -ExperimentId 1 -IncludeSpans");
+            Assert.Equal(before.Select(t => t.Metadata), whileArchived.Select(t => t.Metadata));
+            Assert.Equal(before.Select(t => t.Name), whileArchived.Select(t => t.Name));
+            var restored = sh.Run("Restore-Trace -ExperimentId 1 -Confirm:$false", vars);
+            Assert.True(restored.Errors.Count == 0, string.Join("\n", restored.Errors.Take(3)));
+            var after = sh.Objects<Trace>("Search-Trace -ExperimentId 1");
+            Assert.Equal(before.Select(t => t.Tags), after.Select(t => t.Tags));
+            Assert.Equal(before.Select(t => t.Metadata), after.Select(t => t.Metadata));
+            Assert.Equal(promoted, Rows(ts, Promoted));
+            Assert.Equal(spans, Rows(ts, "SELECT trace_id, span_id, input_cost, model_name, model_provider FROM spans ORDER BY trace_id, span_id"));
+        }
+
         private static string Key(string row, string family)
         {
             var parts = row.Split('|');
