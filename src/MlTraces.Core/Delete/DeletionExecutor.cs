@@ -328,6 +328,9 @@ namespace MlTraces.Core.Delete
                     }
                     if (deletable.Count > 0)
                     {
+                        RollupQueue.Invalidate(_store, tx, deletable, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+                        if (_store.Layout.ReviewQueueItems is var (queueTable, queueColumn))
+                            Delete(tx, queueTable, queueColumn, deletable);
                         foreach (var member in family.Explicit)
                             Delete(tx, member.Table, member.TraceColumn, deletable);
                         if (_store.Layout.HasEntityAssociations)

@@ -178,6 +178,8 @@ namespace MlTraces.Core.Delete
             Count(layout.HasSpanMetrics, "span_metrics", "trace_id", (t, n) => t.Metrics += n);
             Count(layout.HasEntityAssociations, "entity_associations", "source_id", (t, n) => t.Associations += n, "source_type = 'trace' AND ");
             Count(layout.HasEntityAssociations, "entity_associations", "destination_id", (t, n) => t.Associations += n, "destination_type = 'trace' AND ");
+            // Review-queue items name a trace as links do, and go with it (MLflow's _delete_traces).
+            if (layout.ReviewQueueItems is var (queueTable, queueColumn)) Count(true, queueTable, queueColumn, (t, n) => t.Associations += n);
             string sql = "SELECT ti.request_id, ti.experiment_id, ti.timestamp_ms, ti.status, " + LegalHold.Condition("ti") + ", "
                 + Tag(TraceTagKeys.ArtifactLocation) + ", " + Tag(TraceTagKeys.ArchiveLocation)
                 + $" FROM trace_info ti WHERE {dialect.IsAnyOf("ti.request_id", p, ids)}"

@@ -32,7 +32,8 @@ namespace MlTraces
         public int Metadata { get; set; }
         /// <summary>trace_metrics and span_metrics rows.</summary>
         public int Metrics { get; set; }
-        /// <summary>entity_associations rows that named the trace (links to runs, prompts, datasets).</summary>
+        /// <summary>entity_associations rows that named the trace (links to runs, prompts, datasets) and the
+        /// review-queue items of the trace.</summary>
         public int Associations { get; set; }
         /// <summary>Files, folders and objects removed: the trace's artifact folder, its archived payload.</summary>
         public List<string> RemovedFiles { get; set; } = new List<string>();

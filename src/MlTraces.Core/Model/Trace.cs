@@ -64,6 +64,8 @@ namespace MlTraces
         public const string SourceRun = "mlflow.sourceRun";
         public const string ModelId = "mlflow.modelId";
         public const string Session = "mlflow.trace.session";
+        public const string TokenUsage = "mlflow.trace.tokenUsage";
+        public const string Cost = "mlflow.trace.cost";
         public const string User = "mlflow.trace.user";
     }
 

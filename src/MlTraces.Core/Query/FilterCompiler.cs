@@ -41,6 +41,10 @@ namespace MlTraces.Core.Query
                     case FilterEntity.Tag when clause.Key == TraceSearchKeys.LinkedPromptsTag:
                         conditions.Add(c.Prompt(clause.StringValue!));
                         break;
+                    case FilterEntity.Tag when c.Promoted(clause) != null:
+                    case FilterEntity.Metadata when c.Promoted(clause) != null:
+                        conditions.Add(c.PromotedFilter(clause));
+                        break;
                     case FilterEntity.Tag:
                     case FilterEntity.Metadata:
                         conditions.Add(c.KeyValue(clause.Entity == FilterEntity.Tag ? "trace_tags" : "trace_request_metadata", clause));
@@ -132,6 +136,68 @@ namespace MlTraces.Core.Query
                 }
             }
 
+            /// <summary>On MLflow's analytics layout (75868b020152): the trace_info columns that hold this tag or
+            /// metadata key (the name, the session, or the token usage / cost columns), else null.</summary>
+            public IReadOnlyList<string>? Promoted(FilterClause clause)
+            {
+                if (!_layout.HasPromotedTraceColumns) return null;
+                string key = clause.Key;
+                if (clause.Entity == FilterEntity.Tag)
+                    return key == TraceSearchKeys.TraceNameTag && _layout.HasPromotedColumn(TraceAnalytics.TraceNameColumn) ? new[] { TraceAnalytics.TraceNameColumn } : null;
+                if (key == TraceSearchKeys.SessionMetadata)
+                    return _layout.HasPromotedColumn(TraceAnalytics.SessionColumn) ? new[] { TraceAnalytics.SessionColumn } : null;
+                if (key == TraceSearchKeys.TokenUsageMetadata) return TraceAnalytics.TokenColumns;
+                if (key == TraceSearchKeys.CostMetadata) return TraceAnalytics.CostColumns;
+                return null;
+            }
+
+            /// <summary>A clause on a promoted key. The name and the session compare their column as the row's value
+            /// was compared (NULL: no such key). Token usage and cost follow get_trace_analytics_metadata_filter
+            /// (mlflow/store/tracking/utils/trace_analytics.py): '=' matches only the exact JSON MLflow synthesizes for
+            /// the columns (compatibility_metadata_from_columns), '!=' needs one of the columns set.</summary>
+            public string PromotedFilter(FilterClause clause)
+            {
+                var columns = Promoted(clause)!;
+                if (columns.Count == 1 && (columns[0] == TraceAnalytics.TraceNameColumn || columns[0] == TraceAnalytics.SessionColumn))
+                {
+                    string column = "ti." + columns[0];
+                    switch (clause.Comparator)
+                    {
+                        case "IS NULL": return column + " IS NULL";
+                        case "IS NOT NULL": return column + " IS NOT NULL";
+                        default: return Compare(column, clause);
+                    }
+                }
+                bool tokens = clause.Key == TraceSearchKeys.TokenUsageMetadata;
+                var present = columns.Where(_layout.HasPromotedColumn).ToList();
+                string exists = present.Count == 0 ? False : "(" + string.Join(" OR ", present.Select(col => $"ti.{col} IS NOT NULL")) + ")";
+                switch (clause.Comparator)
+                {
+                    case "IS NULL": return "NOT " + exists;
+                    case "IS NOT NULL": return exists;
+                }
+                // The value as MLflow normalizes it: a JSON object whose keys are all this key's, each converted as
+                // the columns store it; a match only if the text is exactly json.dumps of that.
+                var normalized = new List<(string Column, object Value, string Json)>();
+                JsonNode? parsed = null;
+                try { parsed = JsonNode.Parse(clause.StringValue ?? ""); } catch (JsonException) { }
+                if (parsed is JsonObject o && o.Items.All(kv => columns.Contains(kv.Key)))
+                    foreach (var col in columns)
+                    {
+                        if (tokens && TraceAnalytics.TokenCountOrNone(o.Get(col)) is long n) normalized.Add((col, n, n.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                        if (!tokens && TraceAnalytics.FiniteFloatOrNone(o.Get(col)) is double d) normalized.Add((col, d, PyJson.FloatRepr(d)));
+                    }
+                string canonical = "{" + string.Join(", ", normalized.Select(v => PyJson.DumpString(v.Column) + ": " + v.Json)) + "}";
+                string matches = False;
+                if (normalized.Count > 0 && clause.StringValue == canonical && normalized.All(v => _layout.HasPromotedColumn(v.Column)))
+                    matches = "(" + string.Join(" AND ", present.Select(col =>
+                    {
+                        int i = normalized.FindIndex(v => v.Column == col);
+                        return i >= 0 ? $"ti.{col} = {_p.Add(normalized[i].Value)}" : $"ti.{col} IS NULL";
+                    })) + ")";
+                return clause.Comparator == "=" ? matches : $"{exists} AND NOT {matches}";
+            }
+
             /// <summary>run_id = R: the run's own traces (metadata mlflow.sourceRun) and the traces linked to it.</summary>
             public string RunId(string runId)
             {
@@ -211,11 +277,20 @@ namespace MlTraces.Core.Query
             public string Assessment(FilterClause clause)
             {
                 bool isNull = clause.Comparator == "IS NULL";
-                if (!NeedAssessments()) return isNull ? True : False;
                 string type = clause.Entity == FilterEntity.Feedback ? "feedback" : "expectation";
+                bool numeric = FilterParser.IsNumericAssessment(clause);
+                if (numeric && !_layout.HasAssessmentAnalytics)
+                    // As the parser before them refuses it (the first such clause's value, which ends the clause's text).
+                    throw new InvalidParameterException(
+                        $"Expected a quoted string value for {type} (e.g. 'my-value'). Got value {System.Text.RegularExpressions.Regex.Match(clause.Text, @"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$").Value.Trim()}");
+                if (!NeedAssessments()) return isNull ? True : False;
                 string name = _p.Add(clause.Key);
                 string? valueFilter = null;
-                if (clause.Comparator != "IS NULL" && clause.Comparator != "IS NOT NULL")
+                if (numeric)
+                    // MLflow's analytics layout keeps each assessment's value as a number (assessment_aggregate):
+                    // finite JSON numbers only, not booleans or "yes"/"no" (is_numeric_value false).
+                    valueFilter = $"a.is_numeric_value = {_dialect.True} AND a.aggregate_value {clause.Comparator} {_p.Add(Convert.ToDouble(clause.Value, System.Globalization.CultureInfo.InvariantCulture))}";
+                else if (clause.Comparator != "IS NULL" && clause.Comparator != "IS NOT NULL")
                 {
                     if (clause.Comparator == "=" || clause.Comparator == "!=")
                     {
@@ -230,10 +305,19 @@ namespace MlTraces.Core.Query
                     + (valueFilter == null ? "" : " AND " + valueFilter);
                 string direct = $"EXISTS (SELECT 1 FROM assessments a WHERE a.trace_id = ti.request_id AND {filters})";
                 string sessionKey = $"'{TraceSearchKeys.SessionMetadata}'";
-                string sessions = $"SELECT sm.value FROM trace_request_metadata sm JOIN assessments a ON a.trace_id = sm.request_id "
-                    + $"WHERE sm.\"key\" = {sessionKey} AND {filters} AND a.assessment_metadata IS NOT NULL AND "
+                string sessionAssessment = $"{filters} AND a.assessment_metadata IS NOT NULL AND "
                     + _dialect.Like("a.assessment_metadata", _p.Add($"%\"{TraceSearchKeys.SessionMetadata}\":%"));
-                string inSession = $"EXISTS (SELECT 1 FROM trace_request_metadata ts WHERE ts.request_id = ti.request_id AND ts.\"key\" = {sessionKey} AND ts.value IN ({sessions}))";
+                string inSession;
+                if (_layout.HasPromotedColumn(TraceAnalytics.SessionColumn))
+                    // On MLflow's analytics layout a trace's session is trace_info.session_id (75868b020152).
+                    inSession = $"ti.session_id IN (SELECT st.session_id FROM trace_info st JOIN assessments a ON a.trace_id = st.request_id "
+                        + $"WHERE st.session_id IS NOT NULL AND {sessionAssessment})";
+                else
+                {
+                    string sessions = $"SELECT sm.value FROM trace_request_metadata sm JOIN assessments a ON a.trace_id = sm.request_id "
+                        + $"WHERE sm.\"key\" = {sessionKey} AND {sessionAssessment}";
+                    inSession = $"EXISTS (SELECT 1 FROM trace_request_metadata ts WHERE ts.request_id = ti.request_id AND ts.\"key\" = {sessionKey} AND ts.value IN ({sessions}))";
+                }
                 return isNull ? $"NOT {direct} AND NOT {inSession}" : $"{direct} OR {inSession}";
             }
 

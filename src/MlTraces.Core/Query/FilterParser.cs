@@ -30,6 +30,7 @@ namespace MlTraces.Core.Query
         public static readonly string[] NumericComparators = { ">", ">=", "!=", "=", "<", "<=" };
         public static readonly string[] SpanContentComparators = { "LIKE", "ILIKE" };
         public static readonly string[] IssueComparators = { "=" };
+        public static readonly string[] NumericAssessmentComparators = { ">", ">=", "<", "<=" };
         public static readonly string[] SpanColumns = { "name", "type", "status" };
 
         public const string TraceNameTag = "mlflow.traceName";
@@ -118,7 +119,13 @@ namespace MlTraces.Core.Query
         public const int MaxNesting = 100;
         public const int MaxTokens = 10_000;
 
-        public static IReadOnlyList<FilterClause> Parse(string? filter)
+        /// <summary>Parses as MLflow's parser before numeric assessment comparators.</summary>
+        public static IReadOnlyList<FilterClause> Parse(string? filter) => Parse(filter, numericAssessments: false);
+
+        /// <param name="numericAssessments">Also take feedback.x / expectation.x compared with a number by &gt; &gt;= &lt; &lt;=
+        /// (MLflow's NUMERIC_ASSESSMENT_COMPARATORS), which only stores with MLflow's analytics columns can answer
+        /// (<see cref="FilterCompiler"/> refuses them elsewhere as <see cref="Parse(string?)"/> does).</param>
+        public static IReadOnlyList<FilterClause> Parse(string? filter, bool numericAssessments)
         {
             if (string.IsNullOrEmpty(filter)) return Array.Empty<FilterClause>();
             string text = filter!;
@@ -142,7 +149,7 @@ namespace MlTraces.Core.Query
             if (comparisons > MaxComparisons)
                 throw new InvalidParameterException(
                     $"Invalid filter string: it has {comparisons:N0} comparisons, and MlTraces takes up to {MaxComparisons:N0} AND-ed comparisons in one filter. Split the search into several, or use IN (...) for a list of values.");
-            var raw = joined.Where(t => t.Kind == TokenKind.Comparison).Select(ReadComparison).ToList();
+            var raw = joined.Where(t => t.Kind == TokenKind.Comparison).Select(t => ReadComparison(t, numericAssessments)).ToList();
             var clauses = new List<FilterClause>();
             foreach (var r in raw)
             {
@@ -232,7 +239,7 @@ namespace MlTraces.Core.Query
             return new Token(TokenKind.Comparison, text, left.Start, parts);
         }
 
-        private static RawClause ReadComparison(Token comparison)
+        private static RawClause ReadComparison(Token comparison, bool numericAssessments)
         {
             var p = comparison.Parts;
             if (p.Count == 2)
@@ -250,13 +257,13 @@ namespace MlTraces.Core.Query
             }
             var (type, key) = TraceSearchKeys.Identifier(p[0].Text, TraceSearchKeys.SearchAttributeKeys);
             var clause = new RawClause { Type = type, Key = key, Comparator = p[1].Text, Text = comparison.Text };
-            clause.Value = ReadValue(type, key, p[2]);
+            clause.Value = ReadValue(type, key, p[2], numericAssessments ? clause.Comparator : null);
             // Span clauses are checked here, before the comparator is upper-cased: `span.name like 'x'` fails.
             if (type == "span") CheckSpan(key, clause.Comparator);
             return clause;
         }
 
-        private static object ReadValue(string type, string key, Token token)
+        private static object ReadValue(string type, string key, Token token, string? numericComparator)
         {
             bool isString = token.Kind == TokenKind.StringSingle || token.Kind == TokenKind.Identifier;
             bool isList = token.Kind == TokenKind.Parenthesis;
@@ -287,7 +294,14 @@ namespace MlTraces.Core.Query
                     if (isString) return Unquote(token.Text);
                     if (isList) return ReadList(token.Text);
                     throw new InvalidParameterException(expected);
-                default: // request_metadata, feedback, expectation, issue
+                case "feedback":
+                case "expectation":
+                    if (isString) return Unquote(token.Text);
+                    // feedback.score >= 4: a number with a numeric comparator. The compiler compares it on MLflow's
+                    // aggregate_value where the store has that column, and refuses it elsewhere with this message.
+                    if (isNumber && Array.IndexOf(TraceSearchKeys.NumericAssessmentComparators, numericComparator) >= 0) return ReadNumber(token);
+                    throw new InvalidParameterException(expected);
+                default: // request_metadata, issue
                     if (isString) return Unquote(token.Text);
                     throw new InvalidParameterException(expected);
             }
@@ -393,7 +407,8 @@ namespace MlTraces.Core.Query
                 case "feedback":
                 case "expectation":
                     if (key.Length == 0) throw new InvalidParameterException("Assessment field name cannot be empty");
-                    Require(comparator, TraceSearchKeys.AssessmentComparators, $"assessment.{key} comparator '{comparator}' not one of '{{0}}'");
+                    if (!(value is long || value is double))
+                        Require(comparator, TraceSearchKeys.AssessmentComparators, $"assessment.{key} comparator '{comparator}' not one of '{{0}}'");
                     entity = type == "feedback" ? FilterEntity.Feedback : FilterEntity.Expectation;
                     break;
                 default:
@@ -401,6 +416,10 @@ namespace MlTraces.Core.Query
             }
             return new FilterClause(entity, key, comparator, value, text);
         }
+
+        /// <summary>A feedback/expectation clause that compares a number (see <see cref="Parse(string?, bool)"/>).</summary>
+        public static bool IsNumericAssessment(FilterClause c) =>
+            (c.Entity == FilterEntity.Feedback || c.Entity == FilterEntity.Expectation) && (c.Value is long || c.Value is double);
 
         private static void Require(string comparator, string[] allowed, string messageFormat)
         {

@@ -193,6 +193,15 @@ namespace MlTraces.Core.Query
                     case OrderEntity.Attribute:
                         expr = Column(term.Key, out nullable);
                         break;
+                    // On MLflow's analytics layout (75868b020152) the name and the session are trace_info columns.
+                    case OrderEntity.Tag when term.Key == TraceAnalytics.TraceNameTag && layout.HasPromotedColumn(TraceAnalytics.TraceNameColumn):
+                        expr = "ti.trace_name";
+                        nullable = true;
+                        break;
+                    case OrderEntity.Metadata when term.Key == TraceAnalytics.SessionMetadata && layout.HasPromotedColumn(TraceAnalytics.SessionColumn):
+                        expr = "ti.session_id";
+                        nullable = true;
+                        break;
                     default:
                         string table = term.Entity == OrderEntity.Tag ? "trace_tags" : "trace_request_metadata";
                         string alias = "o" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -78,7 +78,7 @@ namespace MlTraces.Core.Query
         {
             // MLflow reads order_by before the filter, so its errors come first.
             var order = OrderByParser.Parse(spec.OrderBy);
-            var clauses = spec.Clauses ?? FilterParser.Parse(spec.Filter);
+            var clauses = spec.Clauses ?? FilterParser.Parse(spec.Filter, numericAssessments: true);
 
             var parameters = new SqlParameters();
             var warnings = new List<string>();

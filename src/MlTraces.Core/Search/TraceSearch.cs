@@ -50,7 +50,7 @@ namespace MlTraces.Core.Search
         /// so a bad filter fails before any row is read.</summary>
         public IEnumerable<IReadOnlyList<Trace>> RunBatches(SearchOptions options, CancellationToken cancel = default)
         {
-            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter);
+            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter, numericAssessments: true);
             var order = OrderByParser.Parse(options.OrderBy);
             var experimentIds = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().Select(id => long.Parse(id, CultureInfo.InvariantCulture)).ToList();
             if (experimentIds.Count == 0) return Enumerable.Empty<IReadOnlyList<Trace>>();
@@ -86,7 +86,7 @@ namespace MlTraces.Core.Search
 
         public long Count(SearchOptions options)
         {
-            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter);
+            var clauses = options.Clauses ??= FilterParser.Parse(options.Filter, numericAssessments: true);
             var ids = options.ExperimentIds.Select(Experiments.NormalizeId).Distinct().ToList();
             if (ids.Count == 0) return 0;
             var p = new SqlParameters();

@@ -67,7 +67,7 @@ namespace MlTraces.Core.Store
         public override string? ConnectionCacheSize(int megabytes) => $"PRAGMA cache_size = -{megabytes * 1024}";
         public override string TablesAndColumnsQuery =>
             "SELECT m.name, p.name FROM sqlite_master m LEFT JOIN pragma_table_xinfo(m.name) p " +
-            "ON m.name IN (@t0, @t1, @t2, @t3) WHERE m.type = 'table'";
+            "ON m.name IN (@t0, @t1, @t2, @t3, @t4) WHERE m.type = 'table'";
         // One JSON array parameter: Microsoft.Data.Sqlite offers every parameter of a command to every statement
         // by name, so a batch's hydration with 100 placeholders per statement spent 0.6 ms of 7 binding them.
         public override string IsAnyOf(string expr, SqlParameters p, IReadOnlyCollection<string> ids)
@@ -112,12 +112,12 @@ namespace MlTraces.Core.Store
         // From the catalogs, not information_schema: its views cost 5-10 ms to plan, on every command that opens a
         // store (as much as a whole first page of Search-Trace). Ordinary and partitioned tables are its BASE TABLEs.
         public override string TablesAndColumnsQuery =>
-            // Two parts, so pg_attribute is read through its index for the four tables only: an outer join of
+            // Two parts, so pg_attribute is read through its index for the five tables only: an outer join of
             // every table to it scans all of pg_attribute (1.8 ms of every command on a warm server).
             "SELECT c.relname::text, NULL::text FROM pg_catalog.pg_class c " +
             "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') UNION ALL " +
             "SELECT c.relname::text, a.attname::text FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid " +
-            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname IN (@t0, @t1, @t2, @t3) " +
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname IN (@t0, @t1, @t2, @t3, @t4) " +
             "AND a.attnum > 0 AND NOT a.attisdropped";
         // One text[] parameter: binding hundreds of separate ones costs Npgsql and the server more than the query
         // (a search's hydration took 4.5 ms with 100 placeholders per statement, 2.5 ms with one array each).

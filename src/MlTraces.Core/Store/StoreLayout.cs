@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Data.Common;
+using System.Linq;
 
 namespace MlTraces.Core.Store
 {
@@ -25,6 +26,28 @@ namespace MlTraces.Core.Store
         public bool HasEntityAssociations { get; private set; }
         public bool HasWorkspaces { get; private set; }
         public bool HasWorkspaceArchivalColumns { get; private set; }
+
+        /// <summary>The trace_info columns MLflow's "add sql trace analytics schema" (75868b020152, MLflow 3.17) moved
+        /// the trace name, session id, token usage and cost into, as far as this store has them (a sixth token column,
+        /// cache_creation_input_tokens_above_1hr, came in a later version of the same revision). Empty before it.</summary>
+        public IReadOnlyCollection<string> PromotedTraceColumns { get; private set; } = Array.Empty<string>();
+        /// <summary>trace_info.trace_name and its siblings exist: the name, session, tokens and cost of a trace live
+        /// in columns, and MLflow no longer writes (and its upgrade deleted) their tag and metadata rows.</summary>
+        public bool HasPromotedTraceColumns => PromotedTraceColumns.Count > 0;
+        /// <summary>assessments.experiment_id, trace_timestamp_ms, aggregate_value and is_numeric_value (75868b020152).</summary>
+        public bool HasAssessmentAnalytics { get; private set; }
+        /// <summary>spans.input_cost, output_cost, total_cost, model_name and model_provider (75868b020152).</summary>
+        public bool HasSpanAnalytics { get; private set; }
+        /// <summary>sql_trace_rollup_rebuild_queue, where writers mark a day's rollups stale (75868b020152).</summary>
+        public bool HasRollupQueue { get; private set; }
+
+        /// <summary>The review-queue table whose rows name a trace, and that column: review_queue_items.item_id (or, in
+        /// an earlier version of b7e4c1a90f23, review_queue_traces.target_id); null where the store has neither. No
+        /// foreign key ties them to trace_info, so MLflow's _delete_traces deletes them itself (PR #23913).</summary>
+        public (string Table, string Column)? ReviewQueueItems { get; private set; }
+
+        /// <summary>Whether trace_info has this promoted column.</summary>
+        public bool HasPromotedColumn(string column) => PromotedTraceColumns.Contains(column);
 
         /// <summary>Tables that hang on a trace, children first, as far as this layout has them.</summary>
         public IReadOnlyList<string> TraceChildTables
@@ -108,7 +131,7 @@ namespace MlTraces.Core.Store
             {
                 // One query for the tables and the columns of those whose columns matter.
                 cmd.CommandText = dialect.TablesAndColumnsQuery;
-                string[] detailed = { "trace_info", "experiments", "spans", "workspaces" };
+                string[] detailed = { "trace_info", "experiments", "spans", "workspaces", "assessments" };
                 for (int i = 0; i < detailed.Length; i++) TraceStore.AddParameter(cmd, "@t" + i, detailed[i]);
                 using var r = cmd.ExecuteReader();
                 while (r.Read())
@@ -151,6 +174,16 @@ namespace MlTraces.Core.Store
             layout.HasEntityAssociations = tables.ContainsKey("entity_associations");
             layout.HasWorkspaces = tables.ContainsKey("workspaces");
             layout.HasWorkspaceArchivalColumns = Has("workspaces", "trace_archival_location");
+            // Each promoted column on its own: versions of the same revision differ in which token columns exist.
+            if (Has("trace_info", "trace_name"))
+                layout.PromotedTraceColumns = new HashSet<string>(
+                    TraceAnalytics.PromotedColumns.Where(c => Has("trace_info", c)), StringComparer.Ordinal);
+            layout.HasAssessmentAnalytics = Has("assessments", "aggregate_value") && Has("assessments", "is_numeric_value")
+                && Has("assessments", "experiment_id") && Has("assessments", "trace_timestamp_ms");
+            layout.HasSpanAnalytics = Has("spans", "model_name") && Has("spans", "total_cost");
+            layout.HasRollupQueue = tables.ContainsKey("sql_trace_rollup_rebuild_queue");
+            if (tables.ContainsKey("review_queue_items")) layout.ReviewQueueItems = ("review_queue_items", "item_id");
+            else if (tables.ContainsKey("review_queue_traces")) layout.ReviewQueueItems = ("review_queue_traces", "target_id");
             return layout;
         }
     }

@@ -132,6 +132,8 @@ namespace MlTraces.Core.Store
                             + "MLflow's trace JSON records an experiment's number, not its name, so whether they came from an experiment of that name is not known. "
                             + "To file traces from another store by name, import them with -ExperimentName <name> (created if missing).");
                 }
+                RollupQueue.Invalidate(_store, tx, results.Where(r => r.Outcome == ImportOutcome.Imported).Select(r => r.Trace.TraceId).ToList(),
+                    DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 tx.Commit();
                 return 0;
             });

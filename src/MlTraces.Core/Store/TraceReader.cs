@@ -101,11 +101,29 @@ namespace MlTraces.Core.Store
                 sql += "; SELECT assessment_id, trace_id, name, assessment_type, value, error, created_timestamp, last_updated_timestamp, " +
                        "source_type, source_id, run_id, span_id, rationale, overrides, valid, assessment_metadata " +
                        $"FROM assessments WHERE {dialect.IsAnyOf("trace_id", p, ids)}";
+            var promoted = _store.Layout.PromotedTraceColumns;
+            if (promoted.Count > 0)
+                sql += $"; SELECT request_id, {string.Join(", ", promoted)} FROM trace_info WHERE {dialect.IsAnyOf("request_id", p, ids)}";
             using var cmd = _store.Command(sql, p);
             using var r = _store.Translate(() => cmd.ExecuteReader());
             ReadKeyValues(r, byId, t => t.Tags);
             if (_store.Translate(() => r.NextResult())) ReadKeyValues(r, byId, t => t.Metadata);
             if (assessments && _store.Translate(() => r.NextResult())) ReadAssessments(r, byId);
+            if (promoted.Count > 0 && _store.Translate(() => r.NextResult())) ReadPromoted(r, byId, promoted);
+        }
+
+        /// <summary>On MLflow's analytics layout, the name tag and the session, token usage and cost metadata as MLflow's
+        /// API shows them, synthesized from their trace_info columns (compatibility_metadata_from_columns); a value in a
+        /// column wins over a row left from before the upgrade.</summary>
+        private static void ReadPromoted(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId, IReadOnlyCollection<string> promoted)
+        {
+            while (r.Read())
+            {
+                if (!byId.TryGetValue(r.GetString(0), out var t)) continue;
+                var values = new Dictionary<string, object?>(StringComparer.Ordinal);
+                for (int i = 1; i < r.FieldCount; i++) values[r.GetName(i)] = r.IsDBNull(i) ? null : r.GetValue(i);
+                TraceAnalytics.Synthesize(c => values.TryGetValue(c, out var v) ? v : null, promoted, t.Tags, t.Metadata);
+            }
         }
 
         private static void ReadKeyValues(System.Data.Common.DbDataReader r, Dictionary<string, Trace> byId, Func<Trace, IDictionary<string, string?>> target)

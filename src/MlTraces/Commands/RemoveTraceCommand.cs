@@ -89,7 +89,7 @@ namespace MlTraces.Commands
             {
                 DeletionRules.Check(ByIds, ParameterSetName == ByAgeSet, Before.HasValue, OlderThan, MaxTraces);
                 // A bad filter or experiment id is the user's to fix whatever the store: say so before touching it.
-                if (ParameterSetName == ByFilterSet) _clauses = FilterParser.Parse(Filter);
+                if (ParameterSetName == ByFilterSet) _clauses = FilterParser.Parse(Filter, numericAssessments: true);
                 foreach (var id in ExperimentId ?? new string[0]) Experiments.NormalizeId(id);
             }, Filter);
         }

@@ -84,7 +84,7 @@ namespace MlTraces.Commands
             {
                 _filter = RunId != null ? WithRunId(Filter, RunId) : Filter;
                 // Parsed before touching any store: a bad filter is the user's to fix, whatever the store.
-                _clauses = FilterParser.Parse(_filter);
+                _clauses = FilterParser.Parse(_filter, numericAssessments: true);
                 OrderByParser.Parse(OrderBy);
             }, Filter);
         }

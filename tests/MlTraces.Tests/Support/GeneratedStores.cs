@@ -25,12 +25,16 @@ namespace MlTraces.Tests.Support
             "6953534de441", // 5-column trace_info; spans in each trace's traces.json artifact
             "d3e4f5a6b7c8", // first spans layout, assessments, trace_metrics, entity_associations
             StoreSchema.AlembicRevision, // db_payload_generation, workspaces, span_metrics (the module's own schema)
-            "a1d2e3f4b5c6", // the newest columns the module reads: spans.links
+            "a1d2e3f4b5c6", // spans.links
+            "6f8d9c3b2a1e", // MLflow 3.15/3.16: trace_info's experiment FK cascades, the span start-time index
+            "75868b020152", // MLflow 3.17+: name, session, tokens and cost in trace_info columns, assessment and span analytics columns
         };
 
         public static IEnumerable<object[]> All() => Revisions.Select(r => new object[] { r });
 
         private const int TraceCount = 30;
+
+        private static string Py(double d) => MlTraces.Core.Json.PyJson.FloatRepr(d);
 
         /// <summary>MLflow's DDL for the revision, one statement each.</summary>
         public static List<string> Schema(string revision)
@@ -112,32 +116,73 @@ namespace MlTraces.Tests.Support
                 long experiment = experiments[1 + i % (experiments.Count - 1)].Id;
                 bool inProgress = i == 3;
                 string artifacts = Path.Combine(folder, "mlruns", experiment.ToString(), "traces", id, "artifacts");
-                Insert("trace_info", ("request_id", id), ("experiment_id", experiment), ("timestamp_ms", t.TimestampMs),
-                    ("execution_time_ms", inProgress ? null : t.ExecutionTimeMs), ("status", inProgress ? "IN_PROGRESS" : t.State),
-                    ("client_request_id", t.ClientRequestId), ("request_preview", t.RequestPreview), ("response_preview", t.ResponsePreview));
                 var tags = new Dictionary<string, string>(t.Tags) { ["mlflow.artifactLocation"] = Uri(artifacts) };
                 if (!spansInRows) tags.Remove("mlflow.trace.spansLocation");
+                var metadata = new Dictionary<string, string>(t.Metadata);
+                // A cost on every third trace, in the shape json.dumps gives floats (so it reads back byte for byte).
+                if (i % 3 == 0) metadata["mlflow.trace.cost"] = $"{{\"input_cost\": {Py(i / 8.0)}, \"output_cost\": {Py(i / 4.0)}, \"total_cost\": {Py(i * 3 / 8.0)}}}";
+                // On MLflow's analytics layout the name, session, tokens and cost are trace_info columns and their rows
+                // are gone (75868b020152's backfill and _cleanup_legacy_analytics); elsewhere they are rows.
+                bool analytics = Has("trace_info", "trace_name");
+                var promoted = new List<(string, object?)>();
+                if (analytics)
+                {
+                    if (tags.Remove("mlflow.traceName", out var name)) promoted.Add(("trace_name", name));
+                    if (metadata.Remove("mlflow.trace.session", out var session)) promoted.Add(("session_id", session));
+                    if (metadata.Remove("mlflow.trace.tokenUsage", out var usage))
+                        foreach (var p in System.Text.Json.JsonDocument.Parse(usage).RootElement.EnumerateObject()) promoted.Add((p.Name, p.Value.GetInt64()));
+                    if (metadata.Remove("mlflow.trace.cost", out var cost))
+                        foreach (var p in System.Text.Json.JsonDocument.Parse(cost).RootElement.EnumerateObject()) promoted.Add((p.Name, p.Value.GetDouble()));
+                }
+                Insert("trace_info", new[] { ("request_id", (object?)id), ("experiment_id", experiment), ("timestamp_ms", t.TimestampMs),
+                    ("execution_time_ms", inProgress ? null : t.ExecutionTimeMs), ("status", inProgress ? "IN_PROGRESS" : t.State),
+                    ("client_request_id", t.ClientRequestId), ("request_preview", t.RequestPreview), ("response_preview", t.ResponsePreview) }.Concat(promoted).ToArray());
                 foreach (var kv in tags) Insert("trace_tags", ("key", kv.Key), ("value", kv.Value), ("request_id", id));
-                foreach (var kv in t.Metadata) Insert("trace_request_metadata", ("key", kv.Key), ("value", kv.Value), ("request_id", id));
+                foreach (var kv in metadata) Insert("trace_request_metadata", ("key", kv.Key), ("value", kv.Value), ("request_id", id));
                 if (Has("assessments"))
                     foreach (var a in t.Assessments)
+                    {
+                        // assessment_aggregate (mlflow/store/tracking/utils/trace_analytics.py), written out by hand here.
+                        var v = System.Text.Json.JsonDocument.Parse(a.Value).RootElement;
+                        (object? Value, bool Numeric) aggregate = v.ValueKind switch
+                        {
+                            System.Text.Json.JsonValueKind.True => (1.0, false),
+                            System.Text.Json.JsonValueKind.False => (0.0, false),
+                            System.Text.Json.JsonValueKind.Number => (v.GetDouble(), true),
+                            System.Text.Json.JsonValueKind.String when v.GetString()!.Trim().ToLowerInvariant() is "yes" or "no" => (v.GetString()!.Trim().ToLowerInvariant() == "yes" ? 1.0 : 0.0, false),
+                            _ => (null, false),
+                        };
                         Insert("assessments", ("assessment_id", a.AssessmentId), ("trace_id", id), ("name", a.Name), ("assessment_type", a.AssessmentType),
                             ("value", a.Value), ("error", a.Error), ("created_timestamp", a.CreatedTimestampMs), ("last_updated_timestamp", a.LastUpdatedTimestampMs),
                             ("source_type", a.SourceType), ("source_id", a.SourceId), ("run_id", a.RunId), ("span_id", a.SpanId), ("rationale", a.Rationale),
-                            ("overrides", a.Overrides), ("valid", a.Valid), ("assessment_metadata", a.Metadata));
+                            ("overrides", a.Overrides), ("valid", a.Valid), ("assessment_metadata", a.Metadata),
+                            ("experiment_id", experiment), ("trace_timestamp_ms", t.TimestampMs), ("aggregate_value", aggregate.Value), ("is_numeric_value", aggregate.Numeric));
+                    }
                 var spans = t.Spans ?? new List<Span>();
                 if (spansInRows)
-                    foreach (var s in spans)
+                    for (int k = 0; k < spans.Count; k++)
+                    {
+                        var s = spans[k];
+                        // The first span's cost: a span_metrics row before the analytics layout, a spans column on it. The
+                        // model and provider columns hold the span's mlflow.llm.model / mlflow.llm.provider attributes (as
+                        // 75868b020152's backfill takes them from dimension_attributes, and log_spans from the span).
+                        string? Attr(string key) => System.Text.Json.JsonDocument.Parse(s.Content).RootElement.TryGetProperty("attributes", out var a)
+                            && a.TryGetProperty(key, out var v) && v.ValueKind == System.Text.Json.JsonValueKind.String
+                            && System.Text.Json.JsonDocument.Parse(v.GetString()!).RootElement is var d && d.ValueKind == System.Text.Json.JsonValueKind.String ? d.GetString() : null;
                         Insert("spans", ("trace_id", id), ("experiment_id", experiment), ("span_id", s.SpanId), ("parent_span_id", s.ParentSpanId), ("name", s.Name),
-                            ("type", s.SpanType), ("status", s.Status), ("start_time_unix_nano", s.StartTimeUnixNano), ("end_time_unix_nano", s.EndTimeUnixNano), ("content", s.Content));
+                            ("type", s.SpanType), ("status", s.Status), ("start_time_unix_nano", s.StartTimeUnixNano), ("end_time_unix_nano", s.EndTimeUnixNano), ("content", s.Content),
+                            ("input_cost", k == 0 ? 0.5 : (object?)null), ("model_name", Attr("mlflow.llm.model")), ("model_provider", Attr("mlflow.llm.provider")));
+                    }
                 else
                 {
                     // Before the spans table, MLflow's client uploaded the spans as the trace's traces.json artifact.
                     Directory.CreateDirectory(artifacts);
                     File.WriteAllText(Path.Combine(artifacts, "traces.json"), "{\"spans\": [" + string.Join(", ", spans.Select(s => s.Content.Replace(t.TraceId, id))) + "]}");
                 }
-                if (Has("trace_metrics")) Insert("trace_metrics", ("request_id", id), ("key", "total_tokens"), ("value", 42.0 + i));
-                if (Has("span_metrics") && spans.Count > 0) Insert("span_metrics", ("trace_id", id), ("span_id", spans[0].SpanId), ("key", "input_cost"), ("value", 0.5));
+                // Token and cost metrics are columns on the analytics layout (the upgrade deleted these rows); another
+                // metric stays a row there.
+                if (Has("trace_metrics")) Insert("trace_metrics", ("request_id", id), ("key", analytics ? "latency_p50" : "total_tokens"), ("value", 42.0 + i));
+                if (Has("span_metrics") && spans.Count > 0 && !Has("spans", "input_cost")) Insert("span_metrics", ("trace_id", id), ("span_id", spans[0].SpanId), ("key", "input_cost"), ("value", 0.5));
                 if (Has("entity_associations") && i % 4 == 0)
                 {
                     Insert("entity_associations", ("association_id", "ea-s-" + i), ("source_type", "trace"), ("source_id", id), ("destination_type", "run"), ("destination_id", "run-1"), ("created_time", 0L));
