@@ -17,6 +17,8 @@ namespace MlTraces.Core.Export
     {
         public const string SpanTypeAttribute = "mlflow.spanType";
         public const string TraceRequestIdAttribute = "mlflow.traceRequestId";
+        /// <summary>The OTel trace id (hex) of a version 4 span dict (MLflow 3.5), whose trace_id is the MLflow id.</summary>
+        public const string OtelTraceIdKey = "otel_trace_id";
 
         /// <summary>A span from its stored JSON; <see cref="Span.Content"/> keeps <paramref name="contentJson"/> verbatim.</summary>
         public static Span FromContent(string traceId, string contentJson)
