@@ -7,7 +7,6 @@ using Google.Protobuf;
 using MlTraces.Core.Archive.Otlp;
 using MlTraces.Core.Export;
 using MlTraces.Core.Json;
-using MlTraces.Core.Spans;
 using MlTraces.Core.Store;
 
 namespace MlTraces.Core.Archive
@@ -105,7 +104,7 @@ namespace MlTraces.Core.Archive
                 SpanTranslation.TranslateLoaded(o);
                 // Span.from_dict refuses a span that does not name its trace (no attributes, no mlflow.traceRequestId,
                 // or an empty one), and the archival pass marks such a trace MALFORMED_TRACE.
-                if (!(o["attributes"] is JsonObject named) || !PyJson.Truthy(named.Get(SpanJson.TraceRequestIdAttribute)))
+                if (!SpanJson.NamesItsTrace(o))
                     throw WriteError(traceId, $"Failed to create a Span object from the given dictionary: the {SpanJson.TraceRequestIdAttribute} "
                         + $"attribute of span '{span.SpanId}' is empty or missing.");
 

@@ -68,8 +68,25 @@ namespace MlTraces.Core.Export
             if (o["attributes"] is JsonObject attributes)
                 foreach (var kv in attributes.Items)
                     span.Attributes[kv.Key] = AttributeText(kv.Value);
-            span.SpanType = span.Attributes.TryGetValue(SpanTypeAttribute, out var type) ? DecodeAttributeString(type) : null;
+            // MLflow loads a span through translate_loaded_span: one that came over OTLP has the type its
+            // semantic conventions name.
+            span.SpanType = span.Attributes.TryGetValue(SpanTypeAttribute, out var type) ? DecodeAttributeString(type)
+                : o["attributes"] is JsonObject stored ? SpanTranslation.SpanType(stored) : null;
             return span;
+        }
+
+        /// <summary>Span.from_dict's first test (mlflow/entities/span.py): the dict's attributes hold a truthy
+        /// mlflow.traceRequestId, as stored (before any JSON decoding). MLflow refuses to load any other span.</summary>
+        public static bool NamesItsTrace(JsonObject spanDict) =>
+            spanDict["attributes"] is JsonObject attributes && PyJson.Truthy(attributes.Get(TraceRequestIdAttribute));
+
+        /// <summary>The same test on a span already read: the usual stored value (the JSON text of the id) decides at
+        /// once; anything else is decided on the span's own JSON.</summary>
+        public static bool NamesItsTrace(Span span)
+        {
+            if (span.Attributes.TryGetValue(TraceRequestIdAttribute, out var stored) && stored.StartsWith("\"", StringComparison.Ordinal)) return true;
+            try { return JsonNode.Parse(span.Content) is JsonObject o && NamesItsTrace(o); }
+            catch (JsonException) { return false; }
         }
 
         /// <summary>True for the MLflow 2.x span dict, which nests the ids under "context".</summary>

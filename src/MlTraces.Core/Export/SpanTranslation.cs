@@ -1,8 +1,7 @@
 using System.Collections.Generic;
-using MlTraces.Core.Export;
 using MlTraces.Core.Json;
 
-namespace MlTraces.Core.Spans
+namespace MlTraces.Core.Export
 {
     /// <summary>
     /// MLflow's translate_loaded_span (mlflow/tracing/otel/translation/__init__.py): a span that arrived over OTLP
