@@ -151,11 +151,11 @@ namespace MlTraces.Core.Archive
                 {
                     TraceId = ByteString.CopyFrom(FromHex(OtelTraceIdHex)),
                     SpanId = ByteString.CopyFrom(FromHex(SpanIdHex)),
-                    Name = Name,
-                    StartTimeUnixNano = unchecked((ulong)StartTimeNs),
-                    Status = new Status { Code = StatusCode == "OK" ? Status.Types.StatusCode.Ok : StatusCode == "ERROR" ? Status.Types.StatusCode.Error : Status.Types.StatusCode.Unset, Message = StatusMessage },
+                    Name = Utf8(traceId, SpanIdForErrors, Name!),
+                    StartTimeUnixNano = Unsigned(traceId, SpanIdForErrors, StartTimeNs, "start_time_unix_nano"),
+                    Status = new Status { Code = StatusCode == "OK" ? Status.Types.StatusCode.Ok : StatusCode == "ERROR" ? Status.Types.StatusCode.Error : Status.Types.StatusCode.Unset, Message = Utf8(traceId, SpanIdForErrors, StatusMessage) },
                 };
-                if (EndTimeNs.HasValue && EndTimeNs.Value != 0) s.EndTimeUnixNano = unchecked((ulong)EndTimeNs.Value);
+                if (EndTimeNs.HasValue && EndTimeNs.Value != 0) s.EndTimeUnixNano = Unsigned(traceId, SpanIdForErrors, EndTimeNs.Value, "end_time_unix_nano");
                 if (ParentIdHex != null) s.ParentSpanId = ByteString.CopyFrom(FromHex(ParentIdHex));
 
                 foreach (var kv in Attributes.Items)
@@ -165,8 +165,11 @@ namespace MlTraces.Core.Archive
                 {
                     var ev = new Otlp.Span.Types.Event
                     {
-                        Name = SpanJson.AsText(e["name"]) ?? "",
-                        TimeUnixNano = unchecked((ulong)(SpanJson.AsInt64(e["time_unix_nano"]) ?? 0)),
+                        // OTelEvent(name=event["name"], timestamp=int(event["time_unix_nano"])): both must be there.
+                        Name = Utf8(traceId, SpanIdForErrors, (e["name"] as JsonString)?.Value
+                            ?? throw WriteError(traceId, $"Span '{SpanIdForErrors}' has an event without a name.")),
+                        TimeUnixNano = Unsigned(traceId, SpanIdForErrors, SpanJson.AsInt64(e["time_unix_nano"])
+                            ?? throw WriteError(traceId, $"Span '{SpanIdForErrors}' has an event without a valid time_unix_nano."), "event time_unix_nano"),
                     };
                     if (e["attributes"] is JsonObject ea)
                         foreach (var kv in ea.Items)
@@ -214,7 +217,26 @@ namespace MlTraces.Core.Archive
         /// <summary>attributes.add() with key and _set_otel_proto_anyvalue(attr.value, value): None leaves the value
         /// field unset, so a null attribute is a KeyValue without a value, not one with an empty AnyValue.</summary>
         private static KeyValue Attribute(string traceId, string spanId, string key, JsonNode value) =>
-            new KeyValue { Key = key, Value = value is JsonNull ? null : ToAnyValue(traceId, spanId, value) };
+            new KeyValue { Key = Utf8(traceId, spanId, key), Value = value is JsonNull ? null : ToAnyValue(traceId, spanId, value) };
+
+        /// <summary>Python's protobuf refuses a str it cannot encode as UTF-8 (a lone surrogate, which json.loads
+        /// accepts from \ud800) with a ValueError, so MLflow's pass marks the trace MALFORMED_TRACE; C# would write
+        /// U+FFFD instead.</summary>
+        private static string Utf8(string traceId, string spanId, string text)
+        {
+            for (int i = 0; i < text.Length; i++)
+            {
+                char c = text[i];
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+                if (char.IsSurrogate(c))
+                    throw WriteError(traceId, $"Span '{spanId}' has a string that cannot be encoded in UTF-8 (a lone surrogate at position {i}).");
+            }
+            return text;
+        }
+
+        /// <summary>OTLP times are fixed64: Python's protobuf refuses a negative one (ValueError, MALFORMED_TRACE).</summary>
+        private static ulong Unsigned(string traceId, string spanId, long nanos, string field) =>
+            nanos >= 0 ? (ulong)nanos : throw WriteError(traceId, $"Span '{spanId}' has a negative {field} ({nanos.ToString(CultureInfo.InvariantCulture)}).");
 
         /// <summary>_set_otel_proto_anyvalue for a JSON value: None stays unset, lists and dicts are always set (even empty).</summary>
         private static AnyValue ToAnyValue(string traceId, string spanId, JsonNode value)
@@ -224,7 +246,7 @@ namespace MlTraces.Core.Archive
             {
                 case JsonNull _: break;
                 case JsonBool b: v.BoolValue = b.Value; break;
-                case JsonString s: v.StringValue = s.Value; break;
+                case JsonString s: v.StringValue = Utf8(traceId, spanId, s.Value); break;
                 case JsonNumber n when n.IsInteger && !IsNonFinite(n.Text):
                     // Python ints are unbounded; protobuf's int64 setter refuses the rest, and so does MLflow's archival.
                     if (!long.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l))
@@ -261,7 +283,9 @@ namespace MlTraces.Core.Archive
                 case "NaN": return PythonNaN;
                 case "Infinity": return double.PositiveInfinity;
                 case "-Infinity": return double.NegativeInfinity;
-                default: return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                // A JSON number too large for a double is float('inf') in Python; .NET Framework's parser fails on it.
+                default: return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d
+                    : text.StartsWith("-", StringComparison.Ordinal) ? double.NegativeInfinity : double.PositiveInfinity;
             }
         }
 

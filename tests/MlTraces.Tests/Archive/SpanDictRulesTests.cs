@@ -186,13 +186,45 @@ namespace MlTraces.Tests.Archive
         [Fact]
         public void NaNAndInfinityAreFloatsAsPythonsJsonReadsThem()
         {
-            string attrs = "{" + RequestIdAttribute + ", \"nan\": \"NaN\", \"inf\": \"Infinity\", \"ninf\": \"-Infinity\", \"l\": \"[NaN]\"}";
+            string attrs = "{" + RequestIdAttribute + ", \"nan\": \"NaN\", \"inf\": \"Infinity\", \"ninf\": \"-Infinity\", \"l\": \"[NaN]\", \"huge\": \"-1e400\"}";
             var byKey = OnlySpan(Write(V3Dict("00000000000000a1", null, attrs))).Attributes.ToDictionary(a => a.Key, a => a.Value);
             // float('nan') has the sign bit clear (0x7ff8000000000000); .NET's double.NaN has it set.
             Assert.Equal(0x7FF8000000000000, BitConverter.DoubleToInt64Bits(byKey["nan"].DoubleValue));
             Assert.Equal(double.PositiveInfinity, byKey["inf"].DoubleValue);
             Assert.Equal(double.NegativeInfinity, byKey["ninf"].DoubleValue);
             Assert.Equal(0x7FF8000000000000, BitConverter.DoubleToInt64Bits(byKey["l"].ArrayValue.Values[0].DoubleValue));
+            // float("-1e400") is -inf.
+            Assert.Equal(double.NegativeInfinity, byKey["huge"].DoubleValue);
+        }
+
+        /// <summary>What Python's protobuf refuses while to_otel_proto fills the message (a ValueError or TypeError,
+        /// which the archival pass turns into MALFORMED_TRACE), and what OTelEvent cannot be built without.</summary>
+        [Theory]
+        [InlineData("attributes", ", \"s\": \"\\\"\\\\ud800\\\"\"", "lone surrogate")]           // a str json.loads makes from "\ud800"
+        [InlineData("attributes", ", \"\\udc00\": \"1\"", "lone surrogate")]                             // in a key
+        [InlineData("name", "\\udc00x", "lone surrogate")]
+        [InlineData("start", "-5", "negative start_time_unix_nano")]
+        [InlineData("end", "-5", "negative end_time_unix_nano")]
+        [InlineData("events", "[{\"name\": \"e\", \"time_unix_nano\": -1, \"attributes\": {}}]", "negative event time_unix_nano")]
+        [InlineData("events", "[{\"time_unix_nano\": 1, \"attributes\": {}}]", "an event without a name")]
+        [InlineData("events", "[{\"name\": null, \"time_unix_nano\": 1}]", "an event without a name")]
+        [InlineData("events", "[{\"name\": \"e\", \"attributes\": {}}]", "an event without a valid time_unix_nano")]
+        public void WhatPythonsProtobufRefusesIsMalformedToo(string part, string value, string expected)
+        {
+            string dict = part switch
+            {
+                "attributes" => V3Dict("00000000000000a1", null, "{" + RequestIdAttribute + value + "}"),
+                "events" => V3Dict("00000000000000a1", null, "{" + RequestIdAttribute + "}", value),
+                _ => V3Dict("00000000000000a1", null, "{" + RequestIdAttribute + "}"),
+            };
+            if (part == "name") dict = dict.Replace("\"name\": \"s\"", "\"name\": \"" + value + "\"");
+            if (part == "start") dict = dict.Replace("\"start_time_unix_nano\": 10", "\"start_time_unix_nano\": " + value);
+            if (part == "end") dict = dict.Replace("\"end_time_unix_nano\": 20", "\"end_time_unix_nano\": " + value);
+            var ex = Assert.Throws<ArchivedTraceException>(() => Write(dict));
+            Assert.Equal(ArchivedTraceException.WriteErrorId, ex.ErrorId);
+            Assert.Contains(expected, ex.Message);
+            // A surrogate pair is a character like any other.
+            OnlySpan(Write(V3Dict("00000000000000a1", null, "{" + RequestIdAttribute + ", \"s\": \"\\\"\\\\ud83d\\\\ude00\\\"\"}")));
         }
     }
 }
