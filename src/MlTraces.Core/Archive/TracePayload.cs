@@ -29,7 +29,7 @@ namespace MlTraces.Core.Archive
     /// <summary>
     /// MLflow's archive format traces.pb (mlflow/tracing/otel/otel_archival.py): binary OTLP TracesData with exactly
     /// one ResourceSpans (the first span's resource; spans from stored JSON have the empty resource) and exactly one
-    /// ScopeSpans (no scope), the spans root-first as Span.to_otel_proto() writes them. No compression.
+    /// ScopeSpans (no scope), the spans in span-id order as Span.to_otel_proto() writes them. No compression.
     /// </summary>
     public static class TracePayload
     {
@@ -59,7 +59,9 @@ namespace MlTraces.Core.Archive
             // from its JSON the empty resource, and so do we.
 
             var scopeSpans = new ScopeSpans();
-            foreach (var p in SortRootFirst(parsed, x => x.ParentIdHex, x => x.StartTimeNs, x => x.SpanIdHex))
+            // SqlAlchemyStore.archive_traces reads a trace's spans ORDER BY span_id and spans_to_traces_data_pb keeps
+            // that order (only the reader sorts root-first).
+            foreach (var p in parsed.OrderBy(x => x.SpanIdHex, StringComparer.Ordinal))
                 scopeSpans.Spans.Add(p.ToOtelProto(traceId));
             // resource.CopyFrom(empty) marks the resource present, so it is written (as an empty message); the scope
             // is never touched, so it is absent. Same bytes as MLflow.
@@ -74,7 +76,7 @@ namespace MlTraces.Core.Archive
         private static IEnumerable<T> SortRootFirst<T>(IEnumerable<T> items, Func<T, string?> parent, Func<T, long> start, Func<T, string> spanId) =>
             items.OrderBy(x => parent(x) == null ? 0 : 1).ThenBy(start).ThenBy(spanId, StringComparer.Ordinal);
 
-        /// <summary>A span dict as MLflow's Span.from_dict reads it, ready for to_otel_proto.</summary>
+        /// <summary>A span dict as the archival pass reads it, Span.from_dict(translate_loaded_span(dict)), ready for to_otel_proto.</summary>
         private sealed class ParsedSpan
         {
             public string OtelTraceIdHex = "";
@@ -98,17 +100,29 @@ namespace MlTraces.Core.Archive
                 catch (JsonException ex) { throw WriteError(traceId, $"Span '{span.SpanId}' is not valid JSON: {ex.Message}", ex); }
                 if (!(node is JsonObject o)) throw WriteError(traceId, $"Span '{span.SpanId}' is not a JSON object.");
 
+                // A span that arrived over OTLP keeps the type its semantic conventions give it.
+                SpanTranslation.TranslateLoaded(o);
+                // Span.from_dict refuses a span that does not name its trace (no attributes, no mlflow.traceRequestId,
+                // or an empty one), and the archival pass marks such a trace MALFORMED_TRACE.
+                if (!SpanJson.NamesItsTrace(o))
+                    throw WriteError(traceId, $"Failed to create a Span object from the given dictionary: the {SpanJson.TraceRequestIdAttribute} "
+                        + $"attribute of span '{span.SpanId}' is empty or missing.");
+
                 var p = new ParsedSpan { SpanIdForErrors = span.SpanId };
-                p.OtelTraceIdHex = Id(traceId, span, o["trace_id"], 16, "trace_id")!;
-                p.SpanIdHex = Id(traceId, span, o["span_id"], 8, "span_id")!;
+                // The span dict of MLflow 3.5 (version 4: trace_id is the MLflow id, ids are hex, the OTel trace id is
+                // otel_trace_id). MLflow tells it by its version key; to_dict writes both keys together.
+                bool v4 = o.Get(SpanJson.OtelTraceIdKey) != null;
+                Func<JsonNode?, int, string, string?> id = (node, bytes, field) => Id(traceId, span, node, bytes, field, hexOnly: v4);
+                p.OtelTraceIdHex = id(v4 ? o[SpanJson.OtelTraceIdKey] : o["trace_id"], 16, v4 ? SpanJson.OtelTraceIdKey : "trace_id")!;
+                p.SpanIdHex = id(o["span_id"], 8, "span_id")!;
                 // Proto JSON keeps an empty parent id for roots; MLflow treats "" and null alike.
-                p.ParentIdHex = Truthy(o["parent_span_id"]) ? Id(traceId, span, o["parent_span_id"], 8, "parent_span_id") : null;
+                p.ParentIdHex = PyJson.Truthy(o["parent_span_id"]) ? id(o["parent_span_id"], 8, "parent_span_id") : null;
                 p.Name = o["name"] is JsonString n ? n.Value : null;
                 if (p.Name == null)
                     throw WriteError(traceId, $"Span '{span.SpanId}' has no name; an OTLP span needs one.");
                 p.StartTimeNs = SpanJson.AsInt64(o["start_time_unix_nano"])
                     ?? throw WriteError(traceId, $"Span '{span.SpanId}' has no valid start_time_unix_nano.");
-                p.EndTimeNs = Truthy(o["end_time_unix_nano"]) ? SpanJson.AsInt64(o["end_time_unix_nano"]) : null;
+                p.EndTimeNs = PyJson.Truthy(o["end_time_unix_nano"]) ? SpanJson.AsInt64(o["end_time_unix_nano"]) : null;
 
                 JsonNode? status = o["status"];
                 p.StatusCode = SpanJson.NormalizeStatusCode(status is JsonObject so ? so["code"] : status);
@@ -121,10 +135,11 @@ namespace MlTraces.Core.Archive
                 return p;
             }
 
-            private static string? Id(string traceId, Span span, JsonNode? node, int bytes, string field)
+            /// <param name="hexOnly">A version 4 id: hex as decode_id reads it (int(x, 16)), never base64.</param>
+            private static string? Id(string traceId, Span span, JsonNode? node, int bytes, string field, bool hexOnly)
             {
                 string? text = SpanJson.AsText(node);
-                string? hex = SpanJson.DecodeId(text, bytes);
+                string? hex = hexOnly ? HexId(text, bytes) : SpanJson.DecodeId(text, bytes);
                 if (hex == null || hex.Length != bytes * 2 || !IsHex(hex))
                     throw WriteError(traceId, $"Span '{span.SpanId}' has no valid {field} ({text ?? "null"}).");
                 return hex;
@@ -136,26 +151,29 @@ namespace MlTraces.Core.Archive
                 {
                     TraceId = ByteString.CopyFrom(FromHex(OtelTraceIdHex)),
                     SpanId = ByteString.CopyFrom(FromHex(SpanIdHex)),
-                    Name = Name,
-                    StartTimeUnixNano = unchecked((ulong)StartTimeNs),
-                    Status = new Status { Code = StatusCode == "OK" ? Status.Types.StatusCode.Ok : StatusCode == "ERROR" ? Status.Types.StatusCode.Error : Status.Types.StatusCode.Unset, Message = StatusMessage },
+                    Name = Utf8(traceId, SpanIdForErrors, Name!),
+                    StartTimeUnixNano = Unsigned(traceId, SpanIdForErrors, StartTimeNs, "start_time_unix_nano"),
+                    Status = new Status { Code = StatusCode == "OK" ? Status.Types.StatusCode.Ok : StatusCode == "ERROR" ? Status.Types.StatusCode.Error : Status.Types.StatusCode.Unset, Message = Utf8(traceId, SpanIdForErrors, StatusMessage) },
                 };
-                if (EndTimeNs.HasValue && EndTimeNs.Value != 0) s.EndTimeUnixNano = unchecked((ulong)EndTimeNs.Value);
+                if (EndTimeNs.HasValue && EndTimeNs.Value != 0) s.EndTimeUnixNano = Unsigned(traceId, SpanIdForErrors, EndTimeNs.Value, "end_time_unix_nano");
                 if (ParentIdHex != null) s.ParentSpanId = ByteString.CopyFrom(FromHex(ParentIdHex));
 
                 foreach (var kv in Attributes.Items)
-                    s.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, StoredAttributeValue(kv.Value)) });
+                    s.Attributes.Add(Attribute(traceId, SpanIdForErrors, kv.Key, StoredAttributeValue(kv.Value)));
 
                 foreach (var e in Events.Items)
                 {
                     var ev = new Otlp.Span.Types.Event
                     {
-                        Name = SpanJson.AsText(e["name"]) ?? "",
-                        TimeUnixNano = unchecked((ulong)(SpanJson.AsInt64(e["time_unix_nano"]) ?? 0)),
+                        // OTelEvent(name=event["name"], timestamp=int(event["time_unix_nano"])): both must be there.
+                        Name = Utf8(traceId, SpanIdForErrors, (e["name"] as JsonString)?.Value
+                            ?? throw WriteError(traceId, $"Span '{SpanIdForErrors}' has an event without a name.")),
+                        TimeUnixNano = Unsigned(traceId, SpanIdForErrors, SpanJson.AsInt64(e["time_unix_nano"])
+                            ?? throw WriteError(traceId, $"Span '{SpanIdForErrors}' has an event without a valid time_unix_nano."), "event time_unix_nano"),
                     };
                     if (e["attributes"] is JsonObject ea)
                         foreach (var kv in ea.Items)
-                            ev.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, kv.Value) });
+                            ev.Attributes.Add(Attribute(traceId, SpanIdForErrors, kv.Key, kv.Value));
                     s.Events.Add(ev);
                 }
 
@@ -176,7 +194,7 @@ namespace MlTraces.Core.Archive
                     };
                     if (l["attributes"] is JsonObject la)
                         foreach (var kv in la.Items)
-                            link.Attributes.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, SpanIdForErrors, kv.Value) });
+                            link.Attributes.Add(Attribute(traceId, SpanIdForErrors, kv.Key, kv.Value));
                     s.Links.Add(link);
                 }
                 return s;
@@ -190,27 +208,35 @@ namespace MlTraces.Core.Archive
         /// </summary>
         private static JsonNode StoredAttributeValue(JsonNode stored)
         {
-            if (!Truthy(stored)) return JsonNull.Instance;
+            if (!PyJson.Truthy(stored)) return JsonNull.Instance;
             if (!(stored is JsonString s)) return stored;
             try { return JsonNode.Parse(s.Value); }
             catch (JsonException) { return s; }
         }
 
-        /// <summary>Python truthiness of a JSON value (None, False, 0, 0.0, "", [], {} are false).</summary>
-        private static bool Truthy(JsonNode? node)
+        /// <summary>attributes.add() with key and _set_otel_proto_anyvalue(attr.value, value): None leaves the value
+        /// field unset, so a null attribute is a KeyValue without a value, not one with an empty AnyValue.</summary>
+        private static KeyValue Attribute(string traceId, string spanId, string key, JsonNode value) =>
+            new KeyValue { Key = Utf8(traceId, spanId, key), Value = value is JsonNull ? null : ToAnyValue(traceId, spanId, value) };
+
+        /// <summary>Python's protobuf refuses a str it cannot encode as UTF-8 (a lone surrogate, which json.loads
+        /// accepts from \ud800) with a ValueError, so MLflow's pass marks the trace MALFORMED_TRACE; C# would write
+        /// U+FFFD instead.</summary>
+        private static string Utf8(string traceId, string spanId, string text)
         {
-            switch (node)
+            for (int i = 0; i < text.Length; i++)
             {
-                case null: return false;
-                case JsonNull _: return false;
-                case JsonBool b: return b.Value;
-                case JsonString s: return s.Value.Length > 0;
-                case JsonNumber n: return !(double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d == 0);
-                case JsonArray a: return a.Items.Count > 0;
-                case JsonObject o: return o.Count > 0;
-                default: return true;
+                char c = text[i];
+                if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) { i++; continue; }
+                if (char.IsSurrogate(c))
+                    throw WriteError(traceId, $"Span '{spanId}' has a string that cannot be encoded in UTF-8 (a lone surrogate at position {i}).");
             }
+            return text;
         }
+
+        /// <summary>OTLP times are fixed64: Python's protobuf refuses a negative one (ValueError, MALFORMED_TRACE).</summary>
+        private static ulong Unsigned(string traceId, string spanId, long nanos, string field) =>
+            nanos >= 0 ? (ulong)nanos : throw WriteError(traceId, $"Span '{spanId}' has a negative {field} ({nanos.ToString(CultureInfo.InvariantCulture)}).");
 
         /// <summary>_set_otel_proto_anyvalue for a JSON value: None stays unset, lists and dicts are always set (even empty).</summary>
         private static AnyValue ToAnyValue(string traceId, string spanId, JsonNode value)
@@ -220,8 +246,8 @@ namespace MlTraces.Core.Archive
             {
                 case JsonNull _: break;
                 case JsonBool b: v.BoolValue = b.Value; break;
-                case JsonString s: v.StringValue = s.Value; break;
-                case JsonNumber n when n.IsInteger:
+                case JsonString s: v.StringValue = Utf8(traceId, spanId, s.Value); break;
+                case JsonNumber n when n.IsInteger && !IsNonFinite(n.Text):
                     // Python ints are unbounded; protobuf's int64 setter refuses the rest, and so does MLflow's archival.
                     if (!long.TryParse(n.Text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long l))
                         throw WriteError(traceId, $"Span '{spanId}' has an integer attribute value out of the OTLP int64 range: {n.Text}.");
@@ -237,21 +263,29 @@ namespace MlTraces.Core.Archive
                     break;
                 case JsonObject o:
                     var kvlist = new KeyValueList();
-                    foreach (var kv in o.Items) kvlist.Values.Add(new KeyValue { Key = kv.Key, Value = ToAnyValue(traceId, spanId, kv.Value) });
+                    foreach (var kv in o.Items) kvlist.Values.Add(Attribute(traceId, spanId, kv.Key, kv.Value));
                     v.KvlistValue = kvlist;
                     break;
             }
             return v;
         }
 
+        /// <summary>Python's json reads NaN, Infinity and -Infinity as floats.</summary>
+        private static bool IsNonFinite(string text) => text == "NaN" || text == "Infinity" || text == "-Infinity";
+
+        /// <summary>Python's float('nan') has the sign bit clear; .NET's double.NaN has it set. Same value, not the same bytes.</summary>
+        private static readonly double PythonNaN = BitConverter.Int64BitsToDouble(0x7FF8000000000000);
+
         private static double ParseDouble(string text)
         {
             switch (text)
             {
-                case "NaN": return double.NaN;
+                case "NaN": return PythonNaN;
                 case "Infinity": return double.PositiveInfinity;
                 case "-Infinity": return double.NegativeInfinity;
-                default: return double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
+                // A JSON number too large for a double is float('inf') in Python; .NET Framework's parser fails on it.
+                default: return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) ? d
+                    : text.StartsWith("-", StringComparison.Ordinal) ? double.NegativeInfinity : double.PositiveInfinity;
             }
         }
 
@@ -398,6 +432,18 @@ namespace MlTraces.Core.Archive
             for (int i = 0; i < bytes.Length; i++)
                 bytes[i] = byte.Parse(hex.Substring(i * 2, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             return bytes;
+        }
+
+        /// <summary>An id as int(x, 16) reads it, at the OTLP width; null when it is not hex or does not fit.</summary>
+        private static string? HexId(string? text, int bytes)
+        {
+            if (text == null) return null;
+            string hex = text.Trim();
+            if (hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase)) hex = hex.Substring(2);
+            if (hex.Length == 0) return null;
+            hex = hex.TrimStart('0');
+            if (hex.Length > bytes * 2 || (hex.Length > 0 && !IsHex(hex))) return null;
+            return hex.ToLowerInvariant().PadLeft(bytes * 2, '0');
         }
 
         private static bool IsHex(string s)

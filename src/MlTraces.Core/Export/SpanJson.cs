@@ -17,6 +17,8 @@ namespace MlTraces.Core.Export
     {
         public const string SpanTypeAttribute = "mlflow.spanType";
         public const string TraceRequestIdAttribute = "mlflow.traceRequestId";
+        /// <summary>The OTel trace id (hex) of a version 4 span dict (MLflow 3.5), whose trace_id is the MLflow id.</summary>
+        public const string OtelTraceIdKey = "otel_trace_id";
 
         /// <summary>A span from its stored JSON; <see cref="Span.Content"/> keeps <paramref name="contentJson"/> verbatim.</summary>
         public static Span FromContent(string traceId, string contentJson)
@@ -66,8 +68,25 @@ namespace MlTraces.Core.Export
             if (o["attributes"] is JsonObject attributes)
                 foreach (var kv in attributes.Items)
                     span.Attributes[kv.Key] = AttributeText(kv.Value);
-            span.SpanType = span.Attributes.TryGetValue(SpanTypeAttribute, out var type) ? DecodeAttributeString(type) : null;
+            // MLflow loads a span through translate_loaded_span: one that came over OTLP has the type its
+            // semantic conventions name.
+            span.SpanType = span.Attributes.TryGetValue(SpanTypeAttribute, out var type) ? DecodeAttributeString(type)
+                : o["attributes"] is JsonObject stored ? SpanTranslation.SpanType(stored) : null;
             return span;
+        }
+
+        /// <summary>Span.from_dict's first test (mlflow/entities/span.py): the dict's attributes hold a truthy
+        /// mlflow.traceRequestId, as stored (before any JSON decoding). MLflow refuses to load any other span.</summary>
+        public static bool NamesItsTrace(JsonObject spanDict) =>
+            spanDict["attributes"] is JsonObject attributes && PyJson.Truthy(attributes.Get(TraceRequestIdAttribute));
+
+        /// <summary>The same test on a span already read: the usual stored value (the JSON text of the id) decides at
+        /// once; anything else is decided on the span's own JSON.</summary>
+        public static bool NamesItsTrace(Span span)
+        {
+            if (span.Attributes.TryGetValue(TraceRequestIdAttribute, out var stored) && stored.StartsWith("\"", StringComparison.Ordinal)) return true;
+            try { return JsonNode.Parse(span.Content) is JsonObject o && NamesItsTrace(o); }
+            catch (JsonException) { return false; }
         }
 
         /// <summary>True for the MLflow 2.x span dict, which nests the ids under "context".</summary>

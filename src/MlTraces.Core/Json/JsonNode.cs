@@ -291,6 +291,23 @@ namespace MlTraces.Core.Json
             return sb.ToString();
         }
 
+        /// <summary>Python truthiness of a JSON value (None, False, 0, 0.0, "", [], {} are false), which MLflow's
+        /// span code tests with <c>if not value</c>.</summary>
+        public static bool Truthy(JsonNode? node)
+        {
+            switch (node)
+            {
+                case null: return false;
+                case JsonNull _: return false;
+                case JsonBool b: return b.Value;
+                case JsonString s: return s.Value.Length > 0;
+                case JsonNumber n: return !(double.TryParse(n.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && d == 0);
+                case JsonArray a: return a.Items.Count > 0;
+                case JsonObject o: return o.Count > 0;
+                default: return true;
+            }
+        }
+
         /// <summary>Appends json.dumps of a string (ensure_ascii), for writers that build JSON text directly.</summary>
         public static void AppendString(StringBuilder sb, string value) => JsonWriter.WriteString(value, sb, asciiOnly: true);
 

@@ -63,10 +63,36 @@ namespace MlTraces.Core.Query
                         throw new ArgumentException($"Unknown filter entity {clause.Entity}.");
                 }
             }
-            if (spanConditions.Count > 0) conditions.Add(c.Spans(spanConditions));
+            if (spanConditions.Count > 0) conditions.Add(c.Spans(spanConditions, SpanStartBound(clauses)));
             if (!string.IsNullOrEmpty(runId)) conditions.Add(c.RunId(runId!));
             if (conditions.Count == 0) return null;
             return string.Join(" AND ", conditions.Select(x => "(" + x + ")"));
+        }
+
+        /// <summary>How long before a trace's timestamp_ms lower bound its spans may start and still count: with
+        /// timestamp_ms &gt; X or &gt;= X, MLflow's span subquery takes only spans starting at or after X - 10 s.</summary>
+        public const long SpanStartSlackMs = 10_000;
+
+        /// <summary>The earliest start (ns) of a span that span conditions look at: the tightest timestamp_ms &gt; / &gt;=
+        /// bound less <see cref="SpanStartSlackMs"/>, or null without one.</summary>
+        private static long? SpanStartBound(IReadOnlyList<FilterClause> clauses)
+        {
+            long? bound = null;
+            foreach (var clause in clauses)
+            {
+                if (clause.Entity != FilterEntity.Attribute || clause.Key != "timestamp_ms" || (clause.Comparator != ">" && clause.Comparator != ">=")) continue;
+                // Nanoseconds of (X - slack), rounded up: a start is an integer, so start >= ceil(b) means start >= b.
+                double ns = (Convert.ToDouble(clause.Value, System.Globalization.CultureInfo.InvariantCulture) - SpanStartSlackMs) * 1_000_000d;
+                long b = clause.Value is long ms ? Saturated(ms) : ns >= long.MaxValue ? long.MaxValue : ns <= long.MinValue ? long.MinValue : (long)Math.Ceiling(ns);
+                if (bound == null || b > bound) bound = b;
+            }
+            return bound;
+
+            static long Saturated(long ms)
+            {
+                try { return checked((ms - SpanStartSlackMs) * 1_000_000); }
+                catch (OverflowException) { return ms > 0 ? long.MaxValue : long.MinValue; }
+            }
         }
 
         private sealed class Context
@@ -253,14 +279,20 @@ namespace MlTraces.Core.Query
                 return Compare("s.content", clause.Comparator, isList ? (object)new[] { pattern } : pattern);
             }
 
-            public string Spans(List<string> conditions)
+            /// <summary>A span of the trace meets every span condition. As in MLflow's span subquery, only spans of the
+            /// trace's experiment count, and with a timestamp_ms lower bound only spans starting at or after
+            /// <paramref name="earliestStartNs"/>. (Both columns stay out of SQLite's index choice: the trace's own
+            /// rows, by primary key, are few; an experiment's spans of a type and status are many.)</summary>
+            public string Spans(List<string> conditions, long? earliestStartNs)
             {
                 if (!_layout.HasSpans)
                 {
                     Warn("This store has no spans table (MLflow before 3.2): span filters match no trace.");
                     return False;
                 }
-                return $"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND {string.Join(" AND ", conditions)}"
+                string scope = $"{_dialect.Unindexed("s.experiment_id")} = ti.experiment_id"
+                    + (earliestStartNs.HasValue ? $" AND {_dialect.Unindexed("s.start_time_unix_nano")} >= {_p.Add(earliestStartNs.Value)}" : "");
+                return $"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND {scope} AND {string.Join(" AND ", conditions)}"
                     + (_orderedWalk ? _dialect.KeepCorrelated : "") + ")";
             }
 

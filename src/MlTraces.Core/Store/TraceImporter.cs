@@ -11,7 +11,9 @@ namespace MlTraces.Core.Store
         Refused,
         /// <summary>No target experiment was given, and the experiment of the trace's number here has another name
         /// than the one the trace came from.</summary>
-        ExperimentNameDiffers }
+        ExperimentNameDiffers,
+        /// <summary>A span MLflow cannot load (Span.from_dict refuses it): it does not name its trace.</summary>
+        MalformedSpan }
 
     public sealed class ImportResult
     {
@@ -27,6 +29,7 @@ namespace MlTraces.Core.Store
             ImportOutcome.ExperimentNotFound => new MlTracesException(ErrorKind.NotFound, "ExperimentNotFound", Message ?? ""),
             ImportOutcome.ExperimentNameDiffers => new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", Message ?? ""),
             ImportOutcome.Refused => new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", Message ?? ""),
+            ImportOutcome.MalformedSpan => new MlTracesException(ErrorKind.InvalidData, "MalformedSpan", Message ?? ""),
             _ => new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", Message ?? ""),
         };
     }
@@ -140,6 +143,21 @@ namespace MlTraces.Core.Store
             return results;
         }
 
+        /// <summary>Why MLflow could not load the trace once imported, whatever the target: MLflow reads trace JSON
+        /// with Trace.from_dict, whose Span.from_dict refuses a span that does not name its trace (nor could its
+        /// archival pass archive it). Null when every span names it.</summary>
+        public static ImportResult? Unloadable(Trace original)
+        {
+            if (!(original.Spans?.FirstOrDefault(s => !Export.SpanJson.NamesItsTrace(s)) is Span unnamed)) return null;
+            return new ImportResult
+            {
+                Trace = original, Outcome = ImportOutcome.MalformedSpan,
+                Message = $"Trace '{UserText.Shorten(original.TraceId, 60)}' was not imported: its span '{UserText.Shorten(UserText.Printable(unnamed.SpanId), 40)}' "
+                    + $"has no {Export.SpanJson.TraceRequestIdAttribute} attribute (or an empty one), and MLflow cannot load such a span. "
+                    + "Export the trace again from a store MLflow wrote, or give each span that attribute with the trace's id.",
+            };
+        }
+
         /// <summary>Why a trace cannot go where it is headed (a bad id, no experiment of its number, an experiment of
         /// its number with another name), known before anything is written: a dry run reports it as the real run
         /// does. Null when it may be imported.</summary>
@@ -153,6 +171,7 @@ namespace MlTraces.Core.Store
             // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
             if (TraceIds.Problem(original.TraceId) is string badId)
                 return new ImportResult { Trace = original, Outcome = ImportOutcome.CannotHold, Message = $"A trace was not imported: {badId}" };
+            if (Unloadable(original) is ImportResult unloadable) return unloadable;
             string experimentId = targetExperimentId ?? original.ExperimentId;
             experiment = FindExperiment(experimentId);
             if (experiment == null)

@@ -135,9 +135,10 @@ namespace MlTraces.Commands
         private void Add(Trace t)
         {
             // What is refused by where it would go is said before -WhatIf answers, so a dry run names the same errors.
-            if (ExperimentName == null && _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) is ImportResult refused)
+            var refused = ExperimentName == null ? _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) : TraceImporter.Unloadable(t);
+            if (refused != null)
             {
-                WriteWarnings(_sourceNames.Warnings);
+                WriteWarnings(_sourceNames!.Warnings);
                 Report(refused, _origins.TryGetValue(t, out var origin) && _origins.Remove(t) ? origin : null);
                 return;
             }

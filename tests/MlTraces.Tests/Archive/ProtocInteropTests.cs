@@ -35,6 +35,82 @@ namespace MlTraces.Tests.Archive
             return stdout.Result;
         }
 
+        /// <summary>protoc with text on standard input and binary on standard output (--encode).</summary>
+        private static byte[] ProtocEncode(string protoc, string args, string text)
+        {
+            var psi = new ProcessStartInfo(protoc, args)
+            {
+                RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            };
+            using var p = Process.Start(psi)!;
+            using var output = new MemoryStream();
+            var copy = p.StandardOutput.BaseStream.CopyToAsync(output);
+            var stderr = p.StandardError.ReadToEndAsync();
+            p.StandardInput.Write(text);
+            p.StandardInput.Close();
+            p.WaitForExit();
+            copy.Wait();
+            Assert.True(p.ExitCode == 0, $"protoc {args} failed: {stderr.Result}");
+            return output.ToArray();
+        }
+
+        /// <summary>
+        /// The bytes of traces.pb are those of the message MLflow's pass builds (spans_to_traces_data_pb over
+        /// Span.from_dict(translate_loaded_span(...)).to_otel_proto() for the spans read ORDER BY span_id), written
+        /// here field by field as that code sets them, encoded by the real protoc: spans in span-id order; the
+        /// resource and each status present even when empty; the end time only when set; an attribute whose value is
+        /// None without a value field, a None in a list an empty AnyValue; the derived mlflow.spanType appended; NaN
+        /// with Python's bits.
+        /// What can still differ from MLflow's bytes, and why MLflow reads it anyway: on .NET Framework (Windows
+        /// PowerShell 5.1) a decimal float is not always parsed to the nearest double, so a double attribute may
+        /// differ from Python's float() in its last bit; it is still a double, read like any other. Everything else
+        /// MLflow refuses (see SpanDictRulesTests) MlTraces refuses too.
+        /// </summary>
+        [ProtocFact]
+        public void PayloadBytesAreTheMessageMlflowBuilds()
+        {
+            string protoc = ProtocFactAttribute.Protoc() ?? throw new FileNotFoundException("protoc is not on PATH; .ci/run installs Debian's protobuf-compiler.");
+            const string traceId = "tr-0123456789abcdef0123456789abcdef";
+            string rid = "\"mlflow.traceRequestId\": \"\\\"" + traceId + "\\\"\"";
+            string Dict(string span, string? parent, string name, long start, long? end, string status, string attributes, string events = "[]") =>
+                "{\"trace_id\": \"ASNFZ4mrze8BI0VniavN7w==\", \"span_id\": \"" + Core.Export.SpanJson.HexToBase64(span) + "\", \"parent_span_id\": "
+                + (parent == null ? "null" : "\"" + Core.Export.SpanJson.HexToBase64(parent) + "\"") + ", \"name\": \"" + name + "\", \"start_time_unix_nano\": " + start
+                + ", \"end_time_unix_nano\": " + (end?.ToString() ?? "null") + ", \"events\": " + events + ", \"status\": " + status + ", \"attributes\": {" + rid + attributes + "}}";
+            var spans = new[]
+            {
+                Dict("00000000000000f0", null, "root", 10, null, "{\"code\": \"STATUS_CODE_OK\", \"message\": \"dropped\"}",
+                    ", \"mlflow.spanType\": \"\\\"CHAIN\\\"\", \"i\": \"7\", \"f\": \"0.5\", \"b\": \"true\", \"n\": \"null\", \"l\": \"[1, null, \\\"x\\\"]\", "
+                    + "\"d\": \"{\\\"k\\\": null, \\\"v\\\": 2.5}\", \"nan\": \"NaN\", \"raw\": 3"),
+                Dict("0000000000000001", "00000000000000f0", "child", 15, 18, "{\"code\": \"STATUS_CODE_ERROR\", \"message\": \"boom\"}",
+                    ", \"openinference.span.kind\": \"\\\"LLM\\\"\"",
+                    "[{\"name\": \"exception\", \"time_unix_nano\": 16, \"attributes\": {\"exception.message\": \"boom\", \"x\": null, \"n\": 3}}]"),
+                Dict("0000000000000002", "00000000000000f0", "unset", 16, 17, "{\"code\": \"STATUS_CODE_UNSET\", \"message\": \"\"}", ""),
+            }.Select(c => Core.Export.SpanJson.FromContent(traceId, c)).ToList();
+
+            string Id(string hex) => OctalEscaped(Convert.FromHexString(hex));
+            string trace = Id("0123456789abcdef0123456789abcdef"), root = Id("00000000000000f0");
+            string Attr(string key, string? value) => $"attributes {{ key: \"{key}\"" + (value == null ? "" : $" value {{ {value} }}") + " }\n";
+            string requestId = Attr("mlflow.traceRequestId", $"string_value: \"{traceId}\"");
+            string text =
+                "resource_spans {\n resource {\n }\n scope_spans {\n"
+                + $"  spans {{\n trace_id: \"{trace}\"\n span_id: \"{Id("0000000000000001")}\"\n parent_span_id: \"{root}\"\n name: \"child\"\n"
+                + " start_time_unix_nano: 15\n end_time_unix_nano: 18\n" + requestId
+                + Attr("openinference.span.kind", "string_value: \"LLM\"") + Attr("mlflow.spanType", "string_value: \"LLM\"")
+                + " events {\n time_unix_nano: 16\n name: \"exception\"\n" + Attr("exception.message", "string_value: \"boom\"") + Attr("x", null)
+                + Attr("n", "int_value: 3") + " }\n status {\n message: \"boom\"\n code: STATUS_CODE_ERROR\n }\n  }\n"
+                + $"  spans {{\n trace_id: \"{trace}\"\n span_id: \"{Id("0000000000000002")}\"\n parent_span_id: \"{root}\"\n name: \"unset\"\n"
+                + " start_time_unix_nano: 16\n end_time_unix_nano: 17\n" + requestId + " status {\n }\n  }\n"
+                + $"  spans {{\n trace_id: \"{trace}\"\n span_id: \"{root}\"\n name: \"root\"\n start_time_unix_nano: 10\n" + requestId
+                + Attr("mlflow.spanType", "string_value: \"CHAIN\"") + Attr("i", "int_value: 7") + Attr("f", "double_value: 0.5")
+                + Attr("b", "bool_value: true") + Attr("n", null)
+                + Attr("l", "array_value { values { int_value: 1 } values { } values { string_value: \"x\" } }")
+                + Attr("d", "kvlist_value { values { key: \"k\" } values { key: \"v\" value { double_value: 2.5 } } }")
+                + Attr("nan", "double_value: nan") + Attr("raw", "int_value: 3")
+                + " status {\n code: STATUS_CODE_OK\n }\n  }\n }\n}\n";
+            byte[] mlflows = ProtocEncode(protoc, $"--encode=opentelemetry.proto.trace.v1.TracesData -I \"{ProtoRoot()}\" opentelemetry/proto/trace/v1/trace.proto", text);
+            Assert.Equal(Convert.ToHexString(mlflows), Convert.ToHexString(TracePayload.Write(traceId, spans)));
+        }
+
         /// <summary>Bytes as protoc's text format writes them (C escaping: \n \r \t \" \' \\, octal for the rest).</summary>
         private static string OctalEscaped(byte[] bytes) => string.Concat(bytes.Select(b => b switch
         {

@@ -55,8 +55,10 @@ namespace MlTraces.Tests.Archive
             Assert.Equal(124, spans);
         }
 
+        /// <summary>archive_traces reads the spans ORDER BY span_id and spans_to_traces_data_pb keeps that order;
+        /// traces_data_pb_to_spans sorts root-first (mlflow/tracing/otel/otel_archival.py).</summary>
         [RealStoreFact]
-        public void PayloadHasMlflowsShapeAndRootFirstOrder()
+        public void PayloadHasMlflowsShapeSpanIdOrderAndReadsRootFirst()
         {
             var (traceId, spans) = FixtureTraces().First(t => t.Spans.Count > 2);
             var shuffled = spans.AsEnumerable().Reverse().ToList();
@@ -66,12 +68,13 @@ namespace MlTraces.Tests.Archive
             Assert.Empty(rs.Resource.Attributes);
             var ss = Assert.Single(rs.ScopeSpans);
             Assert.Null(ss.Scope);
-            var expected = spans.OrderBy(s => s.IsRoot ? 0 : 1).ThenBy(s => s.StartTimeUnixNano).ThenBy(s => s.SpanId, StringComparer.Ordinal)
+            var bySpanId = spans.Select(s => s.SpanId).OrderBy(id => id, StringComparer.Ordinal).ToList();
+            Assert.Equal(bySpanId, ss.Spans.Select(s => Convert.ToHexString(s.SpanId.ToByteArray()).ToLowerInvariant()).ToList());
+            var rootFirst = spans.OrderBy(s => s.IsRoot ? 0 : 1).ThenBy(s => s.StartTimeUnixNano).ThenBy(s => s.SpanId, StringComparer.Ordinal)
                 .Select(s => s.SpanId).ToList();
-            Assert.Equal(expected, ss.Spans.Select(s => Convert.ToHexString(s.SpanId.ToByteArray()).ToLowerInvariant()).ToList());
-            Assert.Equal(expected, TracePayload.Read(traceId, data.ToByteArray()).Select(s => s.SpanId).ToList());
-            var root = ss.Spans[0];
-            Assert.True(root.ParentSpanId.IsEmpty);
+            Assert.NotEqual(bySpanId, rootFirst);
+            Assert.Equal(rootFirst, TracePayload.Read(traceId, data.ToByteArray()).Select(s => s.SpanId).ToList());
+            var root = ss.Spans.Single(s => s.ParentSpanId.IsEmpty);
             Assert.Equal(Status.Types.StatusCode.Ok, root.Status.Code);
             // Attribute values are decoded from their JSON: a dict becomes a kvlist, a JSON string a string, an int an int.
             var attrs = root.Attributes.ToDictionary(a => a.Key, a => a.Value);
@@ -83,8 +86,10 @@ namespace MlTraces.Tests.Archive
         private static Span FromDict(string json) => SpanJson.FromContent("tr-00000000000000000000000000000001", json);
 
         private const string Tid = "AAAAAAAAAAAAAAAAAAAAAQ==";
+        /// <summary>The attribute naming the span's trace, which Span.from_dict requires (see SpanDictRulesTests).</summary>
+        private const string Rid = "\"mlflow.traceRequestId\": \"\\\"tr-00000000000000000000000000000001\\\"\"";
 
-        private static string SpanDict(string spanIdB64, string? parent = null, string attributes = "{}", string events = "[]",
+        private static string SpanDict(string spanIdB64, string? parent = null, string attributes = "{" + Rid + "}", string events = "[]",
             string status = "{\"code\": \"STATUS_CODE_OK\", \"message\": \"\"}", string links = "[]", string traceId = Tid) =>
             "{\"trace_id\": \"" + traceId + "\", \"span_id\": \"" + spanIdB64 + "\", \"parent_span_id\": "
             + (parent == null ? "null" : "\"" + parent + "\"") + ", \"name\": \"s\", \"start_time_unix_nano\": 10, "
@@ -111,14 +116,14 @@ namespace MlTraces.Tests.Archive
         public void WhatMlflowItselfDoesNotKeep()
         {
             // OpenTelemetry keeps a status description only for ERROR; "" and falsy raw attribute values become null;
-            // JSON is re-dumped from its value (1e5 -> 100000.0, spacing normalised); a missing request id is added.
-            string json = SpanDict("AAAAAAAAAAE=", attributes: "{\"e\": \"\", \"z\": 0, \"f\": \"1e5\", \"d\": \"{\\\"a\\\":1}\", \"raw\": 7}",
+            // JSON is re-dumped from its value (1e5 -> 100000.0, spacing normalised). (A payload's span without a
+            // request id gets one on reading: ReadsForeignOtlpFieldsItDoesNotKeep.)
+            string json = SpanDict("AAAAAAAAAAE=", attributes: "{" + Rid + ", \"e\": \"\", \"z\": 0, \"f\": \"1e5\", \"d\": \"{\\\"a\\\":1}\", \"raw\": 7}",
                 status: "{\"code\": \"STATUS_CODE_OK\", \"message\": \"ignored\"}");
             var span = FromDict(json);
             var back = Assert.Single(TracePayload.Read(span.TraceId, TracePayload.Write(span.TraceId, new[] { span })));
             Assert.Equal(SpanDict("AAAAAAAAAAE=",
-                attributes: "{\"e\": \"null\", \"z\": \"null\", \"f\": \"100000.0\", \"d\": \"{\\\"a\\\": 1}\", \"raw\": \"7\", "
-                    + "\"mlflow.traceRequestId\": \"\\\"tr-00000000000000000000000000000001\\\"\"}"), back.Content);
+                attributes: "{" + Rid + ", \"e\": \"null\", \"z\": \"null\", \"f\": \"100000.0\", \"d\": \"{\\\"a\\\": 1}\", \"raw\": \"7\"}"), back.Content);
         }
 
         private static ArchivedTraceException WriteFails(params string[] dicts)
@@ -137,7 +142,7 @@ namespace MlTraces.Tests.Archive
             Assert.Equal("Archived spans must belong to a single OTLP trace, but got distinct trace IDs: "
                 + "['00000000000000000000000000000001', '00000000000000000000000000000002']",
                 WriteFails(SpanDict("AAAAAAAAAAI=", traceId: "AAAAAAAAAAAAAAAAAAAAAg=="), SpanDict("AAAAAAAAAAE=")).Message);
-            Assert.Contains("int64", WriteFails(SpanDict("AAAAAAAAAAE=", attributes: "{\"n\": \"99999999999999999999\"}")).Message);
+            Assert.Contains("int64", WriteFails(SpanDict("AAAAAAAAAAE=", attributes: "{" + Rid + ", \"n\": \"99999999999999999999\"}")).Message);
             Assert.Contains("name", WriteFails(SpanDict("AAAAAAAAAAE=").Replace("\"name\": \"s\"", "\"name\": null")).Message);
         }
 

@@ -14,7 +14,7 @@ namespace MlTraces.Tests.Commands
             "\"attributes\": {\"mlflow.traceRequestId\": \"\\\"ab12\\\"\", \"mlflow.spanType\": \"\\\"CHAIN\\\"\", \"mlflow.spanInputs\": \"{\\\"q\\\": \\\"hi\\\"}\"}, \"events\": []}, " +
             "{\"name\": \"llm\", \"context\": {\"span_id\": \"0x00000000000000ff\", \"trace_id\": \"0x0123456789abcdef0123456789abcdef\"}, \"parent_id\": \"0x1a2b3c4d5e6f7081\", " +
             "\"start_time\": 1700000000100000000, \"end_time\": 1700000001400000000, \"status_code\": \"ERROR\", \"status_message\": \"rate limited\", " +
-            "\"attributes\": {\"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
+            "\"attributes\": {\"mlflow.traceRequestId\": \"\\\"ab12\\\"\", \"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
 
         [RealStoreFact]
         public void SpansComeFromALocalTracesJsonOnTheOldestLayout()

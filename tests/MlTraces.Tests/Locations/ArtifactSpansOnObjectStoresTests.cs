@@ -20,12 +20,13 @@ namespace MlTraces.Tests.Locations
     {
         protected virtual StoreKind Kind => StoreKind.Sqlite;
 
+        /// <summary>A traces.json as MLflow 2.x wrote it; every span names its trace (mlflow.traceRequestId), as MLflow's spans do.</summary>
         internal const string TraceData = "{\"spans\": [{\"name\": \"predict\", \"context\": {\"span_id\": \"0x1a2b3c4d5e6f7081\", \"trace_id\": \"0x0123456789abcdef0123456789abcdef\"}, " +
             "\"parent_id\": null, \"start_time\": 1700000000000000000, \"end_time\": 1700000001500000000, \"status_code\": \"OK\", \"status_message\": \"\", " +
             "\"attributes\": {\"mlflow.traceRequestId\": \"\\\"TRACEID\\\"\", \"mlflow.spanType\": \"\\\"CHAIN\\\"\"}, \"events\": []}, " +
             "{\"name\": \"llm\", \"context\": {\"span_id\": \"0x00000000000000ff\", \"trace_id\": \"0x0123456789abcdef0123456789abcdef\"}, \"parent_id\": \"0x1a2b3c4d5e6f7081\", " +
             "\"start_time\": 1700000000100000000, \"end_time\": 1700000001400000000, \"status_code\": \"ERROR\", \"status_message\": \"rate limited\", " +
-            "\"attributes\": {\"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
+            "\"attributes\": {\"mlflow.traceRequestId\": \"\\\"TRACEID\\\"\", \"mlflow.spanType\": \"\\\"LLM\\\"\"}, \"events\": []}]}";
 
         /// <summary>Get-Trace of traces whose traces.json is in a bucket or container whose server takes connections
         /// and never answers: the first read waits out its tries (MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each), every
