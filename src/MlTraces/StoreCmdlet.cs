@@ -299,6 +299,7 @@ namespace MlTraces.Commands
             ErrorKind.UnsupportedStore => ErrorCategory.NotImplemented,
             ErrorKind.InvalidData => ErrorCategory.InvalidData,
             ErrorKind.WriteFailed => ErrorCategory.WriteError,
+            ErrorKind.InsufficientDiskSpace => ErrorCategory.ResourceUnavailable,
             _ => ErrorCategory.ReadError,
         };
 

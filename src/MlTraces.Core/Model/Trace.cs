@@ -65,6 +65,8 @@ namespace MlTraces
         public const string ModelId = "mlflow.modelId";
         public const string Session = "mlflow.trace.session";
         public const string User = "mlflow.trace.user";
+        /// <summary>The size of the trace MLflow recorded when it was logged.</summary>
+        public const string SizeBytes = "mlflow.trace.sizeBytes";
     }
 
     public static class SpansLocations
