@@ -210,8 +210,9 @@ namespace MlTraces.Core.Maintenance
             catch (MlTracesException ex) when (ex.Kind == ErrorKind.StoreLocked)
             {
                 throw new MlTracesException(ErrorKind.StoreLocked, "StoreInUse",
-                    $"The store '{store.Name}' is in use: {sql.Split(' ')[0]} needs it to itself, and another process (an MLflow server, another command) " +
-                    $"held a lock on it for the whole busy timeout ({TraceStore.BusyTimeoutMs() / 1000.0:0.#} s). Nothing was changed. " +
+                    $"The store '{store.Name}' is in use: {sql} needs it to itself, and another process (an MLflow server, another command) " +
+                    $"held a lock on it for the whole busy timeout ({TraceStore.BusyTimeoutMs() / 1000.0:0.#} s). " +
+                    (store.Kind == StoreKind.Sqlite ? "Nothing was changed. " : "Each table is vacuumed in a transaction of its own: the tables before this one are done, this one and the rest are as they were. ") +
                     "Run Optimize-TraceStore when the store is idle (or the MLflow server is stopped).", ex);
             }
         }
