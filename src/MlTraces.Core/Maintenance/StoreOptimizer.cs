@@ -192,13 +192,21 @@ namespace MlTraces.Core.Maintenance
             return r;
         }
 
+        /// <summary>Stops a running statement from another thread. Microsoft.Data.Sqlite's Cancel does nothing, so a
+        /// VACUUM would run to its end: sqlite3_interrupt makes it fail at its next step, and SQLite rolls it back.</summary>
+        private static void Interrupt(TraceStore store, DbCommand cmd)
+        {
+            if (store.Connection is Microsoft.Data.Sqlite.SqliteConnection sqlite && sqlite.Handle != null) SQLitePCL.raw.sqlite3_interrupt(sqlite.Handle);
+            else try { cmd.Cancel(); } catch (InvalidOperationException) { }
+        }
+
         /// <summary>One maintenance statement, stopped by the token (SQLite's interrupt or PostgreSQL's cancel: the
         /// statement rolls back and the store is as it was). A lock held past the busy timeout says what to do.</summary>
         private static void Execute(TraceStore store, string sql, CancellationToken cancel)
         {
             cancel.ThrowIfCancellationRequested();
             using DbCommand cmd = store.Command(sql);
-            using var stop = cancel.Register(() => { try { cmd.Cancel(); } catch (InvalidOperationException) { } });
+            using var stop = cancel.Register(() => Interrupt(store, cmd));
             try
             {
                 store.Translate(() => cmd.ExecuteNonQuery());

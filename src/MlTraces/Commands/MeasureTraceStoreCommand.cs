@@ -46,38 +46,26 @@ namespace MlTraces.Commands
 
         protected override void ProcessInput()
         {
-            var progress = new ProgressReporter(this, "Measuring trace store", showAfterMs: 1000);
-            try
+            WithProgress("Measuring trace store", 1000, progress =>
             {
-                Terminating(() =>
+                var config = ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath);
+                if (config == null)
+                    WriteVerbose($"No trace archival configuration: neither -ConfigPath nor ${ArchivalServerConfig.EnvironmentVariable} names one, so no retention and no next pass are shown.");
+                var store = OpenStore();
+                progress.Activity = "Measuring " + store.Name;
+                var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
+                var warnings = new List<string>();
+                var rows = StoreMeasure.Experiments(store, new MeasureRequest { Experiments = scope.Selected, Config = config, OlderThan = OlderThan },
+                    warnings, (what, done, total) => progress.Report(done, total, "steps: " + what), _cancel.Token);
+                // The archival plan's notes (experiments it leaves alone, traces it skips) are the pass's to warn about.
+                foreach (var w in warnings) WriteVerbose(w);
+                switch (By)
                 {
-                    var config = ArchivalServerConfig.LoadDefault(ConfigPath, FileSystemPath);
-                    if (config == null)
-                        WriteVerbose($"No trace archival configuration: neither -ConfigPath nor ${ArchivalServerConfig.EnvironmentVariable} names one, so no retention and no next pass are shown.");
-                    var store = OpenStore();
-                    progress.Activity = "Measuring " + store.Name;
-                    var scope = ResolveExperiments(store, ExperimentId, ExperimentName, Workspace, allByDefault: true);
-                    var warnings = new List<string>();
-                    var rows = StoreMeasure.Experiments(store, new MeasureRequest { Experiments = scope.Selected, Config = config, OlderThan = OlderThan },
-                        warnings, (what, done, total) => progress.Report(done, total, "steps: " + what), _cancel.Token);
-                    // The archival plan's notes (experiments it leaves alone, traces it skips) are the pass's to warn about.
-                    foreach (var w in warnings) WriteVerbose(w);
-                    switch (By)
-                    {
-                        case MeasureScope.Workspace: WriteObject(StoreMeasure.Workspaces(rows), enumerateCollection: true); break;
-                        case MeasureScope.Store: WriteObject(StoreMeasure.Store(store, rows)); break;
-                        default: WriteObject(rows, enumerateCollection: true); break;
-                    }
-                }, StoreUri);
-            }
-            catch (OperationCanceledException)
-            {
-                throw new PipelineStoppedException();
-            }
-            finally
-            {
-                progress.Complete();
-            }
+                    case MeasureScope.Workspace: WriteObject(StoreMeasure.Workspaces(rows), enumerateCollection: true); break;
+                    case MeasureScope.Store: WriteObject(StoreMeasure.Store(store, rows)); break;
+                    default: WriteObject(rows, enumerateCollection: true); break;
+                }
+            });
         }
 
         protected override void StopProcessing() => _cancel.Cancel();

@@ -24,40 +24,28 @@ namespace MlTraces.Commands
 
         protected override void ProcessInput()
         {
-            var progress = new ProgressReporter(this, "Optimizing trace store");
-            try
+            // Ctrl+C interrupts the statement: SQLite and PostgreSQL roll it back, and the store is as it was.
+            WithProgress("Optimizing trace store", 0, progress =>
             {
-                Terminating(() =>
+                var store = OpenStoreToWrite();
+                // No archival pass or restore moves payloads meanwhile, and the store takes writes now.
+                if (!DryRun) LockForArchiveWork(store);
+                var plan = StoreOptimizer.Plan(store, Full);
+                WriteWarnings(plan.Warnings);
+                if (!ShouldProcess(plan.Describe(), "Optimize trace store"))
                 {
-                    var store = OpenStoreToWrite();
-                    // No archival pass or restore moves payloads meanwhile, and the store takes writes now.
-                    if (!DryRun) LockForArchiveWork(store);
-                    var plan = StoreOptimizer.Plan(store, Full);
-                    WriteWarnings(plan.Warnings);
-                    if (!ShouldProcess(plan.Describe(), "Optimize trace store"))
+                    if (DryRun)
                     {
-                        if (DryRun)
-                        {
-                            if (plan.Refusal is string refusal) WriteWarning("The real run would refuse: " + refusal);
-                            WriteObject(plan.Result);
-                        }
-                        return;
+                        if (plan.Refusal is string refusal) WriteWarning("The real run would refuse: " + refusal);
+                        WriteObject(plan.Result);
                     }
-                    var result = StoreOptimizer.Run(plan, progress.Show, _cancel.Token);
-                    WriteWarnings(plan.Warnings);
-                    WriteVerbose("Optimize-TraceStore: " + result);
-                    WriteObject(result);
-                }, StoreUri);
-            }
-            catch (OperationCanceledException)
-            {
-                // Ctrl+C interrupts the statement: SQLite and PostgreSQL roll it back, and the store is as it was.
-                throw new PipelineStoppedException();
-            }
-            finally
-            {
-                progress.Complete();
-            }
+                    return;
+                }
+                var result = StoreOptimizer.Run(plan, progress.Show, _cancel.Token);
+                WriteWarnings(plan.Warnings);
+                WriteVerbose("Optimize-TraceStore: " + result);
+                WriteObject(result);
+            });
         }
 
         /// <summary>Ctrl+C: interrupt the running statement; the store closes when the command ends.</summary>
