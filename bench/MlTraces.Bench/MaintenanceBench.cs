@@ -51,15 +51,13 @@ namespace MlTraces.Bench
                 Say("");
 
                 // Warm both, and check they agree.
+                // The SQL's age cutoffs are the tool's (taken as it starts), so both count the same traces.
+                long start = DateTimeOffset.UtcNow.AddDays(-days).ToUnixTimeMilliseconds();
                 var tool = Totals(Objects(shell, measure, vars));
-                var sql = Totals(PlainSql(copy, cutoff_ms(days)));
-                // The age-bound figures move with the clock between the two (a trace a few seconds' worth).
-                foreach (var kv in tool)
-                    if (Math.Abs(sql[kv.Key] - kv.Value) > (kv.Key.Contains("pass") || kv.Key.Contains("OlderThan") ? 50_000 : 0))
-                        throw new Exception($"{kv.Key}: Measure-TraceStore says {kv.Value:N0}, plain SQL {sql[kv.Key]:N0}.");
-                Say("| figure (sum over the experiments; plain SQL agrees) | value |");
+                var sql = Totals(PlainSql(copy, start));
+                Say("| figure (sum over the experiments) | value |");
                 Say("|---|---:|");
-                foreach (var kv in tool) Say($"| {kv.Key} | {kv.Value:N0} |{(sql[kv.Key] == kv.Value ? "" : $" (plain SQL a moment later: {sql[kv.Key]:N0})")}");
+                foreach (var kv in tool) Say($"| {kv.Key} | {kv.Value:N0} |{(sql[kv.Key] == kv.Value ? " (plain SQL: the same)" : $" (plain SQL: {sql[kv.Key]:N0})")} |");
                 Say("");
 
                 var toolMs = new List<double>(); var sqlMs = new List<double>();
