@@ -208,6 +208,8 @@ namespace MlTraces.Core.Maintenance
             cancel.ThrowIfCancellationRequested();
             using DbCommand cmd = store.Command(sql);
             using var stop = cancel.Register(() => Interrupt(store, cmd));
+            // Checked again once registered: a stop that came before could not interrupt a statement not yet running.
+            cancel.ThrowIfCancellationRequested();
             try
             {
                 store.Translate(() => cmd.ExecuteNonQuery());
