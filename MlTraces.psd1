@@ -24,6 +24,8 @@
         'Restore-Trace'
         'Set-TraceLegalHold'
         'Clear-TraceLegalHold'
+        'Measure-TraceStore'
+        'Optimize-TraceStore'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -48,6 +50,8 @@ Commands:
 - Restore-Trace: bring archived span payloads back into the store.
 - Set-TraceLegalHold: put traces under legal hold (tag mltraces.legalHold), so no deletion takes them.
 - Clear-TraceLegalHold: lift the legal hold from traces.
+- Measure-TraceStore: what each experiment holds (traces, spans, payload bytes), its retention, what archival and deletion would take, and the store's free space.
+- Optimize-TraceStore: give a store's free space back (SQLite VACUUM, PostgreSQL VACUUM) and refresh its statistics.
 '@
         }
     }

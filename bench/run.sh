@@ -37,6 +37,8 @@ bench stream --store "$(store 100000)"
 bench startup --store "$(store 10000)" --runs 5
 # Deletes from fresh copies in bench/data (one at a time: as much free disk as the store takes, plus a copy).
 bench delete --store "$(store $big)" --traces $((big / 10))
+# Measure-TraceStore against plain SQL, then Optimize-TraceStore after deleting a tenth, on a copy in bench/data.
+bench maintenance --store "$(store $big)" --traces $((big / 10)) --runs 3
 if [ "$objectstores" = 1 ]; then
   # Each starts and stops its own s3rver; a missed target is reported, the other benches still run.
   bench archive-s3 --store "$(store $big)" --traces $((big / 10)) || true

@@ -5,7 +5,7 @@ using System.IO;
 using System.Linq;
 using MlTraces.Bench;
 
-// dotnet run -c Release --project bench/MlTraces.Bench -- <search|stream|startup|profile|archive-plan|archive|archive-profile|delete|archive-s3|delete-s3> --store <path.db> [--runs N] [--traces N]
+// dotnet run -c Release --project bench/MlTraces.Bench -- <search|stream|startup|profile|archive-plan|archive|archive-profile|delete|archive-s3|delete-s3|maintenance> --store <path.db> [--runs N] [--traces N]
 var options = Args.Parse(args);
 switch (options.Command)
 {
@@ -20,7 +20,8 @@ switch (options.Command)
     case "delete": return DeleteBench.Run(options);
     case "archive-s3": return ObjectStoreBench.Archive(options);
     case "delete-s3": return ObjectStoreBench.Delete(options);
+    case "maintenance": return MaintenanceBench.Run(options);
     default:
-        Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup|profile|archive-plan|archive|archive-profile|delete|archive-s3|delete-s3 --store <path.db> [--runs N] [--traces N] [--work dir] [--out results.md]");
+        Console.Error.WriteLine("usage: MlTraces.Bench search|stream|startup|profile|archive-plan|archive|archive-profile|delete|archive-s3|delete-s3|maintenance --store <path.db> [--runs N] [--traces N] [--work dir] [--out results.md]");
         return 2;
 }

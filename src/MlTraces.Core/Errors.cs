@@ -23,6 +23,8 @@ namespace MlTraces.Core
         AuthenticationFailed,
         /// <summary>A database server cannot be reached or is not accepting connections.</summary>
         StoreUnavailable,
+        /// <summary>The disk lacks the free space the work needs (a VACUUM's copy of the store).</summary>
+        InsufficientDiskSpace,
     }
 
     /// <summary>An error MlTraces reports to the user. <see cref="ErrorId"/> is stable and tested.</summary>

@@ -190,6 +190,16 @@ namespace MlTraces.Commands
             try { WriteAudit(); } catch (MlTracesException) { }
         }
 
+        /// <summary>Work on one store with a progress bar that always completes, its MlTraces errors terminating, and a
+        /// cancellation (Ctrl+C, seen by the work's token) ending the pipeline as stopped.</summary>
+        private protected void WithProgress(string activity, long showAfterMs, Action<ProgressReporter> work)
+        {
+            var progress = new ProgressReporter(this, activity, showAfterMs);
+            try { Terminating(() => work(progress), StoreUri); }
+            catch (OperationCanceledException) { throw new PipelineStoppedException(); }
+            finally { progress.Complete(); }
+        }
+
         /// <summary>Runs the work and reports MlTraces errors terminating (the command cannot go on).</summary>
         protected void Terminating(Action work, object? target = null)
         {
@@ -396,6 +406,7 @@ namespace MlTraces.Commands
             ErrorKind.UnsupportedStore => ErrorCategory.NotImplemented,
             ErrorKind.InvalidData => ErrorCategory.InvalidData,
             ErrorKind.WriteFailed => ErrorCategory.WriteError,
+            ErrorKind.InsufficientDiskSpace => ErrorCategory.ResourceUnavailable,
             _ => ErrorCategory.ReadError,
         };
 

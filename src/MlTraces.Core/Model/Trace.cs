@@ -67,6 +67,8 @@ namespace MlTraces
         public const string TokenUsage = "mlflow.trace.tokenUsage";
         public const string Cost = "mlflow.trace.cost";
         public const string User = "mlflow.trace.user";
+        /// <summary>The size of the trace MLflow recorded when it was logged.</summary>
+        public const string SizeBytes = "mlflow.trace.sizeBytes";
     }
 
     public static class SpansLocations

@@ -41,6 +41,8 @@ namespace MlTraces.Core.Store
         /// <summary>The tail of an EXISTS subquery that keeps it a per-row check of the rows an ordered walk reaches,
         /// rather than a join planned from a guess of how many child rows match ("" where nothing needs it).</summary>
         public abstract string KeepCorrelated { get; }
+        /// <summary>The text expression as a BIGINT when it is a plain non-negative integer, else NULL (never an error).</summary>
+        public abstract string IntegerOrNull(string expr);
     }
 
     public sealed class SqliteDialect : SqlDialect
@@ -83,6 +85,8 @@ namespace MlTraces.Core.Store
         public override string ForUpdate => "";
         // SQLite runs EXISTS per row of the walk as written.
         public override string KeepCorrelated => "";
+        public override string IntegerOrNull(string expr) =>
+            $"CASE WHEN length({expr}) BETWEEN 1 AND 18 AND {expr} NOT GLOB '*[^0-9]*' THEN CAST({expr} AS INTEGER) END";
     }
 
     /// <summary>MLflow on PostgreSQL: SQLAlchemy's native ILIKE, RLIKE as the ~ operator, real booleans.</summary>
@@ -135,6 +139,7 @@ namespace MlTraces.Core.Store
         // join is planned from the estimated number of matching spans, which for LIKE '%...%' on span content rests
         // on ANALYZE's sample: a low guess turned a 0.2 s page into 15-40 s, a scan of every span for each experiment.
         public override string KeepCorrelated => " OFFSET 0";
+        public override string IntegerOrNull(string expr) => $"CASE WHEN {expr} ~ '^[0-9]{{1,18}}$' THEN CAST({expr} AS BIGINT) END";
     }
 
     /// <summary>Collects the values of a statement; SQL text only ever holds their placeholders.</summary>

@@ -138,7 +138,8 @@ namespace MlTraces.Core.Store
             }
         }
 
-        private static int BusyTimeoutMs()
+        /// <summary>How long a statement waits for a lock another connection holds: MLflow's 20 s, or MLTRACES_BUSY_TIMEOUT_MS.</summary>
+        public static int BusyTimeoutMs()
         {
             string? env = Environment.GetEnvironmentVariable("MLTRACES_BUSY_TIMEOUT_MS");
             return int.TryParse(env, out int ms) && ms >= 0 ? ms : DefaultBusyTimeoutMs;

@@ -15,7 +15,7 @@ namespace MlTraces.Tests.Architecture
     public class LayerTests
     {
         // Lowest first. A layer may use any layer before it in this list.
-        private static readonly string[] Layers = { "Json", "Model", "Store", "Locations", "Query", "Export", "Retention", "Archive", "Spans", "Search", "Delete", "Audit" };
+        private static readonly string[] Layers = { "Json", "Model", "Store", "Locations", "Query", "Export", "Retention", "Archive", "Spans", "Search", "Delete", "Maintenance", "Audit" };
 
         private static string CoreFolder()
         {

@@ -1,0 +1,54 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using MlTraces.Core.Maintenance;
+
+namespace MlTraces.Commands
+{
+    /// <summary>
+    /// Gives a store's free space back and refreshes its statistics: SQLite VACUUM (or incremental_vacuum), then
+    /// ANALYZE or PRAGMA optimize; PostgreSQL VACUUM (ANALYZE) of the trace tables, or VACUUM FULL with -Full. Plans
+    /// first (the bytes it expects back, how long the store is locked, the disk space it needs), refuses when the
+    /// disk lacks that space or another process holds the store, and reports bytes before and after.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Optimize, "TraceStore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [OutputType(typeof(StoreOptimization))]
+    public sealed class OptimizeTraceStoreCommand : PipelineStoreCmdlet
+    {
+        /// <summary>PostgreSQL: VACUUM FULL, which gives the space back to the disk but locks each trace table while it
+        /// rewrites it. SQLite: VACUUM even where the store's auto_vacuum allows an incremental vacuum.</summary>
+        [Parameter]
+        public SwitchParameter Full { get; set; }
+
+        private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
+
+        protected override void ProcessInput()
+        {
+            // Ctrl+C interrupts the statement: SQLite and PostgreSQL roll it back, and the store is as it was.
+            WithProgress("Optimizing trace store", 0, progress =>
+            {
+                var store = OpenStoreToWrite();
+                // No archival pass or restore moves payloads meanwhile, and the store takes writes now.
+                if (!DryRun) LockForArchiveWork(store);
+                var plan = StoreOptimizer.Plan(store, Full);
+                WriteWarnings(plan.Warnings);
+                if (!ShouldProcess(plan.Describe(), "Optimize trace store"))
+                {
+                    if (DryRun)
+                    {
+                        if (plan.Refusal is string refusal) WriteWarning("The real run would refuse: " + refusal);
+                        WriteObject(plan.Result);
+                    }
+                    return;
+                }
+                var result = StoreOptimizer.Run(plan, progress.Show, _cancel.Token);
+                WriteWarnings(plan.Warnings);
+                WriteVerbose("Optimize-TraceStore: " + result);
+                WriteObject(result);
+            });
+        }
+
+        /// <summary>Ctrl+C: interrupt the running statement; the store closes when the command ends.</summary>
+        protected override void StopProcessing() => _cancel.Cancel();
+    }
+}
