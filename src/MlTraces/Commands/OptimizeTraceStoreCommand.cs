@@ -13,12 +13,17 @@ namespace MlTraces.Commands
     /// </summary>
     [Cmdlet(VerbsCommon.Optimize, "TraceStore", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(StoreOptimization))]
-    public sealed class OptimizeTraceStoreCommand : PipelineStoreCmdlet
+    public sealed class OptimizeTraceStoreCommand : PipelineStoreCmdlet, IAuditedCommand
     {
         /// <summary>PostgreSQL: VACUUM FULL, which gives the space back to the disk but locks each trace table while it
         /// rewrites it. SQLite: VACUUM even where the store's auto_vacuum allows an incremental vacuum.</summary>
         [Parameter]
         public SwitchParameter Full { get; set; }
+
+        /// <summary>The audit log (JSON lines) that gets a line about this run: when, who, the parameters, the store, the plan, the bytes before and after, and the outcome. Default: $env:MLTRACES_AUDIT_LOG; no log when neither is set. A log that cannot be written stops the command before it changes anything.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AuditLogPath { get; set; }
 
         private readonly CancellationTokenSource _cancel = new CancellationTokenSource();
 
@@ -32,7 +37,8 @@ namespace MlTraces.Commands
                 if (!DryRun) LockForArchiveWork(store);
                 var plan = StoreOptimizer.Plan(store, Full);
                 WriteWarnings(plan.Warnings);
-                if (!ShouldProcess(plan.Describe(), "Optimize trace store"))
+                if (Audit != null) Audit.Plan = plan.Describe();
+                if (!ShouldChange(plan.Describe(), "Optimize trace store"))
                 {
                     if (DryRun)
                     {
@@ -42,6 +48,9 @@ namespace MlTraces.Commands
                     return;
                 }
                 var result = StoreOptimizer.Run(plan, progress.Show, _cancel.Token);
+                Audit?.Total("bytesBefore", result.BytesBefore);
+                if (result.BytesAfter is long after) Audit?.Total("bytesAfter", after);
+                if (result.LockTime is TimeSpan locked) Audit?.Total("lockMilliseconds", (long)locked.TotalMilliseconds);
                 WriteWarnings(plan.Warnings);
                 WriteVerbose("Optimize-TraceStore: " + result);
                 WriteObject(result);

@@ -49,6 +49,9 @@ namespace MlTraces.Tests.Maintenance
             long fileBefore = Kind == StoreKind.Sqlite ? new FileInfo(m.Store.Path).Length : 0;
             long free = Kind == StoreKind.Sqlite ? m.Store.Scalar("PRAGMA freelist_count") * m.Store.Scalar("PRAGMA page_size") : 0;
 
+            // Both runs are logged (issue 18's audit trail): the dry run as one, the real run with its bytes.
+            string log = Path.Combine(m.Store.Folder, "audit.jsonl");
+            full += $" -AuditLogPath '{log}'";
             var dry = sh.Run("Optimize-TraceStore -WhatIf" + full);
             Assert.False(dry.Failed, dry.Terminating?.Message ?? string.Join("; ", dry.Errors));
             var planned = (StoreOptimization)dry.Output.Single().BaseObject;
@@ -88,6 +91,12 @@ namespace MlTraces.Tests.Maintenance
             else Assert.Equal(m.Store.Scalar("SELECT pg_database_size(current_database())"), done.BytesAfter);
             AssertSound(m.Store);
             Assert.Equal(traces, MaintenanceStore.ReadAll(m.Store));
+            var lines = File.ReadAllLines(log).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+            Assert.Equal(new[] { "DryRun", "Completed" }, lines.Select(l => l.GetProperty("outcome").GetString()));
+            Assert.All(lines, l => Assert.Equal("Optimize-TraceStore", l.GetProperty("command").GetString()));
+            Assert.All(lines, l => Assert.Contains("locked for", l.GetProperty("plan").GetString()));
+            Assert.Equal(done.BytesBefore, lines[1].GetProperty("totals").GetProperty("bytesBefore").GetInt64());
+            Assert.Equal(done.BytesAfter, lines[1].GetProperty("totals").GetProperty("bytesAfter").GetInt64());
         }
 
         /// <summary>PostgreSQL's default: VACUUM (ANALYZE), which locks nothing MLflow needs and makes the dead rows'
