@@ -99,6 +99,38 @@ namespace MlTraces.Core.Delete
             int done = 0, leftBehind = 0;
             string? leftBehindExample = null;
             List<PlannedDeletion> NextBatch(int from) => ordered.GetRange(from, Math.Min(Sizer.Next, ordered.Count - from));
+            // What one committed batch did: receipts, errors, the files that go after the commit, one verbose line.
+            void Report(List<PlannedDeletion> reported, List<DeletionReceipt> receipts, Dictionary<string, ObjectRemoval> objects, TimeSpan objectTime, TimeSpan locked)
+            {
+                var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
+                foreach (var (trace, receipt) in reported.Zip(receipts, (t, r) => (t, r)))
+                {
+                    objects.TryGetValue(trace.TraceId, out var removal);
+                    if (receipt.Status == DeletionStatus.ObjectsNotRemoved)
+                        errors[receipt.TraceId] = removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
+                            $"Trace '{receipt.TraceId}' was not removed: while its objects were deleted, it was pointed at another one ({string.Join(", ", trace.Files.Objects.Select(o => o.Uri).Where(u => removal == null || !removal.Tried.Contains(u)))}; an archival pass finished meanwhile), so the trace row is left intact. Run Remove-Trace again to remove it.");
+                    if (receipt.Deleted && removal != null) receipt.RemovedFiles.AddRange(removal.Removed);
+                    if (receipt.Deleted)
+                        receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) =>
+                        {
+                            receipt.LeftBehind.Add(path);
+                            listener.Problem(receipt.TraceId, new MlTracesException(ErrorKind.WriteFailed, "TraceFilesNotRemoved",
+                                $"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {ex.Message} Remove the file or folder by hand.", ex));
+                        }));
+                }
+                done += reported.Count;
+                foreach (var r in receipts)
+                {
+                    // Held since the plan was made: the hold wins, and says so.
+                    if (r.Status == DeletionStatus.Held) listener.Warning(HeldMessage(new List<string> { r.TraceId }));
+                    if (r.Deleted && r.LeftBehind.Count > 0 && leftBehind++ == 0) leftBehindExample = r.LeftBehind[0];
+                    listener.Outcome(r, errors.TryGetValue(r.TraceId, out var error) ? error : null);
+                }
+                // The object requests' own time is said apart: they run before the transaction, holding no lock.
+                string objectPart = objects.Count == 0 ? "" : $", after {objectTime.TotalMilliseconds:N0} ms of object requests for {objects.Count:N0}";
+                listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms{objectPart} ({done:N0} of {ordered.Count:N0} done).");
+                listener.Progress(done, ordered.Count);
+            }
             var batch = NextBatch(0);
             var removing = StartRemovingObjects(plan, batch, session, objectStop.Token);
             while (true)
@@ -116,47 +148,30 @@ namespace MlTraces.Core.Delete
                     removing = StartRemovingObjects(plan, next, session, objectStop.Token);
                 }
                 var clock = Stopwatch.StartNew();
-                List<DeletionReceipt> receipts;
-                try { receipts = DeleteBatch(plan, batch, family, objects); }
+                List<DeletionReceipt>? receipts = null;
+                TimeSpan locked;
+                try
+                {
+                    receipts = DeleteBatch(plan, batch, family, objects);
+                    locked = clock.Elapsed;
+                    listener.Committed(receipts.Where(r => r.Deleted).Select(r => r.TraceId));
+                    Sizer.Done(batch.Count, locked);
+                    Report(batch, receipts, objects, objectTime, locked);
+                }
                 catch when (next != null)
                 {
-                    // The run ends here: the next batch's requests are cut at once and their end awaited, so nothing
-                    // is still deleting objects after the command has failed.
-                    objectStop.Cancel();
-                    try { removing.Wait(); } catch (AggregateException) { }
+                    if (receipts == null)
+                    {
+                        // The transaction failed and the run ends: the next batch's requests are cut at once and
+                        // their end awaited, so nothing is still deleting objects after the command has failed.
+                        objectStop.Cancel();
+                        try { removing.Wait(); } catch (AggregateException) { }
+                    }
+                    // Reporting failed (a stopped pipeline does not take output): the next batch's objects are on
+                    // their way, and the traces whose objects went still lose their rows before the run ends.
+                    else FinishStarted(plan, next, family, removing, listener);
                     throw;
                 }
-                var locked = clock.Elapsed;
-                listener.Committed(receipts.Where(r => r.Deleted).Select(r => r.TraceId));
-                Sizer.Done(batch.Count, locked);
-                var errors = new Dictionary<string, MlTracesException>(StringComparer.Ordinal);
-                foreach (var (trace, receipt) in batch.Zip(receipts, (t, r) => (t, r)))
-                {
-                    objects.TryGetValue(trace.TraceId, out var removal);
-                    if (receipt.Status == DeletionStatus.ObjectsNotRemoved)
-                        errors[receipt.TraceId] = removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
-                            $"Trace '{receipt.TraceId}' was not removed: while its objects were deleted, it was pointed at another one ({string.Join(", ", trace.Files.Objects.Select(o => o.Uri).Where(u => removal == null || !removal.Tried.Contains(u)))}; an archival pass finished meanwhile), so the trace row is left intact. Run Remove-Trace again to remove it.");
-                    if (receipt.Deleted && removal != null) receipt.RemovedFiles.AddRange(removal.Removed);
-                    if (receipt.Deleted)
-                        receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) =>
-                        {
-                            receipt.LeftBehind.Add(path);
-                            listener.Problem(receipt.TraceId, new MlTracesException(ErrorKind.WriteFailed, "TraceFilesNotRemoved",
-                                $"Trace '{receipt.TraceId}' was removed from the store, but '{path}' could not be removed: {ex.Message} Remove the file or folder by hand.", ex));
-                        }));
-                }
-                done += batch.Count;
-                foreach (var r in receipts)
-                {
-                    // Held since the plan was made: the hold wins, and says so.
-                    if (r.Status == DeletionStatus.Held) listener.Warning(HeldMessage(new List<string> { r.TraceId }));
-                    if (r.Deleted && r.LeftBehind.Count > 0 && leftBehind++ == 0) leftBehindExample = r.LeftBehind[0];
-                    listener.Outcome(r, errors.TryGetValue(r.TraceId, out var error) ? error : null);
-                }
-                // The object requests' own time is said apart: they run before the transaction, holding no lock.
-                string objectPart = objects.Count == 0 ? "" : $", after {objectTime.TotalMilliseconds:N0} ms of object requests for {objects.Count:N0}";
-                listener.Note($"Removed {receipts.Count(r => r.Deleted):N0} trace(s) in a transaction of {locked.TotalMilliseconds:N0} ms{objectPart} ({done:N0} of {ordered.Count:N0} done).");
-                listener.Progress(done, ordered.Count);
                 if (next == null) break;
                 // Long enough for a writer that waited through this batch, counting what was done since the commit.
                 // PostgreSQL locks only the rows a batch deletes: no other writer waits for the next batch.
@@ -170,6 +185,22 @@ namespace MlTraces.Core.Delete
             cancel.ThrowIfCancellationRequested();
             // One warning at the end rather than one per trace.
             if (leftBehind > 0) listener.Warning(LeftBehindMessage(leftBehind, leftBehindExample!, dryRun: false));
+        }
+
+        /// <summary>After a failure outside the store (the listener's): waits for the batch whose object requests are
+        /// out and deletes the rows of its traces whose objects went, saying nothing more; the failure is the run's.</summary>
+        private void FinishStarted(DeletionPlan plan, List<PlannedDeletion> started, TraceFamily family,
+            System.Threading.Tasks.Task<(Dictionary<string, ObjectRemoval> Objects, TimeSpan Took)> removing, IWriterListener<PlannedDeletion, DeletionReceipt> listener)
+        {
+            try
+            {
+                var objects = Transient.Wait(removing).Objects;
+                var gone = started.Where(t => objects.ContainsKey(t.TraceId)).ToList();
+                if (gone.Count == 0) return;
+                var receipts = DeleteBatch(plan, gone, family, objects);
+                listener.Committed(receipts.Where(r => r.Deleted).Select(r => r.TraceId));
+            }
+            catch (Exception) { }
         }
 
         private static string LeftBehindMessage(int count, string example, bool dryRun) =>

@@ -232,6 +232,33 @@ namespace MlTraces.Tests.Locations
             Assert.All(s.Keys["tr-a2"], k => Assert.DoesNotContain(k, left));
         }
 
+        /// <summary>The listener fails while a batch is reported (as a stopped pipeline refuses output) when the next
+        /// batch's objects are already on their way: the run ends with that failure, the traces whose objects went
+        /// lose their rows first, and every trace is wholly gone or keeps its row and all its objects.</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(HostileKinds))]
+        public void AFailureWhileReportingLeavesNoRowWithoutItsObjects(string kind)
+        {
+            using var place = TestLocation.Create(kind);
+            using var ts = TestStore.CreateEmpty(Kind);
+            var ids = Enumerable.Range(0, 8).Select(i => $"tr-r{i}").ToArray();
+            var s = Build(ts, place, ids);
+            using var store = ts.Open();
+            var plan = new DeletionPlanner(store, Experiments.All(store), place.Settings).ForIds(ids, null);
+            var listener = new Recorder { FailAtOutcome = 1 };
+            var executor = new DeletionExecutor(store) { Sizer = new TransactionSizer(2, 2) };
+            var failure = Assert.Throws<InvalidOperationException>(() => executor.Run(plan, false, listener, default));
+            Assert.Contains("stopped", failure.Message);
+            var kept = Rows(ts);
+            // The reported batch and the one whose objects were on their way.
+            Assert.Equal(ids.Skip(4), kept);
+            Assert.Equal(ids.Take(4), listener.CommittedIds);
+            var left = place.AllRaw();
+            foreach (var id in ids)
+                if (kept.Contains(id)) Assert.All(s.Keys[id], k => Assert.Contains(k, left));
+                else Assert.All(s.Keys[id], k => Assert.DoesNotContain(k, left));
+        }
+
         private static void SetTagOrInsert(TestStore ts, string id, string key, string value) =>
             Query.QueryTestSupport.Execute(ts, "INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({0}, {1}, {2})", key, value, id);
 
@@ -362,8 +389,15 @@ namespace MlTraces.Tests.Locations
             public bool Approve(PlannedDeletion planned) => true;
             public void PlanSummary(string summary) { }
             public void Progress(long done, long total) { }
-            public void Outcome(DeletionReceipt receipt, MlTracesException? error) => Receipts.Add((receipt, error));
-            public void Committed(IEnumerable<string> traceIds) { }
+            /// <summary>Fails at this outcome, as a stopped pipeline refuses output (0: never).</summary>
+            public int FailAtOutcome { get; set; }
+            public List<string> CommittedIds { get; } = new List<string>();
+            public void Outcome(DeletionReceipt receipt, MlTracesException? error)
+            {
+                Receipts.Add((receipt, error));
+                if (Receipts.Count == FailAtOutcome) throw new InvalidOperationException("The pipeline has been stopped.");
+            }
+            public void Committed(IEnumerable<string> traceIds) => CommittedIds.AddRange(traceIds);
             public void Problem(string traceId, MlTracesException error) => throw error;
             public void Warning(string message) { }
             public void Note(string message) { }
