@@ -69,6 +69,13 @@ namespace MlTraces.Core.Delete
                 listener.Warning(HeldMessage(plan.Held.Select(t => t.TraceId).ToList()));
                 if (!dryRun) foreach (var t in plan.Held) listener.Outcome(t.Receipt(DeletionStatus.Held, plan.TrackingUri), null);
             }
+            if (plan.Kept.Count > 0)
+            {
+                // Each kept trace is an error of the real run (its rows stay; the next run with the destination retries
+                // it); the dry run says the same once, with the first reason.
+                if (dryRun) listener.Warning($"{plan.Kept.Count:N0} trace(s) would be kept, not removed: {plan.Kept[0].Files.Unreachable!.Message}");
+                else foreach (var t in plan.Kept) listener.Outcome(t.Receipt(DeletionStatus.ObjectsNotRemoved, plan.TrackingUri), t.Files.Unreachable);
+            }
             var accepted = plan.Traces.Where(listener.Approve).ToList();
             listener.PlanSummary(plan.Summary());
             if (dryRun)
@@ -107,9 +114,18 @@ namespace MlTraces.Core.Delete
                 {
                     objects.TryGetValue(trace.TraceId, out var removal);
                     if (receipt.Status == DeletionStatus.ObjectsNotRemoved)
-                        errors[receipt.TraceId] = removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
+                        errors[receipt.TraceId] = trace.Files.Unreachable ?? removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
                             $"Trace '{receipt.TraceId}' was not removed: while its objects were deleted, it was pointed at another one ({string.Join(", ", trace.Files.Objects.Select(o => o.Uri).Where(u => removal == null || !removal.Tried.Contains(u)))}; an archival pass finished meanwhile), so the trace row is left intact. Run Remove-Trace again to remove it.");
                     if (receipt.Deleted && removal != null) receipt.RemovedFiles.AddRange(removal.Removed);
+                    // A hold set after the trace's objects went and before its transaction: the hold keeps the rows,
+                    // but what was deleted is gone, and the person who set the hold must hear of it.
+                    if (receipt.Status == DeletionStatus.Held && removal != null && removal.Removed.Count > 0)
+                    {
+                        receipt.RemovedFiles.AddRange(removal.Removed);
+                        errors[receipt.TraceId] = new MlTracesException(ErrorKind.WriteFailed, "HeldTraceObjectsRemoved",
+                            $"Trace '{receipt.TraceId}' was put under legal hold while Remove-Trace was deleting its objects: its rows are kept, as the hold asks, " +
+                            $"but these had already been deleted: {string.Join(", ", removal.Removed)}. Restore them from a backup or version history of the bucket or container if the hold needs them.");
+                    }
                     if (receipt.Deleted)
                         receipt.RemovedFiles.AddRange(trace.Files.Remove((path, ex) =>
                         {
@@ -351,8 +367,9 @@ namespace MlTraces.Core.Delete
                         foreach (var t in batch)
                             if (files.TryGetValue(t.TraceId, out var now))
                             {
-                                // An object not deleted above (a payload finalized since) would be left with no row: keep the row.
-                                if (now.Objects.Any(o => !(objects.TryGetValue(t.TraceId, out var removal) && removal.Tried.Contains(o.Uri)))) kept.Add(t.TraceId);
+                                // An object not deleted above (a payload finalized since), or one that cannot be
+                                // reached from here, would be left with no row: keep the row.
+                                if (now.Unreachable != null || now.Objects.Any(o => !(objects.TryGetValue(t.TraceId, out var removal) && removal.Tried.Contains(o.Uri)))) kept.Add(t.TraceId);
                                 t.Files = now;
                             }
                         deletable.RemoveAll(kept.Contains);

@@ -74,10 +74,17 @@ namespace MlTraces.Core.Delete
         public Locations.ObjectStoreSettings Settings { get; }
         public List<PlannedDeletion> Traces { get; } = new List<PlannedDeletion>();
         public List<PlannedDeletion> Held { get; } = new List<PlannedDeletion>();
+        /// <summary>Traces whose own objects cannot be reached from here (<see cref="TraceFiles.Unreachable"/>): their
+        /// rows are kept, each with its error, so no object is left that no row points to.</summary>
+        public List<PlannedDeletion> Kept { get; } = new List<PlannedDeletion>();
         /// <summary>Ids asked for that the store does not have (or that lie outside the workspace).</summary>
         public List<string> NotFound { get; } = new List<string>();
         /// <summary>What the filter compiler says this store's layout cannot fully answer.</summary>
         public List<string> Warnings { get; } = new List<string>();
+
+        /// <summary>Files a trace found by the planner where it belongs: held, kept for its objects, or to delete.</summary>
+        public void Add(PlannedDeletion trace) =>
+            (trace.Held ? Held : trace.Files.Unreachable != null ? Kept : Traces).Add(trace);
 
         /// <summary>One sentence on the whole plan, for -WhatIf and verbose output.</summary>
         public string Summary()
@@ -90,6 +97,7 @@ namespace MlTraces.Core.Delete
                       + $"and {PlannedDeletion.Count(traces.Sum(t => (long)t.Associations), "link")}";
             var left = new List<string>();
             if (Held.Count > 0) left.Add($"{PlannedDeletion.Count(Held.Count, "trace")} under legal hold");
+            if (Kept.Count > 0) left.Add($"{PlannedDeletion.Count(Kept.Count, "trace")} whose objects cannot be reached from here");
             if (NotFound.Count > 0) left.Add($"{PlannedDeletion.Count(NotFound.Count, "id")} not found");
             return text + (left.Count > 0 ? "; leave " + string.Join(" and ", left) : "") + ".";
         }

@@ -59,7 +59,7 @@ namespace MlTraces.Core.Delete
                 if (!found.TryGetValue(id, out var t) || !_experiments.ContainsKey(t.ExperimentId)
                     || (experimentIds != null && !experimentIds.Contains(t.ExperimentId)))
                     plan.NotFound.Add(id);
-                else (t.Held ? plan.Held : plan.Traces).Add(t);
+                else plan.Add(t);
             }
             return plan;
         }
@@ -96,7 +96,7 @@ namespace MlTraces.Core.Delete
                     return 0;
                 });
             }
-            plan.Traces.AddRange(DetailsInOrder(chosen, cancel));
+            foreach (var t in DetailsInOrder(chosen, cancel)) plan.Add(t);
             plan.Held.AddRange(DetailsInOrder(held, cancel));
             return plan;
         }

@@ -31,7 +31,12 @@ namespace MlTraces.Core.Delete
         /// payload (the object its row points to) last.</summary>
         public List<TraceObject> Objects { get; } = new List<TraceObject>();
 
-        public bool IsEmpty => Folders.Count == 0 && Files.Count == 0 && LeftBehind.Count == 0 && Objects.Count == 0;
+        /// <summary>Why the trace's own objects cannot be reached from here though they can be named (an
+        /// mlflow-artifacts:/ location without the server's --artifacts-destination): deleting its rows would leave
+        /// them for good, so the trace is kept, with this error. Null when everything of the trace can be handled.</summary>
+        public MlTracesException? Unreachable { get; private set; }
+
+        public bool IsEmpty => Folders.Count == 0 && Files.Count == 0 && LeftBehind.Count == 0 && Objects.Count == 0 && Unreachable == null;
 
         /// <summary>Where the trace's files are. Looks at the file system only for local locations and sends no
         /// request to an object store.</summary>
@@ -49,7 +54,12 @@ namespace MlTraces.Core.Delete
                     var found = ObjectKeys.OwnArtifacts(traceId, experimentLocation, artifactLocation, settings, out why);
                     if (found?.Root != null) files.Objects.Add(new TraceObject(found.Value.Root, found.Value.FolderKey, folder: true));
                     else if (found != null) own = TraceFolders.Artifacts(traceId, found.Value.LocalRoot, found.Value.LocalTag!, out why);
-                    if (found?.Root == null && own == null) files.LeftBehind.Add($"{LocationUri.Shown(artifactLocation)} (artifact folder, {why.TrimEnd('.')}, so left in place)");
+                    if (found?.Root == null && own == null)
+                    {
+                        if (NeedsDestination(artifactLocation, settings) && NamesOwnFolder(traceId, experimentLocation, artifactLocation))
+                            files.KeepFor(traceId, artifactLocation, "artifact folder");
+                        else files.LeftBehind.Add($"{LocationUri.Shown(artifactLocation)} (artifact folder, {why.TrimEnd('.')}, so left in place)");
+                    }
                 }
                 else
                 {
@@ -71,6 +81,7 @@ namespace MlTraces.Core.Delete
                         files.Objects.Add(new TraceObject(root, folderKey + "/" + ArchiveFileName, folder: false));
                     }
                 }
+                catch (MlTracesException) when (NeedsDestination(archiveLocation, settings)) { files.KeepFor(traceId, archiveLocation, "archived payload"); }
                 catch (MlTracesException ex)
                 {
                     files.LeftBehind.Add($"{LocationUri.Shown(archiveLocation)} (archived payload, {ex.Message.TrimEnd('.')}, so left in place)");
@@ -82,6 +93,30 @@ namespace MlTraces.Core.Delete
                 // The payload sits in the artifact folder: it is still the last object to go.
                 files.Objects.Add(new TraceObject(files.Objects[0].Root, files.Objects[0].Key + "/" + ArchiveFileName, folder: false));
             return files;
+        }
+
+        /// <summary>An mlflow-artifacts:/ URI while the server's --artifacts-destination is not given: its objects
+        /// exist somewhere MlTraces is not told of.</summary>
+        private static bool NeedsDestination(string location, ObjectStoreSettings settings) =>
+            LocationUri.IsMlflowArtifacts(location) && string.IsNullOrWhiteSpace(settings.ArtifactsDestination);
+
+        /// <summary>Whether the tag names exactly the folder MLflow gives the trace under its experiment's location
+        /// (compared as text, since neither can be resolved): a tag naming anything else is not the trace's own.</summary>
+        private static bool NamesOwnFolder(string traceId, string? experimentLocation, string tagLocation)
+        {
+            if (experimentLocation == null || !LocationUri.IsMlflowArtifacts(experimentLocation)) return false;
+            string folder;
+            try { folder = ObjectKeys.TraceFolder(traceId); }
+            catch (MlTracesException) { return false; }
+            return string.Equals(tagLocation.TrimEnd('/'), experimentLocation.TrimEnd('/') + "/" + folder, StringComparison.Ordinal);
+        }
+
+        private void KeepFor(string traceId, string location, string what)
+        {
+            Unreachable ??= new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
+                $"Trace '{traceId}' was not removed: its {what} '{LocationUri.Shown(location)}' is relative to the MLflow server's --artifacts-destination, which only the server knows, " +
+                $"and removing the trace's rows without its objects would leave them in the artifact store for good. Give the server's --artifacts-destination with -ArtifactsDestination " +
+                $"or in $env:{ObjectStoreSettings.ArtifactsDestinationVariable} (for example s3://my-bucket/mlartifacts) and run Remove-Trace again.");
         }
 
         private void AddLocalArchive(string traceId, string experimentId, string archiveLocation, string shown)

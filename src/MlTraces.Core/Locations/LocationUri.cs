@@ -77,7 +77,10 @@ namespace MlTraces.Core.Locations
 
         public static bool IsObjectStoreScheme(string? uri) =>
             uri != null && (uri.StartsWith("s3://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("wasbs://", StringComparison.OrdinalIgnoreCase)
-                || uri.StartsWith("abfss://", StringComparison.OrdinalIgnoreCase) || uri.StartsWith("mlflow-artifacts:", StringComparison.OrdinalIgnoreCase));
+                || uri.StartsWith("abfss://", StringComparison.OrdinalIgnoreCase) || IsMlflowArtifacts(uri));
+
+        /// <summary>mlflow-artifacts:/…, which only resolves with the server's --artifacts-destination.</summary>
+        public static bool IsMlflowArtifacts(string? uri) => uri != null && uri.StartsWith("mlflow-artifacts:", StringComparison.OrdinalIgnoreCase);
 
         public static LocationUri Parse(string uri, ObjectStoreSettings settings)
         {

@@ -41,15 +41,20 @@ namespace MlTraces.Tests.Commands
             using var sh = new PsShell(ts);
             List<string> experiments;
             using (var store = ts.Open(StoreAccess.ReadOnly)) experiments = Experiments.All(store).Select(e => e.ExperimentId).ToList();
-            var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = experiments.ToArray() };
+            // A real server's store names its artifacts mlflow-artifacts:/…: the admin gives the server's
+            // --artifacts-destination (here an empty folder), without which those traces keep their rows.
+            var vars = new Dictionary<string, object?>
+            {
+                ["uri"] = ts.UriText, ["ids"] = experiments.ToArray(), ["dest"] = new System.Uri(Path.Combine(ts.Folder, "mlartifacts")).AbsoluteUri,
+            };
             var before = Snapshot(ts);
             string hash = ts.Fingerprint();
 
             foreach (var (command, where) in new[]
             {
-                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Filter \"status = 'OK'\"", "status = 'OK'"),
+                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Filter \"status = 'OK'\" -ArtifactsDestination $dest", "status = 'OK'"),
                 // Every experiment, deleted ones too, up to the far future: the rest.
-                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Before ([DateTime]::MaxValue)", "1 = 1"),
+                ("Remove-Trace -TrackingUri $uri -ExperimentId $ids -Before ([DateTime]::MaxValue) -ArtifactsDestination $dest", "1 = 1"),
             })
             {
                 var expected = TraceIds(ts, where);

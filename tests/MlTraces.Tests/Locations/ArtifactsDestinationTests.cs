@@ -172,31 +172,70 @@ namespace MlTraces.Tests.Locations
             }
         }
 
-        /// <summary>Without a destination, an mlflow-artifacts:/ location is not guessed at: the dry run and the
-        /// real run of Remove-Trace say so, and leave the objects; the row goes, as for any location MlTraces cannot reach.</summary>
+        /// <summary>Without a destination, an mlflow-artifacts:/ location is not guessed at, and a trace whose own
+        /// objects are there keeps its rows: removing them alone would leave the objects in the artifact store with no
+        /// row pointing to them, for good (the issue's "nothing is orphaned"). The dry run says which traces would be
+        /// kept and why, the real run keeps exactly those, each with a TraceObjectsNotRemoved error that says what to
+        /// give, and a run with -ArtifactsDestination then removes them with their objects. A trace whose tag names
+        /// another trace's folder is not the owner of what is there: its row goes, that folder stays, as before.</summary>
         [ObjectStoreTheory(RealStores = true)]
         [InlineData(TestLocation.S3)]
-        public void WithoutADestinationNothingBehindMlflowArtifactsIsTouched(string kind)
+        [InlineData(TestLocation.Azure)]
+        public void WithoutADestinationTracesWithObjectsBehindMlflowArtifactsKeepTheirRows(string kind)
         {
             using var place = TestLocation.Create(kind);
             using var ts = TestStore.CopyOfFixture("week5-lab-gen-e.db", Kind);
-            string id = Delete.DeleteTestSupport.TraceIds(ts, "experiment_id = 1").First();
-            place.PutRaw(place.FullKey($"1/traces/{id}/artifacts/notes.txt"), new byte[] { 1 });
+            var ids = Delete.DeleteTestSupport.TraceIds(ts, "experiment_id = 1");
+            string own = ids[0], archived = ids[1], liar = ids[2];
+            // archived: its payload was archived by a server whose archive location is under mlflow-artifacts:/.
+            Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE request_id = {1} AND \"key\" = {2}", $"mlflow-artifacts:/elsewhere/traces/{archived}/artifacts", archived, TraceTagKeys.ArtifactLocation);
+            Query.QueryTestSupport.Execute(ts, "INSERT INTO trace_tags (\"key\", value, request_id) VALUES ({0}, {1}, {2})", TraceTagKeys.ArchiveLocation, $"mlflow-artifacts:/archive/1/traces/{archived}/artifacts", archived);
+            // liar: its tag names own's folder.
+            Query.QueryTestSupport.Execute(ts, "UPDATE trace_tags SET value = {0} WHERE request_id = {1} AND \"key\" = {2}", $"mlflow-artifacts:/1/traces/{own}/artifacts", liar, TraceTagKeys.ArtifactLocation);
+            var objects = new[] { $"1/traces/{own}/artifacts/notes.txt", $"archive/1/traces/{archived}/artifacts/traces.pb", $"1/traces/{liar}/artifacts/notes.txt" }
+                .Select(place.FullKey).ToList();
+            foreach (var key in objects) place.PutRaw(key, new byte[] { 1 });
+            objects.Sort(StringComparer.Ordinal);
             using (place.UseEnvironment(new Dictionary<string, string> { [Variable] = null! }))
             {
                 using var sh = new PsShell(ts);
-                var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["id"] = id };
-                foreach (var script in new[] { "Remove-Trace -TrackingUri $uri -TraceId $id -WhatIf", "Remove-Trace -TrackingUri $uri -TraceId $id -Confirm:$false -PassThru" })
+                var vars = new Dictionary<string, object?> { ["uri"] = ts.UriText, ["ids"] = new[] { own, archived, liar }, ["dest"] = place.Uri };
+                var fingerprint = ts.Fingerprint();
+
+                var dry = sh.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -WhatIf", vars);
+                NoErrors(dry);
+                Assert.Equal(fingerprint, ts.Fingerprint());
+                Assert.Equal(objects, place.AllRaw());
+                string kept = Assert.Single(dry.Warnings, w => w.Message.Contains("would be kept")).Message;
+                Assert.StartsWith("2 trace(s) would be kept, not removed: Trace '", kept);
+                foreach (var part in new[] { "mlflow-artifacts:/", "--artifacts-destination", "-ArtifactsDestination", "$env:" + Variable }) Assert.Contains(part, kept);
+                // Only the liar is offered for removal, and its warning says its tag's folder stays.
+                Assert.Contains($"What if: Performing the operation \"Remove trace\" on target \"{liar} (", dry.HostText);
+                Assert.DoesNotContain($"\"{own} (", dry.HostText);
+                Assert.DoesNotContain($"\"{archived} (", dry.HostText);
+                Assert.Contains("Remove 1 trace from the store", dry.HostText);
+                Assert.Contains("leave 2 traces whose objects cannot be reached from here", dry.HostText);
+                Assert.Contains(dry.Warnings, w => w.Message.Contains($"mlflow-artifacts:/1/traces/{own}/artifacts (artifact folder"));
+
+                var real = sh.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false -PassThru", vars);
+                Assert.Equal(new[] { own, archived }, real.Errors.Select(e => (string)e.TargetObject).OrderBy(i => Array.IndexOf(new[] { own, archived }, i)));
+                Assert.All(real.Errors, e =>
                 {
-                    var r = sh.Run(script, vars);
-                    NoErrors(r);
-                    string warning = Assert.Single(r.Warnings).Message;
-                    Assert.Contains($"mlflow-artifacts:/1/traces/{id}/artifacts", warning);
-                    Assert.Contains("--artifacts-destination", warning);
-                    Assert.Contains("-ArtifactsDestination", warning);
-                    Assert.Contains("$env:" + Variable, warning);
-                }
-                Assert.Equal(new[] { place.FullKey($"1/traces/{id}/artifacts/notes.txt") }, place.AllRaw());
+                    Assert.Equal("TraceObjectsNotRemoved,MlTraces.Commands.RemoveTraceCommand", e.FullyQualifiedErrorId);
+                    Assert.Contains("-ArtifactsDestination", e.Exception.Message);
+                });
+                Assert.Contains($"archived payload 'mlflow-artifacts:/archive/1/traces/{archived}/artifacts'", real.Errors.Single(e => (string)e.TargetObject == archived).Exception.Message);
+                var receipts = real.Output.Select(o => (DeletionReceipt)o.BaseObject).ToDictionary(d => d.TraceId);
+                Assert.Equal(DeletionStatus.ObjectsNotRemoved, receipts[own].Status);
+                Assert.Equal(DeletionStatus.ObjectsNotRemoved, receipts[archived].Status);
+                Assert.Equal(DeletionStatus.Deleted, receipts[liar].Status);
+                Assert.Equal(new[] { archived, own }.OrderBy(i => i, StringComparer.Ordinal), Delete.DeleteTestSupport.TraceIds(ts, $"request_id IN ('{own}', '{archived}', '{liar}')"));
+                Assert.Equal(objects, place.AllRaw());
+
+                var again = sh.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false -PassThru -ArtifactsDestination $dest", vars);
+                NoErrors(again);
+                Assert.Empty(Delete.DeleteTestSupport.TraceIds(ts, $"request_id IN ('{own}', '{archived}', '{liar}')"));
+                Assert.Equal(new[] { place.FullKey($"1/traces/{liar}/artifacts/notes.txt") }, place.AllRaw());
             }
         }
 

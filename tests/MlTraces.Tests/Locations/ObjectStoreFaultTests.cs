@@ -402,6 +402,47 @@ namespace MlTraces.Tests.Locations
             Assert.Empty(s.Server.Keys(Container));
         }
 
+        /// <summary>A legal hold set after Remove-Trace checked the trace and while its objects are deleted (here at the
+        /// moment the first delete request leaves): the transaction finds the hold and keeps the rows, as the hold
+        /// asks, but the objects are gone by then, and the run says so with an error per trace naming what went
+        /// (HeldTraceObjectsRemoved), not only the usual "held" warning, and the receipts list it.</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(Servers))]
+        public void AHoldSetWhileObjectsAreDeletedKeepsTheRowsAndSaysWhatWentAlready(string kind)
+        {
+            using var s = new Scene(kind, Kind, 3);
+            Assert.Empty(s.Run(Pass).Errors);
+            var ids = s.Setup.Original.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+            int held = 0;
+            bool HoldAtFirstDelete(string line)
+            {
+                if ((line.StartsWith("DELETE ", StringComparison.Ordinal) || line.StartsWith("POST ", StringComparison.Ordinal)) && Interlocked.Exchange(ref held, 1) == 0)
+                {
+                    using var store = s.Store.Open();
+                    foreach (var id in ids) Archive.ArchiveTestSupport.SetTag(store, id, TraceTagKeys.LegalHold, "true");
+                }
+                return false;
+            }
+            using var proxy = new SlowProxy(s.Server.Endpoint, TimeSpan.Zero, _ => SlowProxy.Mode.Delay, HoldAtFirstDelete);
+            var env = Through(s, proxy, 30);
+            env["MLTRACES_DELETE_BATCH_SIZE"] = "100";
+            var r = s.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false -PassThru", env);
+            Assert.Equal(1, held);
+            Assert.Equal(ids, Delete.DeleteTestSupport.TraceIds(s.Store));
+            Assert.Equal(ids, r.Errors.Select(e => (string)e.TargetObject).OrderBy(i => i, StringComparer.Ordinal));
+            Assert.All(r.Errors, e =>
+            {
+                Assert.Equal("HeldTraceObjectsRemoved,MlTraces.Commands.RemoveTraceCommand", e.FullyQualifiedErrorId);
+                Assert.Contains("traces.pb", e.Exception.Message);
+            });
+            Assert.All(r.Output.Select(o => (DeletionReceipt)o.BaseObject), d =>
+            {
+                Assert.Equal(DeletionStatus.Held, d.Status);
+                Assert.Contains(d.RemovedFiles, f => f.EndsWith("/traces.pb", StringComparison.Ordinal));
+            });
+            Assert.Empty(s.Server.Keys(Container));
+        }
+
         /// <summary>A server that takes connections and never answers (hung, or a route that drops everything), under
         /// a pass, a restore and Remove-Trace: the first requests wait out their tries of
         /// MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each, every later trace fails at once, so each run ends in bounded
