@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
+using MlTraces.Core.Export;
 using MlTraces.Core.Json;
 
 namespace MlTraces.Core.Store
@@ -43,6 +44,31 @@ namespace MlTraces.Core.Store
                 case CostMetadata: return CostColumns.Any(present.Contains);
                 default: return false;
             }
+        }
+
+        /// <summary>MAX_CHARS_IN_TRACE_INFO_METADATA and MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE (mlflow/tracing/constant.py),
+        /// the limits of validate_session_id and validate_trace_name.</summary>
+        public const int SessionIdMaxLength = 250, TraceNameMaxLength = 4096;
+
+        /// <summary>
+        /// What MLflow's start_trace refuses on a store whose name and session are columns: validate_session_id and
+        /// validate_trace_name (mlflow/store/tracking/utils/trace_analytics.py) call _validate_length_limit, which raises
+        /// (it truncates nothing) with exceeds_maximum_length's message when the value has more code points than the
+        /// limit. Null when the trace passes, or the store keeps these values in rows.
+        /// </summary>
+        public static string? LengthProblem(IReadOnlyDictionary<string, string?> tags, IReadOnlyDictionary<string, string?> metadata, IReadOnlyCollection<string> present)
+        {
+            string? Check(bool held, string? value, string what, string entity, int limit)
+            {
+                if (!held || value == null) return null;
+                int length = PyFormat.CodePointLength(value);
+                return length <= limit ? null
+                    : $"its {what} has {length} characters, and MLflow refuses more than {limit} on this store ('{entity}' exceeds the maximum length of {limit} characters)";
+            }
+            return Check(present.Contains(SessionColumn), metadata.TryGetValue(SessionMetadata, out var s) ? s : null,
+                       $"session id (metadata '{SessionMetadata}')", "Session ID", SessionIdMaxLength)
+                ?? Check(present.Contains(TraceNameColumn), tags.TryGetValue(TraceNameTag, out var n) ? n : null,
+                       $"name (tag '{TraceNameTag}')", "Trace name", TraceNameMaxLength);
         }
 
         /// <summary>SPAN bounded_model_dimension and assessment columns' limit (MODEL_DIMENSION_MAX_LENGTH).</summary>
