@@ -217,8 +217,10 @@ namespace MlTraces.Core.Store
             var row = new object?[5];
             if (cost is JsonObject o)
                 for (int i = 0; i < CostColumns.Length; i++) row[i] = FiniteFloatOrNone(o.Get(CostColumns[i]));
-            row[3] = BoundedModelDimension(Attribute(SpanModelAttribute));
-            row[4] = BoundedModelDimension(Attribute(SpanProviderAttribute));
+            // translate_span_when_storing sets mlflow.llm.model / .provider from the OTel translators' keys (or the
+            // inputs' and outputs' "model") when the span has none; the columns take those values.
+            row[3] = BoundedModelDimension(attributes.ContainsKey(SpanModelAttribute) ? Attribute(SpanModelAttribute) : SpanTranslation.ModelName(attributes));
+            row[4] = BoundedModelDimension(attributes.ContainsKey(SpanProviderAttribute) ? Attribute(SpanProviderAttribute) : SpanTranslation.ModelProvider(attributes));
             return row;
         }
 
