@@ -60,15 +60,6 @@ namespace MlTraces.Core.Export
             }
         }
 
-        /// <summary>Python's len(s): code points (a surrogate pair is one character in Python).</summary>
-        public static int CodePointLength(string s)
-        {
-            int n = s.Length;
-            for (int i = 0; i + 1 < s.Length; i++)
-                if (char.IsHighSurrogate(s[i]) && char.IsLowSurrogate(s[i + 1])) { n--; i++; }
-            return n;
-        }
-
         /// <summary>Python's s[:n]: the first n code points (a surrogate pair is one character in Python).</summary>
         public static string TruncateCodePoints(string s, int n)
         {

@@ -16,7 +16,6 @@ namespace MlTraces.Core.Export
     public static class SpanJson
     {
         public const string SpanTypeAttribute = "mlflow.spanType";
-        public const string InputsAttribute = "mlflow.spanInputs", OutputsAttribute = "mlflow.spanOutputs";
         public const string TraceRequestIdAttribute = "mlflow.traceRequestId";
         /// <summary>The OTel trace id (hex) of a version 4 span dict (MLflow 3.5), whose trace_id is the MLflow id.</summary>
         public const string OtelTraceIdKey = "otel_trace_id";

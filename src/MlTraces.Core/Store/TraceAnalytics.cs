@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
-using MlTraces.Core.Export;
 using MlTraces.Core.Json;
 
 namespace MlTraces.Core.Store
@@ -61,7 +60,7 @@ namespace MlTraces.Core.Store
             string? Check(bool held, string? value, string what, string entity, int limit)
             {
                 if (!held || value == null) return null;
-                int length = PyFormat.CodePointLength(value);
+                int length = PyJson.CodePointLength(value);
                 return length <= limit ? null
                     : $"its {what} has {length} characters, and MLflow refuses more than {limit} on this store ('{entity}' exceeds the maximum length of {limit} characters)";
             }
@@ -219,9 +218,91 @@ namespace MlTraces.Core.Store
                 for (int i = 0; i < CostColumns.Length; i++) row[i] = FiniteFloatOrNone(o.Get(CostColumns[i]));
             // translate_span_when_storing sets mlflow.llm.model / .provider from the OTel translators' keys (or the
             // inputs' and outputs' "model") when the span has none; the columns take those values.
-            row[3] = BoundedModelDimension(attributes.ContainsKey(SpanModelAttribute) ? Attribute(SpanModelAttribute) : SpanTranslation.ModelName(attributes));
-            row[4] = BoundedModelDimension(attributes.ContainsKey(SpanProviderAttribute) ? Attribute(SpanProviderAttribute) : SpanTranslation.ModelProvider(attributes));
+            row[3] = BoundedModelDimension(attributes.ContainsKey(SpanModelAttribute) ? Attribute(SpanModelAttribute) : ModelName(attributes));
+            row[4] = BoundedModelDimension(attributes.ContainsKey(SpanProviderAttribute) ? Attribute(SpanProviderAttribute) : ModelProvider(attributes));
             return row;
+        }
+
+        public const string SpanInputsAttribute = "mlflow.spanInputs", SpanOutputsAttribute = "mlflow.spanOutputs";
+
+        /// <summary>The translators of _TRANSLATORS (…/translation/__init__.py) that name MODEL_NAME_KEYS and
+        /// LLM_PROVIDER_KEY, in its order: open_inference.py and genai_semconv.py (LiveKitTranslator inherits GenAI's
+        /// keys and comes after it; SpringAi, Traceloop, GoogleADK, VercelAI and VoltAgent define none).</summary>
+        private static readonly (string[] ModelKeys, string ProviderKey)[] ModelTranslators =
+        {
+            (new[] { "llm.model_name", "embedding.model_name" }, "llm.provider"),
+            (new[] { "gen_ai.response.model", "gen_ai.request.model" }, "gen_ai.provider.name"),
+        };
+
+        /// <summary>
+        /// The model name translate_span_when_storing gives a span as its mlflow.llm.model when it has none
+        /// (_get_model_name): the first translator's model key with a value (OtelSchemaTranslator.get_model_name,
+        /// decoded by _try_decode_if_json), else the "model" of the span's inputs, else of its outputs. Attributes
+        /// are the span's stored values, read as sanitize_attributes reads them. Null when there is none.
+        /// </summary>
+        public static JsonNode? ModelName(IReadOnlyDictionary<string, string> attributes)
+        {
+            foreach (var (keys, _) in ModelTranslators)
+                foreach (var key in keys)
+                    if (Checked(attributes, key) is string value)
+                    {
+                        var model = DecodeIfJson(value);
+                        if (PyJson.Truthy(model)) return model;
+                        break; // get_attribute_value returned this value; the translator gave a falsy name
+                    }
+            foreach (var key in new[] { SpanInputsAttribute, SpanOutputsAttribute })
+            {
+                // `if inputs := attributes.get(INPUTS)`: json.loads'd, and a dict's truthy "model" ends the search
+                // (a non-string one as None); a value that does not parse moves on to the outputs.
+                if (!attributes.TryGetValue(key, out var raw) || raw.Length == 0) continue;
+                JsonNode? io;
+                try { io = JsonNode.Parse(Sanitized(raw)); }
+                catch (JsonException) { continue; }
+                if (io is JsonObject o && PyJson.Truthy(o.Get("model"))) return o.Get("model") is JsonString m ? m : null;
+            }
+            return null;
+        }
+
+        /// <summary>_get_model_provider: the first translator's LLM_PROVIDER_KEY with a value, decoded.</summary>
+        public static JsonNode? ModelProvider(IReadOnlyDictionary<string, string> attributes)
+        {
+            foreach (var (_, key) in ModelTranslators)
+                if (Checked(attributes, key) is string value && DecodeIfJson(value) is JsonNode provider && PyJson.Truthy(provider))
+                    return provider;
+            return null;
+        }
+
+        /// <summary>sanitize_attributes for one value: a string JSON-dumped twice (spans logged over the OTel API) is
+        /// read once less, if what it holds is itself a dumped string or object.</summary>
+        private static string Sanitized(string value)
+        {
+            try
+            {
+                if (JsonNode.Parse(value) is JsonString once)
+                {
+                    try { if (JsonNode.Parse(once.Value) is JsonString || JsonNode.Parse(once.Value) is JsonObject) return once.Value; }
+                    catch (JsonException) { }
+                }
+            }
+            catch (JsonException) { }
+            return value;
+        }
+
+        /// <summary>_get_and_check_attribute_value's test, in get_attribute_value's truthiness: the (sanitized) value
+        /// when it parses to something truthy, or does not parse and is not empty; else null.</summary>
+        private static string? Checked(IReadOnlyDictionary<string, string> attributes, string key)
+        {
+            if (!attributes.TryGetValue(key, out var raw)) return null;
+            string value = Sanitized(raw);
+            try { return PyJson.Truthy(JsonNode.Parse(value)) ? value : null; }
+            catch (JsonException) { return value.Length > 0 ? value : null; }
+        }
+
+        /// <summary>_try_decode_if_json: json.loads, or the string itself.</summary>
+        private static JsonNode DecodeIfJson(string value)
+        {
+            try { return JsonNode.Parse(value); }
+            catch (JsonException) { return new JsonString(value); }
         }
 
         /// <summary>bounded_model_dimension: a string cut to 500 characters, else null.</summary>
