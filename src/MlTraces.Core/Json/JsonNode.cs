@@ -291,6 +291,15 @@ namespace MlTraces.Core.Json
             return sb.ToString();
         }
 
+        /// <summary>Python's len(s): code points (a surrogate pair is one character in Python).</summary>
+        public static int CodePointLength(string s)
+        {
+            int n = s.Length;
+            for (int i = 0; i + 1 < s.Length; i++)
+                if (char.IsHighSurrogate(s[i]) && char.IsLowSurrogate(s[i + 1])) { n--; i++; }
+            return n;
+        }
+
         /// <summary>Python truthiness of a JSON value (None, False, 0, 0.0, "", [], {} are false), which MLflow's
         /// span code tests with <c>if not value</c>.</summary>
         public static bool Truthy(JsonNode? node)

@@ -30,18 +30,8 @@ namespace MlTraces.Core.Retention
                 // C:\archive: a drive, not a scheme. MLflow's registry has no "c" scheme and refuses it.
                 throw new InvalidParameterException(
                     $"Could not find a registered artifact repository for: {location}." + LocalFolderHint(location), "InvalidArchivalLocation");
-            if (scheme == "mlflow-artifacts")
-                throw new InvalidParameterException(
-                    $"Invalid value for '{parameterName}'. Trace archival location cannot use the proxy-only `mlflow-artifacts:` scheme.",
-                    "InvalidArchivalLocation");
-            if (!RegisteredSchemes.Contains(scheme))
-                throw new InvalidParameterException(
-                    $"Could not find a registered artifact repository for: {location}. Currently registered schemes are: " +
-                    "[" + string.Join(", ", RegisteredSchemes.Select(x => "'" + x + "'")) + "]", "InvalidArchivalLocation");
-            if (scheme == "dbfs" || scheme == "uc-volume")
-                throw new InvalidParameterException(
-                    $"Invalid value for '{parameterName}'. Trace archival location '{location}' uses an artifact repository that does not support deleting archived payloads.",
-                    "InvalidArchivalLocation");
+            if (RepositoryProblem(location, parameterName) is string problem)
+                throw new InvalidParameterException(problem, "InvalidArchivalLocation");
             // A relative file: URI names a folder relative to whichever process reads it: MLflow's server and this
             // console would archive to different places, so it is refused here rather than failing per trace.
             if (scheme == "file" && Store.ConfinedPath.LocalPath(location) == null)
@@ -49,6 +39,24 @@ namespace MlTraces.Core.Retention
                     $"Invalid value for '{parameterName}'. Trace archival location '{location}' is not an absolute local path: write it as file:///absolute/path.",
                     "InvalidArchivalLocation");
             return location;
+        }
+
+        /// <summary>What MLflow's repository checks refuse in a location with a scheme (the proxy-only
+        /// mlflow-artifacts:, a scheme no artifact repository is registered for, a repository that cannot delete
+        /// archived payloads), with MLflow's message; null when they accept it or it has no scheme.</summary>
+        public static string? RepositoryProblem(string location, string parameterName)
+        {
+            var m = Scheme.Match(location.Trim());
+            if (!m.Success) return null;
+            string scheme = m.Groups[1].Value.ToLowerInvariant();
+            if (scheme == "mlflow-artifacts")
+                return $"Invalid value for '{parameterName}'. Trace archival location cannot use the proxy-only `mlflow-artifacts:` scheme.";
+            if (!RegisteredSchemes.Contains(scheme))
+                return $"Could not find a registered artifact repository for: {location.Trim()}. Currently registered schemes are: " +
+                    "[" + string.Join(", ", RegisteredSchemes.Select(x => "'" + x + "'")) + "]";
+            if (scheme == "dbfs" || scheme == "uc-volume")
+                return $"Invalid value for '{parameterName}'. Trace archival location '{location.Trim()}' uses an artifact repository that does not support deleting archived payloads.";
+            return null;
         }
 
         /// <summary>What to write for a local folder: MLflow's server takes a file: URI only (a plain path has no

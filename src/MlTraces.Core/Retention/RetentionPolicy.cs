@@ -30,6 +30,9 @@ namespace MlTraces.Core.Retention
             public string? InvalidRetention { get; set; }
             /// <summary>Why <see cref="InvalidRetention"/> is invalid: MLflow's message.</summary>
             public string? RetentionProblem { get; set; }
+            /// <summary>Why MLflow's repository checks refuse <see cref="Location"/> (an unknown scheme, the proxy-only
+            /// mlflow-artifacts:, dbfs:): MLflow's message; null when they accept it.</summary>
+            public string? LocationProblem { get; set; }
         }
 
         public static Dictionary<string, WorkspaceSettings> ReadWorkspaces(TraceStore store)
@@ -41,6 +44,7 @@ namespace MlTraces.Core.Retention
             while (r.Read())
             {
                 var ws = new WorkspaceSettings { Location = r.IsDBNull(1) || r.GetString(1).Length == 0 ? null : r.GetString(1) };
+                if (ws.Location != null) ws.LocationProblem = ArchivalLocation.RepositoryProblem(ws.Location, "trace_archival_location");
                 // MLflow takes `ws.retention or default`: NULL and '' fall back to the server's; any other text must be a
                 // duration (mlflow/tracing/trace_archival_service.py, _resolve_scheduler_trace_archival_config).
                 string? retention = r.IsDBNull(2) ? null : r.GetString(2);
@@ -84,7 +88,17 @@ namespace MlTraces.Core.Retention
                 r.ArchiveNowOlderThan = olderThan?.Text;
                 if (archiveNowProblem != null) r.Note = (r.Note == null ? "" : r.Note + " ") + $"The archive-now request is malformed and is ignored: {archiveNowProblem}";
 
-                if (config != null && ws?.RetentionProblem != null)
+                if (config != null && ws?.LocationProblem != null)
+                {
+                    // The scheduler validates the workspace's location before its retention (repository support, then the
+                    // retention string); either MlflowException skips the workspace (logged, the other workspaces go on).
+                    r.Note = (r.Note == null ? "" : r.Note + " ") +
+                        $"The workspace '{UserText.Printable(UserText.Shorten(e.Workspace, 100))}' has a trace_archival_location " +
+                        $"'{UserText.Printable(UserText.Shorten(Locations.LocationUri.Shown(ws.Location!), 200))}' that MLflow cannot archive to " +
+                        $"({UserText.Printable(UserText.Shorten(ws.LocationProblem.Replace(ws.Location!.Trim(), Locations.LocationUri.Shown(ws.Location.Trim())), 300))}), " +
+                        "so MLflow's scheduler skips the workspace and no pass archives its traces until the workspace's location is a supported URI (for example file:///srv/archive or s3://bucket/archive) or cleared.";
+                }
+                else if (config != null && ws?.RetentionProblem != null)
                 {
                     // MLflow's scheduler skips the whole workspace (run_trace_archival_scheduler logs "Trace archival
                     // scheduler skipped in workspace ..." and goes on): no retention, no archive-now, no location.

@@ -34,6 +34,10 @@ namespace MlTraces.Core.Store
         /// <summary>trace_info.trace_name and its siblings exist: the name, session, tokens and cost of a trace live
         /// in columns, and MLflow no longer writes (and its upgrade deleted) their tag and metadata rows.</summary>
         public bool HasPromotedTraceColumns => PromotedTraceColumns.Count > 0;
+        /// <summary>The analytics columns of 75868b020152 exist but, as in that revision's first version, the tag and
+        /// metadata rows and spans.dimension_attributes are kept and stay authoritative: the columns are then treated
+        /// as absent (PromotedTraceColumns empty, no assessment, span or rollup analytics).</summary>
+        public bool HasLegacyAnalyticsRows { get; private set; }
         /// <summary>assessments.experiment_id, trace_timestamp_ms, aggregate_value and is_numeric_value (75868b020152).</summary>
         public bool HasAssessmentAnalytics { get; private set; }
         /// <summary>spans.input_cost, output_cost, total_cost, model_name and model_provider (75868b020152).</summary>
@@ -174,14 +178,19 @@ namespace MlTraces.Core.Store
             layout.HasEntityAssociations = tables.ContainsKey("entity_associations");
             layout.HasWorkspaces = tables.ContainsKey("workspaces");
             layout.HasWorkspaceArchivalColumns = Has("workspaces", "trace_archival_location");
+            // 75868b020152 as first merged (PR #24588) added and backfilled the columns but kept the tag, metadata and
+            // metric rows and spans.dimension_attributes "for follow-up reader and writer changes": MLflow of that
+            // version still read and wrote the rows, so there they stay what is searched, read and written. The
+            // released version (PR #24760) deletes the rows and drops dimension_attributes in the same migration.
+            layout.HasLegacyAnalyticsRows = Has("trace_info", "trace_name") && layout.HasSpanDimensionAttributes;
             // Each promoted column on its own: versions of the same revision differ in which token columns exist.
-            if (Has("trace_info", "trace_name"))
+            if (Has("trace_info", "trace_name") && !layout.HasLegacyAnalyticsRows)
                 layout.PromotedTraceColumns = new HashSet<string>(
                     TraceAnalytics.PromotedColumns.Where(c => Has("trace_info", c)), StringComparer.Ordinal);
-            layout.HasAssessmentAnalytics = Has("assessments", "aggregate_value") && Has("assessments", "is_numeric_value")
+            layout.HasAssessmentAnalytics = !layout.HasLegacyAnalyticsRows && Has("assessments", "aggregate_value") && Has("assessments", "is_numeric_value")
                 && Has("assessments", "experiment_id") && Has("assessments", "trace_timestamp_ms");
-            layout.HasSpanAnalytics = Has("spans", "model_name") && Has("spans", "total_cost");
-            layout.HasRollupQueue = tables.ContainsKey("sql_trace_rollup_rebuild_queue");
+            layout.HasSpanAnalytics = !layout.HasLegacyAnalyticsRows && Has("spans", "model_name") && Has("spans", "total_cost");
+            layout.HasRollupQueue = !layout.HasLegacyAnalyticsRows && tables.ContainsKey("sql_trace_rollup_rebuild_queue");
             if (tables.ContainsKey("review_queue_items")) layout.ReviewQueueItems = ("review_queue_items", "item_id");
             else if (tables.ContainsKey("review_queue_traces")) layout.ReviewQueueItems = ("review_queue_traces", "target_id");
             return layout;

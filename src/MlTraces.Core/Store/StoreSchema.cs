@@ -24,7 +24,8 @@ namespace MlTraces.Core.Store
                 if (line.StartsWith("--", StringComparison.Ordinal) && current.Length == 0) continue;
                 if (line == ";")
                 {
-                    if (current.Length > 0) statements.Add(current.ToString());
+                    // Without the last line break, so sqlite_master holds the DDL as MLflow's own stores do.
+                    if (current.Length > 0) statements.Add(current.ToString().TrimEnd());
                     current.Clear();
                     continue;
                 }

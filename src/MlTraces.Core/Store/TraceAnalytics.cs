@@ -45,6 +45,31 @@ namespace MlTraces.Core.Store
             }
         }
 
+        /// <summary>MAX_CHARS_IN_TRACE_INFO_METADATA and MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE (mlflow/tracing/constant.py),
+        /// the limits of validate_session_id and validate_trace_name.</summary>
+        public const int SessionIdMaxLength = 250, TraceNameMaxLength = 4096;
+
+        /// <summary>
+        /// What MLflow's start_trace refuses on a store whose name and session are columns: validate_session_id and
+        /// validate_trace_name (mlflow/store/tracking/utils/trace_analytics.py) call _validate_length_limit, which raises
+        /// (it truncates nothing) with exceeds_maximum_length's message when the value has more code points than the
+        /// limit. Null when the trace passes, or the store keeps these values in rows.
+        /// </summary>
+        public static string? LengthProblem(IReadOnlyDictionary<string, string?> tags, IReadOnlyDictionary<string, string?> metadata, IReadOnlyCollection<string> present)
+        {
+            string? Check(bool held, string? value, string what, string entity, int limit)
+            {
+                if (!held || value == null) return null;
+                int length = PyJson.CodePointLength(value);
+                return length <= limit ? null
+                    : $"its {what} has {length} characters, and MLflow refuses more than {limit} on this store ('{entity}' exceeds the maximum length of {limit} characters)";
+            }
+            return Check(present.Contains(SessionColumn), metadata.TryGetValue(SessionMetadata, out var s) ? s : null,
+                       $"session id (metadata '{SessionMetadata}')", "Session ID", SessionIdMaxLength)
+                ?? Check(present.Contains(TraceNameColumn), tags.TryGetValue(TraceNameTag, out var n) ? n : null,
+                       $"name (tag '{TraceNameTag}')", "Trace name", TraceNameMaxLength);
+        }
+
         /// <summary>SPAN bounded_model_dimension and assessment columns' limit (MODEL_DIMENSION_MAX_LENGTH).</summary>
         public const int ModelDimensionMaxLength = 500;
 
@@ -191,9 +216,93 @@ namespace MlTraces.Core.Store
             var row = new object?[5];
             if (cost is JsonObject o)
                 for (int i = 0; i < CostColumns.Length; i++) row[i] = FiniteFloatOrNone(o.Get(CostColumns[i]));
-            row[3] = BoundedModelDimension(Attribute(SpanModelAttribute));
-            row[4] = BoundedModelDimension(Attribute(SpanProviderAttribute));
+            // translate_span_when_storing sets mlflow.llm.model / .provider from the OTel translators' keys (or the
+            // inputs' and outputs' "model") when the span has none; the columns take those values.
+            row[3] = BoundedModelDimension(attributes.ContainsKey(SpanModelAttribute) ? Attribute(SpanModelAttribute) : ModelName(attributes));
+            row[4] = BoundedModelDimension(attributes.ContainsKey(SpanProviderAttribute) ? Attribute(SpanProviderAttribute) : ModelProvider(attributes));
             return row;
+        }
+
+        public const string SpanInputsAttribute = "mlflow.spanInputs", SpanOutputsAttribute = "mlflow.spanOutputs";
+
+        /// <summary>The translators of _TRANSLATORS (…/translation/__init__.py) that name MODEL_NAME_KEYS and
+        /// LLM_PROVIDER_KEY, in its order: open_inference.py and genai_semconv.py (LiveKitTranslator inherits GenAI's
+        /// keys and comes after it; SpringAi, Traceloop, GoogleADK, VercelAI and VoltAgent define none).</summary>
+        private static readonly (string[] ModelKeys, string ProviderKey)[] ModelTranslators =
+        {
+            (new[] { "llm.model_name", "embedding.model_name" }, "llm.provider"),
+            (new[] { "gen_ai.response.model", "gen_ai.request.model" }, "gen_ai.provider.name"),
+        };
+
+        /// <summary>
+        /// The model name translate_span_when_storing gives a span as its mlflow.llm.model when it has none
+        /// (_get_model_name): the first translator's model key with a value (OtelSchemaTranslator.get_model_name,
+        /// decoded by _try_decode_if_json), else the "model" of the span's inputs, else of its outputs. Attributes
+        /// are the span's stored values, read as sanitize_attributes reads them. Null when there is none.
+        /// </summary>
+        public static JsonNode? ModelName(IReadOnlyDictionary<string, string> attributes)
+        {
+            foreach (var (keys, _) in ModelTranslators)
+                foreach (var key in keys)
+                    if (Checked(attributes, key) is string value)
+                    {
+                        var model = DecodeIfJson(value);
+                        if (PyJson.Truthy(model)) return model;
+                        break; // get_attribute_value returned this value; the translator gave a falsy name
+                    }
+            foreach (var key in new[] { SpanInputsAttribute, SpanOutputsAttribute })
+            {
+                // `if inputs := attributes.get(INPUTS)`: json.loads'd, and a dict's truthy "model" ends the search
+                // (a non-string one as None); a value that does not parse moves on to the outputs.
+                if (!attributes.TryGetValue(key, out var raw) || raw.Length == 0) continue;
+                JsonNode? io;
+                try { io = JsonNode.Parse(Sanitized(raw)); }
+                catch (JsonException) { continue; }
+                if (io is JsonObject o && PyJson.Truthy(o.Get("model"))) return o.Get("model") is JsonString m ? m : null;
+            }
+            return null;
+        }
+
+        /// <summary>_get_model_provider: the first translator's LLM_PROVIDER_KEY with a value, decoded.</summary>
+        public static JsonNode? ModelProvider(IReadOnlyDictionary<string, string> attributes)
+        {
+            foreach (var (_, key) in ModelTranslators)
+                if (Checked(attributes, key) is string value && DecodeIfJson(value) is JsonNode provider && PyJson.Truthy(provider))
+                    return provider;
+            return null;
+        }
+
+        /// <summary>sanitize_attributes for one value: a string JSON-dumped twice (spans logged over the OTel API) is
+        /// read once less, if what it holds is itself a dumped string or object.</summary>
+        private static string Sanitized(string value)
+        {
+            try
+            {
+                if (JsonNode.Parse(value) is JsonString once)
+                {
+                    try { if (JsonNode.Parse(once.Value) is JsonString || JsonNode.Parse(once.Value) is JsonObject) return once.Value; }
+                    catch (JsonException) { }
+                }
+            }
+            catch (JsonException) { }
+            return value;
+        }
+
+        /// <summary>_get_and_check_attribute_value's test, in get_attribute_value's truthiness: the (sanitized) value
+        /// when it parses to something truthy, or does not parse and is not empty; else null.</summary>
+        private static string? Checked(IReadOnlyDictionary<string, string> attributes, string key)
+        {
+            if (!attributes.TryGetValue(key, out var raw)) return null;
+            string value = Sanitized(raw);
+            try { return PyJson.Truthy(JsonNode.Parse(value)) ? value : null; }
+            catch (JsonException) { return value.Length > 0 ? value : null; }
+        }
+
+        /// <summary>_try_decode_if_json: json.loads, or the string itself.</summary>
+        private static JsonNode DecodeIfJson(string value)
+        {
+            try { return JsonNode.Parse(value); }
+            catch (JsonException) { return new JsonString(value); }
         }
 
         /// <summary>bounded_model_dimension: a string cut to 500 characters, else null.</summary>

@@ -13,7 +13,9 @@ namespace MlTraces.Core.Store
         /// than the one the trace came from.</summary>
         ExperimentNameDiffers,
         /// <summary>A span MLflow cannot load (Span.from_dict refuses it): it does not name its trace.</summary>
-        MalformedSpan }
+        MalformedSpan,
+        /// <summary>A value MLflow's start_trace refuses as too long on this store (its session id or name).</summary>
+        TooLong }
 
     public sealed class ImportResult
     {
@@ -30,6 +32,7 @@ namespace MlTraces.Core.Store
             ImportOutcome.ExperimentNameDiffers => new MlTracesException(ErrorKind.InvalidArgument, "ExperimentNameDiffers", Message ?? ""),
             ImportOutcome.Refused => new MlTracesException(ErrorKind.InvalidData, "TraceRefusedByStore", Message ?? ""),
             ImportOutcome.MalformedSpan => new MlTracesException(ErrorKind.InvalidData, "MalformedSpan", Message ?? ""),
+            ImportOutcome.TooLong => new MlTracesException(ErrorKind.InvalidData, "TraceValueTooLong", Message ?? ""),
             _ => new MlTracesException(ErrorKind.UnsupportedStore, "StoreCannotHoldTrace", Message ?? ""),
         };
     }
@@ -143,10 +146,24 @@ namespace MlTraces.Core.Store
             return results;
         }
 
+        /// <summary>Why the trace cannot be imported into this store whatever its experiment: MLflow could not load
+        /// it (<see cref="Unloadable"/>), or would refuse a value of it as too long on this layout
+        /// (<see cref="TraceAnalytics.LengthProblem"/>). Null when neither.</summary>
+        public ImportResult? Unwritable(Trace original)
+        {
+            if (Unloadable(original) is ImportResult unloadable) return unloadable;
+            if (!(TraceAnalytics.LengthProblem(original.Tags, original.Metadata, _store.Layout.PromotedTraceColumns) is string tooLong)) return null;
+            return new ImportResult
+            {
+                Trace = original, Outcome = ImportOutcome.TooLong,
+                Message = $"Trace '{UserText.Shorten(original.TraceId, 60)}' was not imported: {tooLong}. Shorten the value in the trace JSON and import it again; the other traces were imported.",
+            };
+        }
+
         /// <summary>Why MLflow could not load the trace once imported, whatever the target: MLflow reads trace JSON
         /// with Trace.from_dict, whose Span.from_dict refuses a span that does not name its trace (nor could its
         /// archival pass archive it). Null when every span names it.</summary>
-        public static ImportResult? Unloadable(Trace original)
+        private static ImportResult? Unloadable(Trace original)
         {
             if (!(original.Spans?.FirstOrDefault(s => !Export.SpanJson.NamesItsTrace(s)) is Span unnamed)) return null;
             return new ImportResult
@@ -171,7 +188,7 @@ namespace MlTraces.Core.Store
             // The importer builds the artifact location from the id: the id rule holds here too, whoever calls.
             if (TraceIds.Problem(original.TraceId) is string badId)
                 return new ImportResult { Trace = original, Outcome = ImportOutcome.CannotHold, Message = $"A trace was not imported: {badId}" };
-            if (Unloadable(original) is ImportResult unloadable) return unloadable;
+            if (Unwritable(original) is ImportResult unwritable) return unwritable;
             string experimentId = targetExperimentId ?? original.ExperimentId;
             experiment = FindExperiment(experimentId);
             if (experiment == null)

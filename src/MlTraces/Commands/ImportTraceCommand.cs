@@ -135,7 +135,7 @@ namespace MlTraces.Commands
         private void Add(Trace t)
         {
             // What is refused by where it would go is said before -WhatIf answers, so a dry run names the same errors.
-            var refused = ExperimentName == null ? _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) : TraceImporter.Unloadable(t);
+            var refused = ExperimentName == null ? _importer!.Refusal(t, _targetExperimentId, _sourceNames!.Of) : _importer!.Unwritable(t);
             if (refused != null)
             {
                 WriteWarnings(_sourceNames!.Warnings);

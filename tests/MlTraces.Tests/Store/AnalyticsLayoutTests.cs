@@ -280,6 +280,81 @@ namespace MlTraces.Tests.Store
             Assert.Equal(before, ts.Fingerprint());
         }
 
+        /// <summary>
+        /// 75868b020152 as PR #24588 first merged it (…/75868b020152_add_sql_trace_analytics_schema.py @ 81a5ab4b, down
+        /// a8b9c0d1e2f3: _add_analytics_columns and the backfills, no _cleanup_legacy_analytics, no
+        /// _drop_dimension_attributes; VARCHAR(500) name and session, FLOAT tokens, rollups with a workspace column)
+        /// "preserves legacy data for follow-up reader and writer changes": the store code of that version still
+        /// searched, read and wrote the mlflow.traceName tag and the mlflow.trace.session metadata rows, and left the
+        /// columns NULL for traces it wrote after the upgrade (PR #24760 moved reads and writes to the columns and made
+        /// the migration delete the rows). So on that layout MlTraces follows the rows: name, session and ORDER BY name
+        /// find a trace written after the upgrade, Get-Trace shows its row values, and Import-Trace writes rows.
+        /// </summary>
+        [Fact]
+        public void TheFirstVersionOfTheRevisionKeepsTheRowsAuthoritative()
+        {
+            using var ts = TestStore.Generated("6f8d9c3b2a1e", Kind);
+            string id;
+            using (var store = ts.Open(StoreAccess.ReadOnly))
+            using (var q = store.Command("SELECT min(request_id) FROM trace_info ti WHERE status <> 'IN_PROGRESS' AND experiment_id = 1 " +
+                "AND EXISTS (SELECT 1 FROM trace_tags t WHERE t.request_id = ti.request_id AND t.\"key\" = 'mlflow.traceName')"))
+                id = (string)q.ExecuteScalar()!;
+            // Before the store is first opened again: the layout of a PostgreSQL store is cached per alembic revision.
+            using (var c = TraceStore.OpenConnection(ts.Uri, StoreAccess.ReadWrite))
+            {
+                void Exec(string sql) { using var cmd = c.CreateCommand(); cmd.CommandText = sql; cmd.ExecuteNonQuery(); }
+                foreach (var column in new[] { "trace_name VARCHAR(500)", "session_id VARCHAR(500)", "input_tokens FLOAT", "output_tokens FLOAT",
+                    "total_tokens FLOAT", "cache_read_input_tokens FLOAT", "cache_creation_input_tokens FLOAT", "input_cost FLOAT", "output_cost FLOAT", "total_cost FLOAT" })
+                    Exec("ALTER TABLE trace_info ADD COLUMN " + column);
+                foreach (var column in new[] { "experiment_id INTEGER", "trace_timestamp_ms BIGINT", "aggregate_value FLOAT",
+                    "is_numeric_value BOOLEAN DEFAULT " + (Kind == StoreKind.Postgres ? "false" : "0") + " NOT NULL" })
+                    Exec("ALTER TABLE assessments ADD COLUMN " + column);
+                foreach (var column in new[] { "input_cost FLOAT", "output_cost FLOAT", "total_cost FLOAT", "model_name VARCHAR(500)", "model_provider VARCHAR(500)" })
+                    Exec("ALTER TABLE spans ADD COLUMN " + column);
+                Exec("CREATE TABLE sql_trace_rollup_rebuild_queue (workspace VARCHAR(63) DEFAULT 'default' NOT NULL, experiment_id INTEGER NOT NULL, " +
+                    "rollup_day DATE NOT NULL, rollup_family VARCHAR(50) NOT NULL, " +
+                    "CONSTRAINT sql_trace_rollup_rebuild_queue_pk PRIMARY KEY (workspace, experiment_id, rollup_day, rollup_family))");
+                // _backfill_trace_analytics: the rows copied into the columns, the rows kept.
+                Exec("UPDATE trace_info SET trace_name = (SELECT value FROM trace_tags t WHERE t.request_id = trace_info.request_id AND t.\"key\" = 'mlflow.traceName'), " +
+                    "session_id = (SELECT value FROM trace_request_metadata m WHERE m.request_id = trace_info.request_id AND m.\"key\" = 'mlflow.trace.session')");
+                Exec("UPDATE alembic_version SET version_num = '75868b020152'");
+                // A trace MLflow of that version wrote after the upgrade: rows only, the columns NULL.
+                Exec($"UPDATE trace_info SET trace_name = NULL, session_id = NULL WHERE request_id = '{id}'");
+                Exec($"UPDATE trace_tags SET value = 'after-upgrade' WHERE request_id = '{id}' AND \"key\" = 'mlflow.traceName'");
+                Exec($"DELETE FROM trace_request_metadata WHERE request_id = '{id}' AND \"key\" = 'mlflow.trace.session'");
+                Exec($"INSERT INTO trace_request_metadata (\"key\", value, request_id) VALUES ('mlflow.trace.session', 'session-after-upgrade', '{id}')");
+            }
+            using (var store = ts.Open(StoreAccess.ReadOnly))
+            {
+                var layout = store.Layout;
+                Assert.Equal("75868b020152", layout.AlembicRevision);
+                Assert.True(layout.HasLegacyAnalyticsRows && layout.HasSpanDimensionAttributes);
+                Assert.False(layout.HasPromotedTraceColumns || layout.HasAssessmentAnalytics || layout.HasSpanAnalytics || layout.HasRollupQueue);
+            }
+            using var sh = Shell(ts);
+            Assert.Equal(new[] { id }, Ids(sh, "name = 'after-upgrade'"));
+            Assert.Equal(new[] { id }, Ids(sh, "tag.mlflow.traceName LIKE 'after-%'"));
+            Assert.Equal(new[] { id }, Ids(sh, "metadata.mlflow.trace.session = 'session-after-upgrade'"));
+            Assert.DoesNotContain(id, Ids(sh, "tag.mlflow.traceName IS NULL"));
+            const string Name = "(SELECT value FROM trace_tags t WHERE t.request_id = ti.request_id AND t.\"key\" = 'mlflow.traceName')";
+            Assert.Equal(SqlIds(ts, "1 = 1", $"CASE WHEN {Name} IS NULL THEN 1 ELSE 0 END, {Name} ASC, timestamp_ms DESC, request_id"),
+                Ids(sh, "status != 'x'", "name ASC"));
+            var vars = new Dictionary<string, object?> { ["id"] = id };
+            var t = sh.Objects<Trace>("Get-Trace $id", vars).Single();
+            Assert.Equal("after-upgrade", t.Tags["mlflow.traceName"]);
+            Assert.Equal("session-after-upgrade", t.Metadata["mlflow.trace.session"]);
+
+            // Import-Trace writes as that version's start_trace did: the rows, the columns left NULL.
+            string file = Export(sh, id);
+            Assert.Empty(sh.Run("Remove-Trace -TraceId $id -Confirm:$false", vars).Errors);
+            var imported = sh.Run("Import-Trace -Path $f", new Dictionary<string, object?> { ["f"] = file });
+            Assert.True(imported.Errors.Count == 0, string.Join("\n", imported.Errors));
+            Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_tags WHERE request_id = '{id}' AND \"key\" = 'mlflow.traceName' AND value = 'after-upgrade'"));
+            Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_request_metadata WHERE request_id = '{id}' AND \"key\" = 'mlflow.trace.session'"));
+            Assert.Equal(1, ts.Scalar($"SELECT count(*) FROM trace_info WHERE request_id = '{id}' AND trace_name IS NULL AND session_id IS NULL"));
+            Assert.Equal(new[] { id }, Ids(sh, "name = 'after-upgrade'"));
+        }
+
         /// <summary>A shell whose commands use this store (a generated store's file is not mlflow.db).</summary>
         internal static PsShell Shell(TestStore ts)
         {

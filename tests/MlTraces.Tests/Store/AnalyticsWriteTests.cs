@@ -120,6 +120,109 @@ namespace MlTraces.Tests.Store
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_request_metadata WHERE \"key\" = 'mlflow.trace.tokenUsage'"));
         }
 
+        /// <summary>A span that arrived over OTLP names its model in an OpenInference or GenAI attribute, not in
+        /// mlflow.llm.model: MLflow's translate_span_when_storing (mlflow/tracing/otel/translation/__init__.py,
+        /// _get_model_name / _get_model_provider over _TRANSLATORS, OtelSchemaTranslator.get_model_name with
+        /// _try_decode_if_json in base.py, MODEL_NAME_KEYS / LLM_PROVIDER_KEY of open_inference.py and
+        /// genai_semconv.py, after sanitize_attributes) sets mlflow.llm.model / .provider from them when the span has
+        /// none, falling back to the "model" of its inputs or outputs, and the span's model_name / model_provider
+        /// columns hold those values (bounded_model_dimension, as the migration takes them from the same attributes).
+        /// Import-Trace fills the columns the same way; the span's stored content is kept as exported.</summary>
+        [Fact]
+        public void ImportFillsSpanModelColumnsFromTheOtelTranslatorsKeys()
+        {
+            using var ts = TestStore.Generated("75868b020152", Kind);
+            using var sh = AnalyticsLayoutTests.Shell(ts);
+            string file = ExportAll(ts, sh);
+            var cases = new (Dictionary<string, string> Attributes, string Expected)[]
+            {
+                (new() { ["gen_ai.request.model"] = "\"gpt-4o\"", ["gen_ai.provider.name"] = "\"openai\"" }, "gpt-4o|openai"),
+                // OpenInference comes first in _TRANSLATORS, and its provider key is its own.
+                (new() { ["llm.model_name"] = "\"claude\"", ["gen_ai.response.model"] = "\"other\"", ["llm.provider"] = "\"anthropic\"" }, "claude|anthropic"),
+                (new() { ["gen_ai.response.model"] = "\"resp\"", ["gen_ai.request.model"] = "\"req\"" }, "resp|NULL"),
+                // A span's own mlflow.llm.model wins, and the translators are not asked.
+                (new() { ["mlflow.llm.model"] = "\"explicit\"", ["gen_ai.request.model"] = "\"x\"", ["gen_ai.provider.name"] = "\"p\"" }, "explicit|p"),
+                (new() { ["mlflow.spanInputs"] = "{\"model\": \"from-inputs\"}", ["mlflow.spanOutputs"] = "{\"model\": \"from-outputs\"}" }, "from-inputs|NULL"),
+                (new() { ["mlflow.spanOutputs"] = "{\"model\": \"from-outputs\"}" }, "from-outputs|NULL"),
+                // Dumped twice (spans logged through the OTel API): sanitize_attributes reads it once less.
+                (new() { ["gen_ai.request.model"] = "\"\\\"twice\\\"\"" }, "twice|NULL"),
+                // An empty OpenInference name is no name: the next translator's key is used.
+                (new() { ["llm.model_name"] = "\"\"", ["gen_ai.request.model"] = "\"g\"" }, "g|NULL"),
+                // A number is a model MLflow dumps, not a string bounded_model_dimension keeps.
+                (new() { ["gen_ai.request.model"] = "5" }, "NULL|NULL"),
+            };
+            var lines = File.ReadAllLines(file).Take(cases.Length).Select(l => JsonNode.Parse(l)!).ToList();
+            var expected = new List<string>();
+            for (int i = 0; i < cases.Length; i++)
+            {
+                var span = lines[i]["data"]!["spans"]![0]!.AsObject();
+                var attributes = span["attributes"]!.AsObject();
+                foreach (var key in new[] { "mlflow.llm.model", "mlflow.llm.provider", "mlflow.spanInputs", "mlflow.spanOutputs" }) attributes.Remove(key);
+                foreach (var kv in cases[i].Attributes) attributes[kv.Key] = kv.Value;
+                // The export's span ids are base64 (Span.to_dict); the spans table holds them as hex.
+                string spanId = string.Concat(Convert.FromBase64String((string)span["span_id"]!).Select(b => b.ToString("x2")));
+                expected.Add($"{(string)lines[i]["info"]!["trace_id"]!}|{spanId}|{cases[i].Expected}");
+            }
+            File.WriteAllLines(file, lines.Select(l => l.ToJsonString()));
+            EmptyTraces(ts);
+            var r = sh.Run("Import-Trace -Path $f", new Dictionary<string, object?> { ["f"] = file });
+            Assert.True(r.Errors.Count == 0, string.Join("\n", r.Errors.Take(3)));
+            for (int i = 0; i < cases.Length; i++)
+            {
+                string traceId = expected[i].Split('|')[0];
+                var rows = Rows(ts, $"SELECT trace_id, span_id, model_name, model_provider FROM spans WHERE trace_id = '{traceId}'");
+                Assert.True(rows.Contains(expected[i]), expected[i] + " not in " + string.Join("; ", rows));
+            }
+        }
+
+        /// <summary>On this layout MLflow's start_trace checks the session id and the name before it writes them to their
+        /// columns: validate_session_id / validate_trace_name (mlflow/store/tracking/utils/trace_analytics.py) call
+        /// _validate_length_limit with MAX_CHARS_IN_TRACE_INFO_METADATA (250) and MAX_CHARS_IN_TRACE_INFO_TAGS_VALUE
+        /// (4096) from mlflow/tracing/constant.py, counting code points, and raise "'Session ID' exceeds the maximum
+        /// length of 250 characters". Import-Trace refuses such a trace the same way on both databases, before
+        /// writing (SQLite stored any length; PostgreSQL's VARCHAR(8000) refused only past 8000), also under -WhatIf and
+        /// -ExperimentName, and imports the rest; a value at the limit, or of 250 code points in 500 UTF-16 units, goes in.</summary>
+        [Fact]
+        public void ImportRefusesASessionIdOrNameMlflowWouldRefuseAsTooLong()
+        {
+            using var ts = TestStore.Generated("75868b020152", Kind);
+            using var sh = AnalyticsLayoutTests.Shell(ts);
+            string file = ExportAll(ts, sh);
+            var lines = File.ReadAllLines(file).Take(5).Select(l => JsonNode.Parse(l)!).ToList();
+            string Id(int i) => (string)lines[i]["info"]!["trace_id"]!;
+            void Session(int i, string v) => lines[i]["info"]!["trace_metadata"]!.AsObject()["mlflow.trace.session"] = v;
+            void Name(int i, string v) => lines[i]["info"]!["tags"]!.AsObject()["mlflow.traceName"] = v;
+            Session(0, new string('s', 251));
+            Name(1, new string('n', 9000));
+            Session(2, new string('s', 250)); Name(2, new string('n', 4096));
+            Session(3, string.Concat(Enumerable.Repeat("\U0001F600", 250)));
+            Name(4, new string('n', 4097));
+            File.WriteAllLines(file, lines.Select(l => l.ToJsonString()));
+            EmptyTraces(ts);
+            var f = new Dictionary<string, object?> { ["f"] = file };
+
+            void AssertRefused(System.Collections.Generic.IReadOnlyCollection<System.Management.Automation.ErrorRecord> errors)
+            {
+                Assert.Equal(3, errors.Count);
+                Assert.All(errors, e => Assert.StartsWith("TraceValueTooLong,", e.FullyQualifiedErrorId));
+                string Of(int i) => errors.Single(e => e.Exception.Message.Contains(Id(i))).Exception.Message;
+                Assert.Contains("has 251 characters, and MLflow refuses more than 250 on this store ('Session ID' exceeds the maximum length of 250 characters)", Of(0));
+                Assert.Contains("'Trace name' exceeds the maximum length of 4096 characters", Of(1));
+                Assert.Contains("has 4097 characters", Of(4));
+                Assert.DoesNotContain(new string('s', 251), Of(0));
+            }
+            var dry = sh.Run("Import-Trace -Path $f -WhatIf", f);
+            AssertRefused(dry.Errors);
+            Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_info"));
+            var named = sh.Run("Import-Trace -Path $f -ExperimentName other", f);
+            AssertRefused(named.Errors);
+            EmptyTraces(ts);
+            var r = sh.Run("Import-Trace -Path $f", f);
+            AssertRefused(r.Errors);
+            Assert.Equal(new[] { Id(2), Id(3) }.OrderBy(x => x, StringComparer.Ordinal), Rows(ts, "SELECT request_id FROM trace_info").OrderBy(x => x, StringComparer.Ordinal));
+            Assert.Equal("250|4096", Rows(ts, $"SELECT length(session_id), length(trace_name) FROM trace_info WHERE request_id = '{Id(2)}'").Single());
+        }
+
         /// <summary>Remove-Trace deletes the review-queue items of the traces it deletes (no foreign key takes them:
         /// MLflow's _delete_traces does it, PR #23913), on 3.15/3.16's layout and on the analytics one; on the analytics
         /// layout it queues the rollup days of the deleted traces, their assessments and spans (older than a day) for a
