@@ -44,7 +44,8 @@ namespace MlTraces
         /// <summary>Free space in those folders when the plan was made (the PostgreSQL server's disk cannot be seen
         /// from a client: empty there).</summary>
         public SortedDictionary<string, long> DiskSpaceAvailable { get; set; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        /// <summary>The tables vacuumed (PostgreSQL) or the whole file (SQLite: the store's file name).</summary>
+        /// <summary>The tables vacuumed (PostgreSQL) or the whole file (SQLite: the store's file name); with -MeasureIndex,
+        /// the indexes created or removed.</summary>
         public List<string> Tables { get; set; } = new List<string>();
         /// <summary>Statistics were refreshed (SQLite: ANALYZE, sampled; PostgreSQL: VACUUM (ANALYZE)).</summary>
         public bool Analyzed { get; set; }
