@@ -103,6 +103,7 @@ namespace MlTraces.Core.Maintenance
                 // Dropped pages go on the freelist: the file keeps its size until a VACUUM.
                 r.ExpectedBytesFreed = 0;
                 r.ExpectedLockTime = TimeSpan.Zero;
+                r.IndexBytes = null;
                 return;
             }
             var create = All.Where(i => missing.Contains(i.Name)).ToList();
@@ -113,7 +114,8 @@ namespace MlTraces.Core.Maintenance
             r.Method = create.Count == 0 ? "nothing (every measure index is there)" : "CREATE INDEX " + string.Join(", ", create.Select(i => i.Name));
             var size = Estimate(store);
             long bytes = create.Sum(i => size.IndexBytes[i.Name]);
-            r.ExpectedBytesFreed = -bytes;
+            r.ExpectedBytesFreed = 0;
+            r.IndexBytes = bytes;
             // Each build reads its table while it holds the write lock: writers wait for the longest one at a time.
             r.ExpectedLockTime = create.Count == 0 ? TimeSpan.Zero
                 : TimeSpan.FromSeconds((double)create.Max(i => size.TableBytes[i.Table]) / BuildBytesPerSecond);

@@ -70,7 +70,7 @@ namespace MlTraces.Core.Maintenance
                 return $"{r.Method} on the store '{Store.Name}': Measure-TraceStore then reads every span row again; the pages go on the free list (Optimize-TraceStore gives them back).";
             string disk = string.Join(" and ", r.DiskSpaceNeeded.Select(kv => $"{Bytes(kv.Value)} free on {kv.Key}" +
                 (r.DiskSpaceAvailable.TryGetValue(kv.Key, out long free) ? $" ({Bytes(free)} available)" : "")));
-            return $"{r.Method} on the store '{Store.Name}': about {Bytes(-r.ExpectedBytesFreed)} more in the store; each index is built " +
+            return $"{r.Method} on the store '{Store.Name}': about {Bytes(r.IndexBytes ?? 0)} more in the store; each index is built " +
                    $"in a statement of its own that reads its table while writers wait (an MLflow server's requests wait, and fail after their busy timeout): " +
                    $"{Seconds(r.ExpectedLockTime)} for the longest; needs {disk}. MLflow keeps reading and writing the store as before.";
         }
@@ -216,6 +216,7 @@ namespace MlTraces.Core.Maintenance
                 }
             }
             var after = StoreSpace.Read(store);
+            if (plan.Index != null) r.IndexBytes = Math.Abs(after.UsedBytes - plan.Before.UsedBytes);
             r.Status = OptimizationStatus.Optimized;
             r.BytesAfter = after.StoreBytes;
             r.FreeBytesAfter = after.FreeBytes;

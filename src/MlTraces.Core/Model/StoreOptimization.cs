@@ -49,6 +49,9 @@ namespace MlTraces
         public List<string> Tables { get; set; } = new List<string>();
         /// <summary>Statistics were refreshed (SQLite: ANALYZE, sampled; PostgreSQL: VACUUM (ANALYZE)).</summary>
         public bool Analyzed { get; set; }
+        /// <summary>-MeasureIndex: the bytes the indexes created (or removed) take, estimated in a dry run, measured
+        /// (the store's pages in use, after against before) in a real run; null otherwise.</summary>
+        public long? IndexBytes { get; set; }
         public TimeSpan Duration { get; set; }
 
         public override string ToString() => WhatIf
