@@ -65,3 +65,41 @@ Describe 'The pipeline contract' {
         (Get-ChildItem -LiteralPath $archive -Recurse -Filter traces.pb).Count | Should -Be $real.Archived
     }
 }
+
+Describe 'Objects with TraceId and TrackingUri from a CSV' {
+    BeforeEach {
+        $script:Folder = Join-Path ([System.IO.Path]::GetTempPath()) ([guid]::NewGuid())
+        New-Item -ItemType Directory -Path $script:Folder | Out-Null
+        Push-Location $script:Folder
+        New-TraceStore -TrackingUri a.db | Out-Null
+        Import-Trace -TrackingUri a.db -Path $script:Samples -ExperimentName target
+        $script:Store = Join-Path $script:Folder 'a.db'
+        # Three traces written to a CSV as a report would list them; the shell's own folder has no store.
+        $script:Ids = @(Search-Trace -TrackingUri $script:Store -First 3 | ForEach-Object TraceId)
+        $script:Ids | ForEach-Object { [pscustomobject]@{ TraceId = $_; TrackingUri = $script:Store } } | Export-Csv ids.csv -NoTypeInformation
+        Set-Location ([System.IO.Path]::GetTempPath())
+    }
+    AfterEach {
+        Pop-Location
+        Remove-Item -LiteralPath $script:Folder -Recurse -Force
+    }
+
+    It 'Remove-Trace -WhatIf changes nothing, and the real run removes exactly those traces' {
+        $csv = Join-Path $script:Folder 'ids.csv'
+        $hash = (Get-FileHash $script:Store).Hash
+        $before = @(Search-Trace -TrackingUri $script:Store | ForEach-Object TraceId)
+        Import-Csv $csv | Remove-Trace -WhatIf
+        (Get-FileHash $script:Store).Hash | Should -Be $hash
+        $receipts = Import-Csv $csv | Remove-Trace -Confirm:$false -PassThru
+        @($receipts | Where-Object Deleted | ForEach-Object TraceId | Sort-Object) | Should -Be @($script:Ids | Sort-Object)
+        $after = @(Search-Trace -TrackingUri $script:Store | ForEach-Object TraceId)
+        @($before | Where-Object { $after -notcontains $_ } | Sort-Object) | Should -Be @($script:Ids | Sort-Object)
+    }
+
+    It 'Get-Trace and Set-TraceLegalHold take the same objects' {
+        $csv = Join-Path $script:Folder 'ids.csv'
+        @(Import-Csv $csv | Get-Trace | ForEach-Object TraceId | Sort-Object) | Should -Be @($script:Ids | Sort-Object)
+        Import-Csv $csv | Set-TraceLegalHold -Confirm:$false
+        @(Import-Csv $csv | Get-Trace | Where-Object { $_.Tags['mltraces.legalHold'] }).Count | Should -Be 3
+    }
+}

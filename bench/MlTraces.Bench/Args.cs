@@ -16,6 +16,8 @@ namespace MlTraces.Bench
         /// <summary>Whether --traces was given (a bench with another default, as delete-s3's 10,000, takes it only then).</summary>
         public bool TracesGiven { get; private set; }
         public string Work { get; private set; } = System.IO.Path.GetFullPath("bench/data");
+        /// <summary>maintenance: "measure" stops after Measure-TraceStore (no deletion, no optimization).</summary>
+        public string Part { get; private set; } = "all";
 
         public static Args Parse(string[] args)
         {
@@ -30,6 +32,7 @@ namespace MlTraces.Bench
                     case "--out": a.Out = args[i + 1]; break;
                     case "--traces": a.Traces = int.Parse(args[i + 1]); a.TracesGiven = true; break;
                     case "--work": a.Work = System.IO.Path.GetFullPath(args[i + 1]); break;
+                    case "--part": a.Part = args[i + 1]; break;
                     default: throw new ArgumentException($"Unknown option {args[i]}");
                 }
             }

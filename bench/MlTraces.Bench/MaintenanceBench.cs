@@ -50,32 +50,54 @@ namespace MlTraces.Bench
                 Say($"`{measure}` (retention {days}d: about {a.Traces:N0} of {traces:N0} traces due) against plain SQL, warm, median of {a.Runs}, interleaved:");
                 Say("");
 
-                // Warm both, and check they agree.
-                // The SQL's age cutoffs are the tool's (taken as it starts), so both count the same traces.
+                // Warm both, and check they agree: without the measure indexes, then with them (the tool reads them,
+                // the plain SQL is given the same indexes, each question one statement). The SQL's age cutoffs are the
+                // tool's (taken as it starts), so both count the same traces.
                 long start = DateTimeOffset.UtcNow.AddDays(-days).ToUnixTimeMilliseconds();
                 var tool = Totals(Objects(shell, measure, vars));
-                var sql = Totals(PlainSql(copy, start));
+                var sql = Totals(PlainSql(copy, start, indexed: false));
                 Say("| figure (sum over the experiments) | value |");
                 Say("|---|---:|");
                 foreach (var kv in tool) Say($"| {kv.Key} | {kv.Value:N0} |{(sql[kv.Key] == kv.Value ? " (plain SQL: the same)" : $" (plain SQL: {sql[kv.Key]:N0})")} |");
                 Say("");
+                var scanned = Time(shell, measure, vars, copy, days, indexed: false, a.Runs);
 
-                var toolMs = new List<double>(); var sqlMs = new List<double>();
-                var toolWait = new List<double>(); var sqlWait = new List<double>();
-                int toolFailed = 0, sqlFailed = 0;
-                for (int i = 0; i < a.Runs; i++)
-                {
-                    using (var w = new Writer(copy)) { toolMs.Add(Stats.Time(() => Objects(shell, measure, vars))); toolWait.Add(w.Stop()); toolFailed += w.Failures; }
-                    using (var w = new Writer(copy)) { sqlMs.Add(Stats.Time(() => PlainSql(copy, cutoff_ms(days)))); sqlWait.Add(w.Stop()); sqlFailed += w.Failures; }
-                }
-                Say("| what | Measure-TraceStore | plain SQL | ratio |");
+                var indexPlan = (StoreOptimization)Check(shell.Invoke("Optimize-TraceStore -TrackingUri $store -MeasureIndex Create -WhatIf", vars)).Output.Single().BaseObject;
+                var indexRun = (StoreOptimization)Check(shell.Invoke("Optimize-TraceStore -TrackingUri $store -MeasureIndex Create -Confirm:$false", vars)).Output.Single().BaseObject;
+                Say($"`Optimize-TraceStore -MeasureIndex Create`: {indexRun.Duration.TotalSeconds:0.0} s, writers held up at most {indexRun.LockTime?.TotalSeconds:0.0} s at a time " +
+                    $"(-WhatIf said about {indexPlan.ExpectedLockTime.TotalSeconds:0} s); the indexes take {indexRun.IndexBytes:N0} bytes (-WhatIf said about {indexPlan.IndexBytes:N0}), " +
+                    $"{(double)indexRun.IndexBytes.GetValueOrDefault() / indexRun.BytesBefore:P1} of the store (load {Load()}).");
+                // The same moment for all four (the age cutoffs move with the clock): the tool and the plain SQL, each
+                // with the indexes and without.
+                long now = DateTimeOffset.UtcNow.AddDays(-days).ToUnixTimeMilliseconds();
+                var withIndex = Totals(Objects(shell, measure, vars));
+                var sqlIndexed = Totals(PlainSql(copy, now, indexed: true));
+                var sqlScanned = Totals(PlainSql(copy, now, indexed: false));
+                int different = 0;
+                foreach (var kv in withIndex)
+                    if (sqlIndexed[kv.Key] != kv.Value || sqlScanned[kv.Key] != kv.Value)
+                    {
+                        different++;
+                        Say($"DIFFERENT with the indexes: {kv.Key}: Measure-TraceStore {kv.Value:N0}, plain SQL {sqlIndexed[kv.Key]:N0} with the indexes, {sqlScanned[kv.Key]:N0} without");
+                    }
+                if (different == 0) Say("With the indexes Measure-TraceStore gives every figure as the plain SQL does, with the indexes and without.");
+                Say("");
+                var indexed = Time(shell, measure, vars, copy, days, indexed: true, a.Runs);
+                Say("| what | Measure-TraceStore | plain SQL (same indexes) | ratio |");
                 Say("|---|---:|---:|---:|");
-                Say($"| time (median) | {Stats.Median(toolMs) / 1000:0.00} s | {Stats.Median(sqlMs) / 1000:0.00} s | {Stats.Median(toolMs) / Stats.Median(sqlMs):0.00}x |");
-                Say($"| a writer's longest wait for its commit meanwhile (worst run) | {toolWait.Max():0} ms | {sqlWait.Max():0} ms | |");
-                Say($"| the writer's commits that failed, locked past MLflow's 20 s busy timeout | {toolFailed} | {sqlFailed} | |");
+                foreach (var (name, t) in new[] { ("without the measure indexes", scanned), ("with them (-MeasureIndex Create)", indexed) })
+                {
+                    Say($"| {name}: time (median of {a.Runs}) | {Stats.Median(t.Tool) / 1000:0.00} s | {Stats.Median(t.Sql) / 1000:0.00} s | {Stats.Median(t.Tool) / Stats.Median(t.Sql):0.00}x |");
+                    Say($"| {name}: a writer's longest wait for its commit meanwhile (worst run) | {t.ToolWait.Max():0} ms | {t.SqlWait.Max():0} ms | |");
+                    Say($"| {name}: the writer's commits that failed past MLflow's 20 s busy timeout | {t.ToolFailed} | {t.SqlFailed} | |");
+                }
                 Say($"(load {Load()})");
                 Say("");
+                var removed = (StoreOptimization)Check(shell.Invoke("Optimize-TraceStore -TrackingUri $store -MeasureIndex Remove -Confirm:$false", vars)).Output.Single().BaseObject;
+                Say($"`Optimize-TraceStore -MeasureIndex Remove`: {removed.Duration.TotalSeconds:0.0} s; {removed.FreeBytesAfter - removed.FreeBytesBefore:N0} bytes more free inside the store.");
+                Say("");
 
+                if (a.Part == "measure") { Stats.Report(a.Out, lines); return 0; }
                 // Optimize: delete the N oldest, then the dry run and the real run.
                 var delete = Stats.Time(() => Check(shell.Invoke($"Remove-Trace -TrackingUri $store -OlderThan {days}d -Confirm:$false", vars)));
                 long left;
@@ -112,7 +134,25 @@ namespace MlTraces.Bench
 
         private const string ArchiveLockSuffix = ".mltraces-archive.lock";
 
-        private static long cutoff_ms(int days) => DateTimeOffset.UtcNow.AddDays(-days).ToUnixTimeMilliseconds();
+        private static long CutoffMs(int days) => DateTimeOffset.UtcNow.AddDays(-days).ToUnixTimeMilliseconds();
+
+        private sealed class Timing
+        {
+            public List<double> Tool = new List<double>(), Sql = new List<double>(), ToolWait = new List<double>(), SqlWait = new List<double>();
+            public int ToolFailed, SqlFailed;
+        }
+
+        /// <summary>The tool and the plain SQL, interleaved, each with a writer committing meanwhile.</summary>
+        private static Timing Time(ShellSession shell, string measure, Dictionary<string, object?> vars, string copy, int days, bool indexed, int runs)
+        {
+            var t = new Timing();
+            for (int i = 0; i < runs; i++)
+            {
+                using (var w = new Writer(copy)) { t.Tool.Add(Stats.Time(() => Objects(shell, measure, vars))); t.ToolWait.Add(w.Stop()); t.ToolFailed += w.Failures; }
+                using (var w = new Writer(copy)) { t.Sql.Add(Stats.Time(() => PlainSql(copy, CutoffMs(days), indexed))); t.SqlWait.Add(w.Stop()); t.SqlFailed += w.Failures; }
+            }
+            return t;
+        }
 
         private static string Load() => File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
@@ -135,11 +175,14 @@ namespace MlTraces.Bench
         };
 
         /// <summary>The same figures by hand: one grouped statement per question, each table read once, on a
-        /// connection with MLflow's session settings. The spans are read in rowid order (+experiment_id keeps SQLite
-        /// from walking the experiment index and fetching every row out of order).</summary>
-        private static List<ExperimentUsage> PlainSql(string path, long cutoff)
+        /// connection with MLflow's session settings and the tool's page cache. Without the indexes the spans are read
+        /// in rowid order (+experiment_id keeps SQLite from walking the experiment index and fetching every row out of
+        /// order); with them, each question reads the narrow index the tool reads.</summary>
+        private static List<ExperimentUsage> PlainSql(string path, long cutoff, bool indexed)
         {
             using var c = Open(path, StoreAccess.ReadOnly);
+            using (var cache = c.CreateCommand()) { cache.CommandText = "PRAGMA cache_size = -262144"; cache.ExecuteNonQuery(); }
+            string length = indexed ? "length(CAST(s.content AS BLOB))" : "octet_length(s.content)";
             var rows = new Dictionary<string, ExperimentUsage>();
             ExperimentUsage Row(DbDataReader r) { string id = Convert.ToString(r.GetValue(0), CultureInfo.InvariantCulture)!; return rows.TryGetValue(id, out var u) ? u : rows[id] = new ExperimentUsage { ExperimentId = id }; }
             void Each(string sql, Action<DbDataReader> add)
@@ -150,15 +193,18 @@ namespace MlTraces.Bench
                 using var r = cmd.ExecuteReader();
                 while (r.Read()) add(r);
             }
-            const string bytes = "(SELECT coalesce(sum(octet_length(s.content)), 0) FROM spans s WHERE s.trace_id = ti.request_id)";
+            string bytes = $"(SELECT coalesce(sum({length}), 0) FROM spans s WHERE s.trace_id = ti.request_id)";
             const string held = "EXISTS (SELECT 1 FROM trace_tags lh WHERE lh.request_id = ti.request_id AND lh.\"key\" = 'mltraces.legalHold' AND lower(trim(coalesce(lh.value, ''))) NOT IN ('', 'false', '0', 'no', 'off'))";
-            Each("SELECT experiment_id, status, count(*) FROM trace_info GROUP BY experiment_id, status", r =>
+            Each($"SELECT experiment_id, status, count(*) FROM trace_info {(indexed ? "INDEXED BY mltraces_trace_info_experiment_state " : "")}GROUP BY experiment_id, status", r =>
             {
                 var u = Row(r); long n = r.GetInt64(2); u.Traces += n; u.TracesByState[r.GetString(1)] = n;
             });
-            Each("SELECT experiment_id, count(*), sum(octet_length(content)) FROM spans GROUP BY +experiment_id", r => { var u = Row(r); u.Spans = r.GetInt64(1); u.PayloadBytes = r.GetInt64(2); });
-            Each("SELECT ti.experiment_id, count(*) FROM assessments a JOIN trace_info ti ON ti.request_id = a.trace_id GROUP BY ti.experiment_id", r => Row(r).Assessments = r.GetInt64(1));
-            Each("SELECT ti.experiment_id, count(*) FROM trace_tags t JOIN trace_info ti ON ti.request_id = t.request_id WHERE t.\"key\" = 'mlflow.trace.spansLocation' AND t.value = 'ARCHIVE_REPO' GROUP BY ti.experiment_id", r => Row(r).ArchivedTraces = r.GetInt64(1));
+            Each(indexed
+                    ? "SELECT experiment_id, count(*), sum(length(CAST(content AS BLOB))) FROM spans INDEXED BY mltraces_spans_experiment_bytes GROUP BY experiment_id"
+                    : "SELECT experiment_id, count(*), sum(octet_length(content)) FROM spans GROUP BY +experiment_id",
+                r => { var u = Row(r); u.Spans = r.GetInt64(1); u.PayloadBytes = r.GetInt64(2); });
+            Each($"SELECT ti.experiment_id, count(*) FROM assessments a {(indexed ? "CROSS JOIN trace_info ti INDEXED BY mltraces_trace_info_request_experiment" : "JOIN trace_info ti")} ON ti.request_id = a.trace_id GROUP BY ti.experiment_id", r => Row(r).Assessments = r.GetInt64(1));
+            Each($"SELECT ti.experiment_id, count(*) FROM trace_tags t {(indexed ? "INDEXED BY mltraces_trace_tags_archived CROSS " : "")}JOIN trace_info ti ON ti.request_id = t.request_id WHERE t.\"key\" = 'mlflow.trace.spansLocation' AND t.value = 'ARCHIVE_REPO' GROUP BY ti.experiment_id", r => Row(r).ArchivedTraces = r.GetInt64(1));
             Each($"SELECT ti.experiment_id, count(*), sum({bytes}) FROM trace_info ti WHERE ti.timestamp_ms <= {cutoff} AND NOT {held} GROUP BY ti.experiment_id",
                 r => { var u = Row(r); u.OlderThanTraces = r.GetInt64(1); u.OlderThanBytes = r.GetInt64(2); });
             Each("SELECT experiment_id, count(*), sum(b) FROM (SELECT ti.experiment_id, " + bytes + " AS b FROM trace_info ti JOIN experiments e ON e.experiment_id = ti.experiment_id " +

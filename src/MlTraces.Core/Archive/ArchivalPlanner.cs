@@ -192,9 +192,6 @@ namespace MlTraces.Core.Archive
 
         // octet_length reads the length from the record header, not the (overflow) pages of the payload.
         private const string HasContent = "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = ti.request_id AND octet_length(s.content) > 0)";
-
-        /// <summary>The bytes of span content of the trace under ti (0: none, so not a candidate).</summary>
-        internal const string ContentBytes = "(SELECT coalesce(sum(octet_length(s.content)), 0) FROM spans s WHERE s.trace_id = ti.request_id)";
     }
 
     /// <summary>
@@ -258,10 +255,13 @@ namespace MlTraces.Core.Archive
                 string after = c.LastTimestamp is long ts
                     ? $" AND ti.timestamp_ms >= {p.Add(ts)} AND (ti.timestamp_ms > {p.Add(ts)} OR ti.request_id > {p.Add(c.LastId)})"
                     : "";
-                string sql = $"SELECT ti.request_id, ti.timestamp_ms, {ArchivalPlanner.ContentBytes} FROM trace_info ti " +
+                string sql = $"SELECT ti.request_id, ti.timestamp_ms, {Maintenance.MeasureIndexes.ContentBytes(store)} FROM trace_info ti " +
                              $"WHERE {c.Range.Where(p)}{after} AND {ArchivalPlanner.TraceCondition(p)} " +
                              $"ORDER BY ti.timestamp_ms, ti.request_id{store.Dialect.LimitOffset(p.Add(size), null)}";
                 int rows = 0;
+                // Set once one trace's folder passed the full check and the location has no traces folder yet: then
+                // no trace's folder below it can lead elsewhere, and the check (a dozen file system calls) is that one's.
+                bool locationClear = false;
                 using (var cmd = store.Command(sql, p))
                 using (var r = store.Translate(() => cmd.ExecuteReader()))
                 {
@@ -275,9 +275,15 @@ namespace MlTraces.Core.Archive
                         // The folder is built from the id only when the id can name exactly the trace's own folder
                         // there; otherwise the trace stays in the store, and the dry run says so as the real run does.
                         string? folder = TraceFolders.ArchiveFolderUri(c.Range.ArchiveLocation, c.LastId, out string why);
-                        if (folder != null && FileArchiveRepository.LocalFolder(folder) != null)
+                        if (folder != null && !locationClear && FileArchiveRepository.LocalFolder(folder) is string local)
                         {
-                            try { TraceFolders.PayloadFolder(folder); }
+                            try
+                            {
+                                TraceFolders.PayloadFolder(folder);
+                                // local is <location>/traces/<id>/artifacts; "traces" is looked at itself (a link counts as there).
+                                string location = System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(local.TrimEnd('/', System.IO.Path.DirectorySeparatorChar))!)!)!;
+                                locationClear = ConfinedPath.RealPath(location, out _) is string real && (int)new System.IO.FileInfo(System.IO.Path.Combine(real, "traces")).Attributes == -1;
+                            }
                             catch (MlTracesException ex) { folder = null; why = ex.Message; }
                         }
                         if (folder == null)

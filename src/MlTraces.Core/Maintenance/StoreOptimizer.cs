@@ -14,10 +14,13 @@ namespace MlTraces.Core.Maintenance
     /// checks it (disk space) and executes it.</summary>
     public sealed class OptimizationPlan
     {
-        internal OptimizationPlan(TraceStore store, StoreSpace before, StoreOptimization result, bool incremental, bool full)
+        internal OptimizationPlan(TraceStore store, StoreSpace before, StoreOptimization result, bool incremental, bool full, MeasureIndexAction? index = null)
         {
-            Store = store; Before = before; Result = result; Incremental = incremental; Full = full;
+            Store = store; Before = before; Result = result; Incremental = incremental; Full = full; Index = index;
         }
+
+        /// <summary>-MeasureIndex: create or remove the measure indexes instead of vacuuming.</summary>
+        public MeasureIndexAction? Index { get; }
 
         internal TraceStore Store { get; }
         public StoreSpace Before { get; }
@@ -46,6 +49,7 @@ namespace MlTraces.Core.Maintenance
         public string Describe()
         {
             var r = Result;
+            if (Index != null) return DescribeIndex();
             string lockText = r.ExpectedLockTime == TimeSpan.Zero
                 ? "MLflow keeps reading and writing meanwhile"
                 : $"the store is locked for {Seconds(r.ExpectedLockTime)} (an MLflow server's requests wait meanwhile, and fail after their busy timeout)";
@@ -56,6 +60,19 @@ namespace MlTraces.Core.Maintenance
                 ? $"make about {Bytes(Before.FreeBytes)} of dead rows reusable (the files keep their size; -Full gives it back to the disk)"
                 : (Incremental ? "give back " : "give back at least ") + Bytes(r.ExpectedBytesFreed) + $" of {Bytes(r.BytesBefore)}";
             return $"{r.Method} on the store '{Store.Name}': {back}; {lockText}; needs {disk}.";
+        }
+
+        private string DescribeIndex()
+        {
+            var r = Result;
+            if (r.Tables.Count == 0) return $"{r.Method} on the store '{Store.Name}'.";
+            if (Index == MeasureIndexAction.Remove)
+                return $"{r.Method} on the store '{Store.Name}': Measure-TraceStore then reads every span row again; the pages go on the free list (Optimize-TraceStore gives them back).";
+            string disk = string.Join(" and ", r.DiskSpaceNeeded.Select(kv => $"{Bytes(kv.Value)} free on {kv.Key}" +
+                (r.DiskSpaceAvailable.TryGetValue(kv.Key, out long free) ? $" ({Bytes(free)} available)" : "")));
+            return $"{r.Method} on the store '{Store.Name}': about {Bytes(r.IndexBytes ?? 0)} more in the store; each index is built " +
+                   $"in a statement of its own that reads its table while writers wait (an MLflow server's requests wait, and fail after their busy timeout): " +
+                   $"{Seconds(r.ExpectedLockTime)} for the longest; needs {disk}. MLflow keeps reading and writing the store as before.";
         }
 
         internal static string Bytes(long n) => n.ToString("N0", CultureInfo.InvariantCulture) + " bytes";
@@ -77,7 +94,8 @@ namespace MlTraces.Core.Maintenance
         public const long VacuumBytesPerSecond = 60L * 1024 * 1024;
 
         /// <param name="full">SQLite: VACUUM even where incremental_vacuum would do; PostgreSQL: VACUUM FULL.</param>
-        public static OptimizationPlan Plan(TraceStore store, bool full)
+        /// <param name="index">Create or remove the measure indexes (SQLite) instead of vacuuming.</param>
+        public static OptimizationPlan Plan(TraceStore store, bool full, MeasureIndexAction? index = null)
         {
             var before = StoreSpace.Read(store);
             var r = new StoreOptimization
@@ -89,6 +107,14 @@ namespace MlTraces.Core.Maintenance
                 FreeBytesBefore = before.FreeBytes,
             };
             bool incremental = false;
+            if (index is MeasureIndexAction action)
+            {
+                var warnings = new List<string>();
+                MeasureIndexes.Plan(store, action, before, r, warnings);
+                var indexPlan = new OptimizationPlan(store, before, r, false, full, index);
+                indexPlan.Warnings.AddRange(warnings);
+                return indexPlan;
+            }
             if (store.Kind == StoreKind.Sqlite)
             {
                 string file = store.Uri.FilePath!;
@@ -129,7 +155,7 @@ namespace MlTraces.Core.Maintenance
 
         /// <summary>Adds the space needed in a folder, summed per file system (the journal and the temporary copy
         /// often share one).</summary>
-        private static void Need(StoreOptimization r, string folder, long bytes)
+        internal static void Need(StoreOptimization r, string folder, long bytes)
         {
             var disk = DiskSpace.Of(folder);
             string key = disk?.Root ?? folder;
@@ -147,7 +173,12 @@ namespace MlTraces.Core.Maintenance
             var r = plan.Result;
             var clock = Stopwatch.StartNew();
             TimeSpan locked;
-            if (store.Kind == StoreKind.Sqlite)
+            if (plan.Index is MeasureIndexAction action)
+            {
+                MeasureIndexes.Run(store, action, r, status, cancel);
+                locked = r.LockTime ?? TimeSpan.Zero;
+            }
+            else if (store.Kind == StoreKind.Sqlite)
             {
                 status?.Invoke($"{r.Method}: the store is locked ({OptimizationPlan.Seconds(r.ExpectedLockTime)} expected)");
                 var lockClock = Stopwatch.StartNew();
@@ -185,6 +216,7 @@ namespace MlTraces.Core.Maintenance
                 }
             }
             var after = StoreSpace.Read(store);
+            if (plan.Index != null) r.IndexBytes = Math.Abs(after.UsedBytes - plan.Before.UsedBytes);
             r.Status = OptimizationStatus.Optimized;
             r.BytesAfter = after.StoreBytes;
             r.FreeBytesAfter = after.FreeBytes;
@@ -203,7 +235,7 @@ namespace MlTraces.Core.Maintenance
 
         /// <summary>One maintenance statement, stopped by the token (SQLite's interrupt or PostgreSQL's cancel: the
         /// statement rolls back and the store is as it was). A lock held past the busy timeout says what to do.</summary>
-        private static void Execute(TraceStore store, string sql, CancellationToken cancel)
+        internal static void Execute(TraceStore store, string sql, CancellationToken cancel)
         {
             cancel.ThrowIfCancellationRequested();
             using DbCommand cmd = store.Command(sql);

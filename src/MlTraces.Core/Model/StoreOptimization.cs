@@ -44,10 +44,14 @@ namespace MlTraces
         /// <summary>Free space in those folders when the plan was made (the PostgreSQL server's disk cannot be seen
         /// from a client: empty there).</summary>
         public SortedDictionary<string, long> DiskSpaceAvailable { get; set; } = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        /// <summary>The tables vacuumed (PostgreSQL) or the whole file (SQLite: the store's file name).</summary>
+        /// <summary>The tables vacuumed (PostgreSQL) or the whole file (SQLite: the store's file name); with -MeasureIndex,
+        /// the indexes created or removed.</summary>
         public List<string> Tables { get; set; } = new List<string>();
         /// <summary>Statistics were refreshed (SQLite: ANALYZE, sampled; PostgreSQL: VACUUM (ANALYZE)).</summary>
         public bool Analyzed { get; set; }
+        /// <summary>-MeasureIndex: the bytes the indexes created (or removed) take, estimated in a dry run, measured
+        /// (the store's pages in use, after against before) in a real run; null otherwise.</summary>
+        public long? IndexBytes { get; set; }
         public TimeSpan Duration { get; set; }
 
         public override string ToString() => WhatIf

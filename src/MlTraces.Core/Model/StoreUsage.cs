@@ -109,6 +109,9 @@ namespace MlTraces
         /// <summary>What Optimize-TraceStore expects to give back: SQLite, the free pages (VACUUM may give back more, by
         /// packing half-empty pages); PostgreSQL, the dead rows' bytes (VACUUM makes them reusable, -Full returns them).</summary>
         public long ReclaimableBytes { get; set; }
+        /// <summary>SQLite: the store has the measure indexes (Optimize-TraceStore -MeasureIndex Create), which
+        /// Measure-TraceStore reads instead of every span row.</summary>
+        public bool MeasureIndexes { get; set; }
         public override string ToString() => $"{TrackingUri}: {StoreBytes:N0} bytes, {FreeBytes:N0} free, {Traces:N0} traces";
     }
 }

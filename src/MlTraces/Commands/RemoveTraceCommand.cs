@@ -23,6 +23,9 @@ namespace MlTraces.Commands
 
         /// <summary>Trace ids to remove (as Get-Trace takes them).</summary>
         [Parameter(Mandatory = true, Position = 0, ParameterSetName = ByIdSet, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        // Also in the default set, by property name: an object with TraceId and TrackingUri binds its TrackingUri
+        // there first, and PowerShell then stays in the default set (as if no id had come) unless it takes the id too.
+        [Parameter(ParameterSetName = ByAgeSet, ValueFromPipelineByPropertyName = true)]
         [Alias("RequestId")]
         [AllowEmptyString]
         public string[] TraceId { get; set; } = new string[0];
@@ -77,7 +80,14 @@ namespace MlTraces.Commands
         // Ids from the pipeline, per store and experiment scope, in the order they came; deleted at the end.
         private readonly PendingInputs<(string Store, string? Experiments), string> _pending = new PendingInputs<(string, string?), string>();
 
-        private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet;
+        private bool ByIds => ParameterSetName == ByIdSet || ParameterSetName == ByInputObjectSet || IdsInDefaultSet;
+
+        /// <summary>Ids that came in the default set (from a piped object's TraceId, or -TraceId beside another
+        /// parameter of that set): they are removed as ids, and MLflow's rules see them as ids.</summary>
+        private bool IdsInDefaultSet => ParameterSetName == ByAgeSet && TraceId.Length > 0;
+
+        // Whether the first record was taken as ids; every later record must be taken the same way.
+        private bool? _firstByIds;
 
         /// <summary>MLflow's parameter rules, checked at the first record: only then is the parameter set known
         /// (pipeline input decides it), and still before any store is opened.</summary>
@@ -87,7 +97,7 @@ namespace MlTraces.Commands
             _validated = true;
             Terminating(() =>
             {
-                DeletionRules.Check(ByIds, ParameterSetName == ByAgeSet, Before.HasValue, OlderThan, MaxTraces);
+                DeletionRules.Check(ByIds, ParameterSetName == ByAgeSet && !IdsInDefaultSet, Before.HasValue, OlderThan, MaxTraces);
                 // A bad filter or experiment id is the user's to fix whatever the store: say so before touching it.
                 if (ParameterSetName == ByFilterSet) _clauses = FilterParser.Parse(Filter, numericAssessments: true);
                 foreach (var id in ExperimentId ?? new string[0]) Experiments.NormalizeId(id);
@@ -101,9 +111,20 @@ namespace MlTraces.Commands
         protected override void ProcessInput()
         {
             Validate();
+            // A later piped object that has no TraceId where the first had one (or one where the first had none) is
+            // not the same request: never a deletion by age with no age given, nor ids beside an age.
+            if (ParameterSetName == ByAgeSet && (_firstByIds ??= IdsInDefaultSet) != IdsInDefaultSet)
+            {
+                WriteError(new ErrorRecord(new ArgumentException(_firstByIds == true
+                        ? "This input has no TraceId, while the inputs before it had: it is not removed. Pipe objects that each have a TraceId (or RequestId) property."
+                        : "This input has a TraceId, while the inputs before it had none and were removed by age or filter: it is not removed. Remove trace ids in a command of their own."),
+                    "MixedPipelineInput", ErrorCategory.InvalidArgument, TraceId.Length > 0 ? (object)TraceId[0] : TrackingUri));
+                return;
+            }
             switch (ParameterSetName)
             {
                 case ByIdSet:
+                case ByAgeSet when IdsInDefaultSet:
                     foreach (var id in TraceId) Collect(id);
                     break;
                 case ByInputObjectSet:

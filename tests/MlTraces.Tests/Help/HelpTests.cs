@@ -170,7 +170,10 @@ namespace MlTraces.Tests.Help
             {
                 var parameters = set.Parameters.Where(p => !Cmdlet.CommonParameters.Contains(p.Name)).ToList();
                 var names = new HashSet<string>(parameters.Select(p => p.Name), StringComparer.OrdinalIgnoreCase);
-                var item = items.FirstOrDefault(i => names.SetEquals(i.Keys));
+                // Two sets may name the same parameters (Remove-Trace's ById and ByAge, -TraceId required in one):
+                // the syntax that also agrees on what is required and where.
+                var item = items.Where(i => names.SetEquals(i.Keys)).OrderByDescending(i => parameters.Count(p =>
+                    Text(Prop(i[p.Name], "required")) == (p.IsMandatory ? "true" : "false"))).FirstOrDefault();
                 if (item == null)
                 {
                     yield return $"no syntax in the help has the parameters of the set '{set.Name}': {string.Join(", ", names)}";
