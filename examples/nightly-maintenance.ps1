@@ -22,7 +22,11 @@ param(
     # At most this many traces are archived per run.
     [long] $MaxArchive = 100000,
     # One line per run is appended here.
-    [string] $LogPath = 'mltraces-maintenance.log'
+    [string] $LogPath = 'mltraces-maintenance.log',
+    # The MLflow server's --artifacts-destination, when its experiments' artifact locations are mlflow-artifacts:/
+    # (default $env:MLTRACES_ARTIFACTS_DESTINATION, which the commands read themselves). Without it, traces whose
+    # artifacts are there are kept, each with an error in the log line, rather than leaving their objects behind.
+    [string] $ArtifactsDestination
 )
 
 $ErrorActionPreference = 'Continue'
@@ -30,6 +34,7 @@ $ConfirmPreference = 'None'
 if (-not (Get-Command Invoke-TraceArchive -ErrorAction SilentlyContinue)) { Import-Module MlTraces -ErrorAction Stop }
 $store = @{}
 if ($TrackingUri) { $store.TrackingUri = $TrackingUri }
+if ($ArtifactsDestination) { $store.ArtifactsDestination = $ArtifactsDestination }
 $failures = 0
 $archived = 0
 $deleted = 0

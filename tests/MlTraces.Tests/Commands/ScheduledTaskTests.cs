@@ -26,7 +26,7 @@ namespace MlTraces.Tests.Commands
             long cutoffDays = (long)(DateTimeOffset.UtcNow - DateTimeOffset.FromUnixTimeMilliseconds(ts.Scalar("SELECT min(timestamp_ms) FROM trace_info"))).TotalDays - 1;
             var output = new StringWriter();
             using var session = new ShellSession(output, workingDirectory: ts.Folder);
-            int code = session.RunFile(Script(), new[] { "-TrackingUri", ts.Path, "-ConfigPath", config, "-DeleteOlderThan", $"{cutoffDays}d", "-MaxArchive", "5" });
+            int code = session.RunFile(Script(), new[] { "-TrackingUri", ts.Path, "-ConfigPath", config, "-DeleteOlderThan", $"{cutoffDays}d", "-MaxArchive", "5", "-ArtifactsDestination", Path.Combine(ts.Folder, "mlartifacts") });
             Assert.True(code == 0, output.ToString());
             string log = File.ReadAllText(Path.Combine(ts.Folder, "mltraces-maintenance.log"));
             var line = Assert.Single(log.Split('\n', StringSplitOptions.RemoveEmptyEntries));

@@ -48,7 +48,8 @@ namespace MlTraces.Tests.Commands
                 ("Invoke-TraceArchive -ConfigPath $config -MaxTraces 1 -PassThru", new[] { id, "Archived" }),
                 ("Invoke-TraceArchive -ConfigPath $config -MaxTraces 1", new[] { "Archived", "TrackingUri" }),
                 ($"Restore-Trace {id} -PassThru", new[] { id, "Restored" }),
-                ($"Remove-Trace {id} -Confirm:$false -PassThru", new[] { id, "Deleted" }),
+                // A real server's store: its artifacts are under mlflow-artifacts:/, relative to the server's destination.
+                ($"Remove-Trace {id} -Confirm:$false -PassThru -ArtifactsDestination mlartifacts", new[] { id, "Deleted" }),
                 ("New-TraceStore sqlite:///new.db", new[] { "TrackingUri", "AlembicRevision" }),
             };
             foreach (var (script, expected) in cases)
