@@ -280,7 +280,7 @@ namespace MlTraces.Core.Store
             {
                 if (JsonNode.Parse(value) is JsonString once)
                 {
-                    try { if (JsonNode.Parse(once.Value) is JsonString || JsonNode.Parse(once.Value) is JsonObject) return once.Value; }
+                    try { if (JsonNode.Parse(once.Value) is JsonNode inner && (inner is JsonString || inner is JsonObject)) return once.Value; }
                     catch (JsonException) { }
                 }
             }
