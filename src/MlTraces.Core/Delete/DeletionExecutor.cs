@@ -116,7 +116,11 @@ namespace MlTraces.Core.Delete
                     if (receipt.Status == DeletionStatus.ObjectsNotRemoved)
                         errors[receipt.TraceId] = trace.Files.Unreachable ?? removal?.Error ?? new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
                             $"Trace '{receipt.TraceId}' was not removed: while its objects were deleted, it was pointed at another one ({string.Join(", ", trace.Files.Objects.Select(o => o.Uri).Where(u => removal == null || !removal.Tried.Contains(u)))}; an archival pass finished meanwhile), so the trace row is left intact. Run Remove-Trace again to remove it.");
-                    if (receipt.Deleted && removal != null) receipt.RemovedFiles.AddRange(removal.Removed);
+                    if ((receipt.Deleted || receipt.Status == DeletionStatus.ObjectsNotRemoved) && removal != null)
+                    {
+                        receipt.RemovedFiles.AddRange(removal.Removed);
+                        receipt.UnconfirmedFiles.AddRange(removal.Unconfirmed);
+                    }
                     // A hold set after the trace's objects went and before its transaction: the hold keeps the rows,
                     // but what was deleted is gone, and the person who set the hold must hear of it.
                     if (receipt.Status == DeletionStatus.Held && removal != null && removal.Removed.Count > 0)
@@ -252,6 +256,10 @@ namespace MlTraces.Core.Delete
         {
             public HashSet<string> Tried { get; } = new HashSet<string>(StringComparer.Ordinal);
             public List<string> Removed { get; } = new List<string>();
+            /// <summary>Objects whose delete went out and got no answer: gone or not, nobody can tell yet.</summary>
+            public List<string> Unconfirmed { get; } = new List<string>();
+            /// <summary>Why the first object failed; the trace's error is made from it once all its requests ended.</summary>
+            public MlTracesException? Cause { get; set; }
             public MlTracesException? Error { get; set; }
         }
 
@@ -288,31 +296,43 @@ namespace MlTraces.Core.Delete
                 var removal = result[t.TraceId] = new ObjectRemoval();
                 foreach (var o in t.Files.Objects) removal.Tried.Add(o.Uri);
             }
-            void Fail(string traceId, MlTracesException ex)
+            void Fail(string traceId, MlTracesException ex, string? unconfirmed = null)
             {
                 var removal = result[traceId];
-                lock (removal) removal.Error ??= new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved",
-                    $"Trace '{traceId}' was not removed: {ex.Message.TrimEnd('.')}; leaving the trace row intact, so nothing points to a missing object. Fix the cause and run Remove-Trace again.", ex);
+                lock (removal)
+                {
+                    removal.Cause ??= ex;
+                    if (unconfirmed != null) removal.Unconfirmed.Add(unconfirmed);
+                }
             }
-            bool Failed(string traceId) => result[traceId].Error != null;
+            bool Failed(string traceId) => result[traceId].Cause != null;
             void DeleteAll(IEnumerable<(string TraceId, TraceObject Object)> all)
             {
                 foreach (var group in all.Where(x => !Failed(x.TraceId)).GroupBy(x => x.Object.Root.ToString(), StringComparer.Ordinal))
                 {
                     var failures = new HashSet<string>(StringComparer.Ordinal);
+                    IObjectLocation location;
+                    try { location = session.Open(group.First().Object.Root, plan.Settings); }
+                    catch (MlTracesException ex)
+                    {
+                        // Not asked (its server did not answer earlier in this run) or not usable at all: nothing was sent.
+                        foreach (var x in group) Fail(x.TraceId, ex);
+                        continue;
+                    }
                     try
                     {
-                        foreach (var f in session.Open(group.First().Object.Root, plan.Settings).DeleteMany(group.Select(x => x.Object.Key).ToList(), cancel))
+                        foreach (var f in location.DeleteMany(group.Select(x => x.Object.Key).ToList(), cancel))
                         {
                             session.Saw(group.First().Object.Root, f.Error);
                             failures.Add(f.Key);
-                            foreach (var x in group.Where(x => x.Object.Key == f.Key)) Fail(x.TraceId, f.Error);
+                            foreach (var x in group.Where(x => x.Object.Key == f.Key)) Fail(x.TraceId, f.Error, f.OutcomeUnknown ? x.Object.Uri : null);
                         }
                     }
                     catch (MlTracesException ex)
                     {
                         // The location cannot be used at all (its credentials, a server gone): every trace there keeps its rows.
-                        foreach (var x in group) { failures.Add(x.Object.Key); Fail(x.TraceId, ex); }
+                        session.Saw(group.First().Object.Root, ex);
+                        foreach (var x in group) { failures.Add(x.Object.Key); Fail(x.TraceId, ex, DeleteFailure.IsUnanswered(ex) ? x.Object.Uri : null); }
                     }
                     foreach (var x in group.Where(x => !failures.Contains(x.Object.Key))) result[x.TraceId].Removed.Add(x.Object.Uri);
                 }
@@ -339,7 +359,20 @@ namespace MlTraces.Core.Delete
             DeleteAll(listed.Where(x => SpansFile(x.Object)));
             foreach (var (t, o) in folders) if (!Failed(t.TraceId)) result[t.TraceId].Removed.Add(o.Uri);
             DeleteAll(owners.SelectMany(t => t.Files.Objects.Where(o => !o.Folder).Select(o => (t.TraceId, o))));
+            foreach (var entry in result)
+                if (entry.Value.Cause is MlTracesException cause) entry.Value.Error = NotRemoved(entry.Key, cause, entry.Value.Unconfirmed);
             return result;
+        }
+
+        /// <summary>The error of a trace whose objects did not all go. Its row stays; when a delete went unanswered, the
+        /// row may point to an object the server removed before it died, and the message says so: no client can tell
+        /// until the server answers, and the next run finishes the removal (an object already gone counts as removed).</summary>
+        private static MlTracesException NotRemoved(string traceId, MlTracesException cause, List<string> unconfirmed)
+        {
+            string why = $"Trace '{traceId}' was not removed: {cause.Message.TrimEnd('.')}; leaving the trace row intact";
+            return new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved", unconfirmed.Count == 0
+                ? $"{why}, so nothing points to a missing object. Fix the cause and run Remove-Trace again."
+                : $"{why}. The server did not answer the delete of {string.Join(", ", unconfirmed.Select(u => $"'{u}'"))}, so it may be gone already and the row may point to nothing until the removal is finished: run Remove-Trace again once the server answers.", cause);
         }
 
         private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family, Dictionary<string, ObjectRemoval> objects)

@@ -127,7 +127,7 @@ namespace MlTraces.Core.Locations
             var results = Transient.Wait(Transient.ForEachAsync(full, Transient.Concurrency, async k =>
             {
                 if (Volatile.Read(ref unreachable) is MlTracesException gone)
-                    return new DeleteFailure(k.Key, new MlTracesException(gone.Kind, gone.ErrorId, $"'{Shown(k.Full)}' was not deleted: the server did not answer for another blob of the same request. {gone.Message}"));
+                    return new DeleteFailure(k.Key, new MlTracesException(gone.Kind, gone.ErrorId, $"'{Shown(k.Full)}' was not deleted: the server did not answer for another blob of the same request. {gone.Message}"), sent: false);
                 try { await CallAsync("delete", k.Full, () => DeleteFull(k.Full, cancel), cancel).ConfigureAwait(false); return null; }
                 catch (MlTracesException ex)
                 {

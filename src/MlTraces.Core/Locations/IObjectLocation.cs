@@ -18,9 +18,16 @@ namespace MlTraces.Core.Locations
     /// <summary>A key a bulk delete could not remove, and why (the message never holds a secret).</summary>
     public sealed class DeleteFailure
     {
-        public DeleteFailure(string key, MlTracesException error) { Key = key; Error = error; }
+        /// <param name="sent">False when the request was never sent (its server had already failed to answer another).</param>
+        public DeleteFailure(string key, MlTracesException error, bool sent = true) { Key = key; Error = error; OutcomeUnknown = sent && IsUnanswered(error); }
         public string Key { get; }
         public MlTracesException Error { get; }
+        /// <summary>The delete went out and no answer came (a server killed or hung after taking it): the object may
+        /// be gone or not, and no client can tell until the server answers again.</summary>
+        public bool OutcomeUnknown { get; }
+
+        /// <summary>An error that means a request went unanswered, even after its retries.</summary>
+        public static bool IsUnanswered(MlTracesException error) => error.ErrorId == "ObjectStoreUnreachable";
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ namespace MlTraces
         /// <summary>Tagged mltraces.legalHold; left as it is.</summary>
         Held,
         /// <summary>Some of the trace's objects in an object store could not be deleted (or the trace was pointed at a
-        /// new payload meanwhile): its rows are left intact, so nothing points to a missing object; the next run tries again.</summary>
+        /// new payload meanwhile): its rows are left intact, with the objects they point to, and the next run tries
+        /// again. Only an object in UnconfirmedFiles (its delete went unanswered) may be gone already.</summary>
         ObjectsNotRemoved,
     }
 
@@ -35,8 +36,12 @@ namespace MlTraces
         /// <summary>entity_associations rows that named the trace (links to runs, prompts, datasets) and the
         /// review-queue items of the trace.</summary>
         public int Associations { get; set; }
-        /// <summary>Files, folders and objects removed: the trace's artifact folder, its archived payload.</summary>
+        /// <summary>Files, folders and objects removed: the trace's artifact folder, its archived payload. For a trace
+        /// that kept its rows (ObjectsNotRemoved, Held), what went before the failure.</summary>
         public List<string> RemovedFiles { get; set; } = new List<string>();
+        /// <summary>Objects whose delete went out and got no answer (a server killed or hung meanwhile): they may be
+        /// gone or not; the next run removes what is left.</summary>
+        public List<string> UnconfirmedFiles { get; set; } = new List<string>();
         /// <summary>What belongs to the trace but was not removed: remote artifact folders and archived payloads.</summary>
         public List<string> LeftBehind { get; set; } = new List<string>();
         public string? TrackingUri { get; set; }

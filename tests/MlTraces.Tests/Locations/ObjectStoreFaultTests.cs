@@ -443,6 +443,53 @@ namespace MlTraces.Tests.Locations
             Assert.Empty(s.Server.Keys(Container));
         }
 
+        /// <summary>A server that does every delete and never answers one (killed or hung right after the work; here a
+        /// proxy passes each request on and drops the answer): no client can tell whether the payloads went, so every
+        /// trace keeps its row, its receipt lists its payload under UnconfirmedFiles (and nothing as removed), and
+        /// its error says the row may point to nothing, naming the location and no secret. Get-Trace then says the
+        /// payload does not exist, and the next run, with the server answering, finishes the removal.</summary>
+        [ObjectStoreTheory]
+        [MemberData(nameof(Servers))]
+        public void ADeleteTheServerTookWithoutAnsweringIsReportedUnconfirmedAndTheNextRunFinishes(string kind)
+        {
+            using var s = new Scene(kind, Kind, 4);
+            Assert.Empty(s.Run(Pass).Errors);
+            var ids = s.Setup.Original.Keys.OrderBy(k => k, StringComparer.Ordinal).ToList();
+            using var proxy = new SlowProxy(s.Server.Endpoint, TimeSpan.Zero, _ => SlowProxy.Mode.Stall);
+            var env = Through(s, proxy, 1);
+            var (r, took) = RunBounded(s, "Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false -PassThru", env);
+
+            Assert.True(proxy.Stalled > 0);
+            Assert.Empty(s.Server.Keys(Container));
+            Assert.Equal(ids, Delete.DeleteTestSupport.TraceIds(s.Store));
+            var receipts = r.Output.Select(o => (DeletionReceipt)o.BaseObject).OrderBy(d => d.TraceId, StringComparer.Ordinal).ToList();
+            Assert.Equal(ids, receipts.Select(d => d.TraceId));
+            Assert.All(receipts, d =>
+            {
+                Assert.Equal(DeletionStatus.ObjectsNotRemoved, d.Status);
+                Assert.Empty(d.RemovedFiles);
+                Assert.Equal(new[] { s.Server.Uri(Container, $"root/{s.Setup.ExperimentId}/traces/{d.TraceId}/artifacts/{TracePayload.FileName}") }, d.UnconfirmedFiles);
+            });
+            Assert.Equal(ids, r.Errors.Select(e => (string)e.TargetObject).OrderBy(i => i, StringComparer.Ordinal));
+            Assert.All(r.Errors, e =>
+            {
+                Assert.Equal("TraceObjectsNotRemoved,MlTraces.Commands.RemoveTraceCommand", e.FullyQualifiedErrorId);
+                Assert.Contains("may be gone already", e.Exception.Message);
+                Assert.DoesNotContain("nothing points to a missing object", e.Exception.Message);
+            });
+            AssertErrorsNameTheLocationWithoutSecrets(r, env, Container);
+            Assert.True(took < TimeSpan.FromSeconds(30), $"The removal took {took}.");
+
+            var read = s.Run("Get-Trace -TrackingUri $uri -TraceId $ids");
+            Assert.Equal(ids.Count, read.Warnings.Count + read.Errors.Count);
+            Assert.All(read.Warnings.Select(w => w.Message).Concat(read.Errors.Select(e => e.Exception.Message)), m => Assert.Contains("does not exist", m));
+
+            var again = s.Run("Remove-Trace -TrackingUri $uri -TraceId $ids -Confirm:$false -PassThru");
+            Assert.Empty(again.Errors);
+            Assert.All(again.Output.Select(o => (DeletionReceipt)o.BaseObject), d => Assert.Equal(DeletionStatus.Deleted, d.Status));
+            Assert.Equal(0, s.Store.Scalar("SELECT count(*) FROM trace_info"));
+        }
+
         /// <summary>A server that takes connections and never answers (hung, or a route that drops everything), under
         /// a pass, a restore and Remove-Trace: the first requests wait out their tries of
         /// MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each, every later trace fails at once, so each run ends in bounded

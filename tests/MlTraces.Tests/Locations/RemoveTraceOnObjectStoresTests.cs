@@ -74,7 +74,7 @@ namespace MlTraces.Tests.Locations
         private static string AllText(MlTraces.Shell.RunResult r) => string.Join("\n", new[] { r.HostText }
             .Concat(r.Errors.Select(e => e.ToString() + " " + e.Exception.Message + " " + e.ErrorDetails?.Message))
             .Concat(r.Warnings.Select(w => w.Message)).Concat(r.Verbose.Select(v => v.Message))
-            .Concat(r.Output.Select(o => o.ToString() + " " + (o.BaseObject is DeletionReceipt d ? string.Join(" ", d.RemovedFiles.Concat(d.LeftBehind)) : ""))));
+            .Concat(r.Output.Select(o => o.ToString() + " " + (o.BaseObject is DeletionReceipt d ? string.Join(" ", d.RemovedFiles.Concat(d.LeftBehind).Concat(d.UnconfirmedFiles)) : ""))));
 
         private static void AssertNoSecret(string text, TestLocation place)
         {
@@ -315,9 +315,12 @@ namespace MlTraces.Tests.Locations
         }
 
         /// <summary>The server killed (SIGKILL) while Remove-Trace deletes, batch by batch: the traces whose objects
-        /// all went are gone, every other keeps its row and every object it points to, the errors name the location
+        /// all went are gone, every other keeps its row and the payload it points to, the errors name the location
         /// and no secret, the run does not ask the dead server again for every later batch, and the next run, with
-        /// the server back, removes the rest.</summary>
+        /// the server back, removes the rest. The kill comes right as a payload goes, so the server may have taken
+        /// that delete without answering it: that trace's receipt lists the payload as unconfirmed and its error says
+        /// the row may point to nothing (no client can tell while the server is dead); every receipt names exactly
+        /// the objects that are gone.</summary>
         [ObjectStoreTheory]
         [MemberData(nameof(HostileKinds))]
         public void AServerKilledInTheMiddleLeavesNoRowPointingToAMissingObject(string kind)
@@ -363,12 +366,30 @@ namespace MlTraces.Tests.Locations
 
             server.Restart();
             var left = All();
+            var byId = receipts.ToDictionary(d => d.TraceId, StringComparer.Ordinal);
+            var errors = r.Errors.ToDictionary(e => e.TargetObject?.ToString() ?? "", e => e.Exception.Message, StringComparer.Ordinal);
+            int intact = 0;
             foreach (var id in ids)
+            {
+                if (!kept.Contains(id)) { Assert.All(s.Keys[id], k => Assert.DoesNotContain(k, left)); continue; }
+                var d = byId[id];
+                // The receipt names what went: each object it says it removed is gone, each one gone it removed or
+                // could not confirm.
+                foreach (var k in s.Keys[id])
+                {
+                    string objectUri = server.Uri(Container, k);
+                    if (left.Contains(k)) Assert.DoesNotContain(objectUri, d.RemovedFiles);
+                    else Assert.True(d.RemovedFiles.Contains(objectUri) || d.UnconfirmedFiles.Contains(objectUri), $"{id}: '{k}' is gone, its receipt does not say so.");
+                }
                 // A kept row still has the object it reads its spans from (these traces are archived: traces.pb, which
-                // goes last); the artifacts before it may be gone when the kill fell between two steps, and the
-                // next run removes the rest.
-                if (kept.Contains(id)) Assert.Contains(s.Keys[id][2], left);
-                else Assert.All(s.Keys[id], k => Assert.DoesNotContain(k, left));
+                // goes last), unless the server took that delete and died before answering; the artifacts before it
+                // may be gone when the kill fell between two steps, and the next run removes the rest.
+                if (left.Contains(s.Keys[id][2])) intact++;
+                else Assert.Contains(server.Uri(Container, s.Keys[id][2]), d.UnconfirmedFiles);
+                Assert.Contains(d.UnconfirmedFiles.Count == 0 ? "so nothing points to a missing object" : "may be gone already", errors[id]);
+            }
+            // The batches the dead server was not asked about kept everything.
+            Assert.True(intact > 0, "No kept trace has its payload.");
 
             foreach (var e in server.Environment) saved[e.Key] = System.Environment.GetEnvironmentVariable(e.Key);
             try
