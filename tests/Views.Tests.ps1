@@ -134,7 +134,7 @@ Describe 'The table views at <Width> columns' -ForEach @(
         $start = $lines[0].IndexOf('Files')
         foreach ($d in $script:Deletions) {
             $row = $lines | Where-Object { $_.Contains($d.TraceId) }
-            $expected = @(if ($d.RemovedFiles.Count) { "$($d.RemovedFiles.Count) removed" }; if ($d.LeftBehind.Count) { "$($d.LeftBehind.Count) left behind" }) -join ', '
+            $expected = @(if ($d.RemovedFiles.Count) { "$($d.RemovedFiles.Count) removed" }; if ($d.UnconfirmedFiles.Count) { "$($d.UnconfirmedFiles.Count) unconfirmed" }; if ($d.LeftBehind.Count) { "$($d.LeftBehind.Count) left behind" }) -join ', '
             $row.Substring([Math]::Min($start, $row.Length)).Substring(0, [Math]::Min(28, [Math]::Max(0, $row.Length - $start))).TrimEnd() | Should -Be $expected
         }
         @($script:Deletions | Where-Object { $_.RemovedFiles.Count -or $_.LeftBehind.Count }).Count | Should -BeGreaterThan 0 -Because 'the samples have files to show'
