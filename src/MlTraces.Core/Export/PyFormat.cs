@@ -7,8 +7,7 @@ namespace MlTraces.Core.Export
 {
     /// <summary>
     /// The few Python and protobuf text conventions MLflow's trace JSON depends on: float repr (protobuf's
-    /// google.protobuf.Value holds every number as a double), str() of metadata values, RFC 3339 timestamps and
-    /// truncation by code point.
+    /// google.protobuf.Value holds every number as a double), str() of metadata values and RFC 3339 timestamps.
     /// </summary>
     internal static class PyFormat
     {
@@ -58,20 +57,6 @@ namespace MlTraces.Core.Export
                     sb.Append('}');
                     break;
             }
-        }
-
-        /// <summary>Python's s[:n]: the first n code points (a surrogate pair is one character in Python).</summary>
-        public static string TruncateCodePoints(string s, int n)
-        {
-            if (s.Length <= n) return s;
-            int codePoints = 0;
-            for (int i = 0; i < s.Length; i++)
-            {
-                if (codePoints == n) return s.Substring(0, i);
-                if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-                codePoints++;
-            }
-            return s;
         }
 
         private static readonly DateTime Epoch = new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc);

@@ -300,6 +300,20 @@ namespace MlTraces.Core.Json
             return n;
         }
 
+        /// <summary>Python's s[:n]: the first n code points (a surrogate pair is one character in Python).</summary>
+        public static string TruncateCodePoints(string s, int n)
+        {
+            if (s.Length <= n) return s;
+            int codePoints = 0;
+            for (int i = 0; i < s.Length; i++)
+            {
+                if (codePoints == n) return s.Substring(0, i);
+                if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
+                codePoints++;
+            }
+            return s;
+        }
+
         /// <summary>Python truthiness of a JSON value (None, False, 0, 0.0, "", [], {} are false), which MLflow's
         /// span code tests with <c>if not value</c>.</summary>
         public static bool Truthy(JsonNode? node)

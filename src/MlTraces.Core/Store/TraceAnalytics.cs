@@ -305,8 +305,9 @@ namespace MlTraces.Core.Store
             catch (JsonException) { return new JsonString(value); }
         }
 
-        /// <summary>bounded_model_dimension: a string cut to 500 characters, else null.</summary>
+        /// <summary>bounded_model_dimension: a string cut to 500 characters (Python's, so code points: a surrogate
+        /// pair is never split), else null.</summary>
         public static string? BoundedModelDimension(JsonNode? value) =>
-            value is JsonString s ? (s.Value.Length > ModelDimensionMaxLength ? s.Value.Substring(0, ModelDimensionMaxLength) : s.Value) : null;
+            value is JsonString s ? PyJson.TruncateCodePoints(s.Value, ModelDimensionMaxLength) : null;
     }
 }

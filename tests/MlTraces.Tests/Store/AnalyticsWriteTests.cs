@@ -104,7 +104,8 @@ namespace MlTraces.Tests.Store
             meta["mlflow.trace.session"] = "s-new";
             var span = first["data"]!["spans"]![0]!["attributes"]!.AsObject();
             span["mlflow.llm.cost"] = "{\"input_cost\": 0.125, \"output_cost\": 0.5, \"total_cost\": 0.625}";
-            span["mlflow.llm.model"] = System.Text.Json.JsonSerializer.Serialize(new string('m', 600));
+            // 499 + 101 characters in Python's count: cut after the first emoji, never inside its surrogate pair.
+            span["mlflow.llm.model"] = System.Text.Json.JsonSerializer.Serialize(new string('m', 499) + string.Concat(Enumerable.Repeat("\U0001F600", 101)));
             var second = JsonNode.Parse(lines[1])!;
             string other = (string)second["info"]!["trace_id"]!;
             second["info"]!["trace_metadata"]!.AsObject()["mlflow.trace.tokenUsage"] = "not json";
@@ -114,8 +115,8 @@ namespace MlTraces.Tests.Store
             Assert.True(r.Errors.Count == 0, string.Join("\n", r.Errors.Take(3)));
             Assert.Equal($"{id}|s-new|50|7|NULL|NULL|NULL|0.25|NULL|1", Rows(ts,
                 $"SELECT request_id, session_id, input_tokens, output_tokens, total_tokens, cache_read_input_tokens, cache_creation_input_tokens, input_cost, output_cost, total_cost FROM trace_info WHERE request_id = '{id}'").Single());
-            Assert.Equal("0.125|0.5|0.625|500", Rows(ts,
-                $"SELECT input_cost, output_cost, total_cost, length(model_name) FROM spans WHERE trace_id = '{id}' AND input_cost IS NOT NULL").Single());
+            Assert.Equal("0.125|0.5|0.625|" + new string('m', 499) + "\U0001F600", Rows(ts,
+                $"SELECT input_cost, output_cost, total_cost, model_name FROM spans WHERE trace_id = '{id}' AND input_cost IS NOT NULL").Single());
             Assert.Equal($"{other}|NULL|NULL|NULL", Rows(ts, $"SELECT request_id, input_tokens, output_tokens, total_tokens FROM trace_info WHERE request_id = '{other}'").Single());
             Assert.Equal(0, ts.Scalar("SELECT count(*) FROM trace_request_metadata WHERE \"key\" = 'mlflow.trace.tokenUsage'"));
         }
