@@ -372,7 +372,7 @@ namespace MlTraces.Core.Delete
             string why = $"Trace '{traceId}' was not removed: {cause.Message.TrimEnd('.')}; leaving the trace row intact";
             return new MlTracesException(ErrorKind.WriteFailed, "TraceObjectsNotRemoved", unconfirmed.Count == 0
                 ? $"{why}, so nothing points to a missing object. Fix the cause and run Remove-Trace again."
-                : $"{why}. The server did not answer the delete of {string.Join(", ", unconfirmed.Select(u => $"'{u}'"))}, so it may be gone already and the row may point to nothing until the removal is finished: run Remove-Trace again once the server answers.", cause);
+                : $"{why}. The server did not answer the delete of {string.Join(", ", unconfirmed.Select(u => $"'{u}'"))}, so {(unconfirmed.Count == 1 ? "it" : "they")} may be gone already and the row may point to nothing until the removal is finished: run Remove-Trace again once the server answers.", cause);
         }
 
         private List<DeletionReceipt> DeleteBatch(DeletionPlan plan, List<PlannedDeletion> batch, TraceFamily family, Dictionary<string, ObjectRemoval> objects)
