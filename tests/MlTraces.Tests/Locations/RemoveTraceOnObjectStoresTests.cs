@@ -323,7 +323,7 @@ namespace MlTraces.Tests.Locations
         /// the objects that are gone.</summary>
         [ObjectStoreTheory]
         [MemberData(nameof(HostileKinds))]
-        public void AServerKilledInTheMiddleLeavesNoRowPointingToAMissingObject(string kind)
+        public void AServerKilledInTheMiddleKeepsEachRowWithItsPayloadOrSaysItsDeleteWentUnanswered(string kind)
         {
             using var server = new PrivateObjectStoreServer(kind);
             const string Container = "killed";
