@@ -177,6 +177,29 @@ namespace MlTraces.Tests.Locations
             }
         }
 
+        /// <summary>A SAS token's signature (base64: '+', '/', '=') comes URL-encoded; whatever echoes it may do so
+        /// encoded, decoded or encoded twice. Every form is scrubbed from a message, as are the key's.</summary>
+        [Theory]
+        [InlineData("as given")]
+        [InlineData("decoded")]
+        [InlineData("encoded again")]
+        public void EveryFormOfTheSignatureIsScrubbed(string form)
+        {
+            const string Signature = "q8Uj+0fT/xK4m9zR2bV7wN1cL5pH3dA6eY0sG8iJ2kM=";
+            string sas = "?sv=2025-05-05&ss=b&srt=sco&sp=rwdlac&se=2031-01-01T00%3A00%3A00Z&spr=https&sig=" + Uri.EscapeDataString(Signature);
+            var settings = new MlTraces.Core.Locations.ObjectStoreSettings(n => n == SasVariable ? sas : null);
+            string shown = form switch
+            {
+                "as given" => Uri.EscapeDataString(Signature),
+                "decoded" => Signature,
+                _ => Uri.EscapeDataString(Uri.EscapeDataString(Signature)),
+            };
+            string scrubbed = settings.Scrub($"403 for https://acct.blob.core.windows.net/c/b?sig={shown} (signature {shown})");
+            Assert.DoesNotContain(shown, scrubbed);
+            Assert.DoesNotContain("q8Uj", scrubbed);
+            Assert.Contains("acct.blob.core.windows.net", scrubbed);
+        }
+
         public static IEnumerable<object[]> GoodCredentials() => new[] { new object[] { "key" }, new object[] { "sas" }, new object[] { "?sas" }, new object[] { "container sas" } };
 
         private KeyValuePair<string, string> Credential(string which, string container = "") => which switch
