@@ -6,6 +6,10 @@
 #   servers.sh start azure DIR [ACCOUNT:KEY]
 #                                starts Azurite's blob service (with that account, to start again on DIR's data);
 #                                prints a connection string for it
+#   servers.sh start azure-tls DIR ACCOUNT:KEY
+#                                the same over HTTPS with DIR/tls.crt and DIR/tls.key (PEM, put there by the caller),
+#                                also at production-style URLs (https://ACCOUNT.blob.core.windows.net, reached
+#                                through a proxy); prints a connection string for https://127.0.0.1:<port>/ACCOUNT
 #   servers.sh stop DIR          stops what DIR's start started and removes DIR
 # With OWNER_PID after DIR, a start also stops the server when that process has ended.
 # The S3 keys are s3rver's fixed pair (S3RVER/S3RVER); the Azure account has a random key made here, so a test
@@ -84,7 +88,18 @@ case "$cmd" in
         wait_port "$port" "$dir/$kind.log"
         echo "DefaultEndpointsProtocol=http;AccountName=$account;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/$account;"
         ;;
-      *) echo "usage: $0 start s3|s3-tls|azure DIR [OWNER_PID] [ACCOUNT:KEY]" >&2; exit 2 ;;
+      azure-tls)
+        # Without --disableProductStyleUrl: Azurite takes the account from the host's first label, as Azure does.
+        [ -n "$account_key" ] && [ -f "$dir/tls.crt" ] && [ -f "$dir/tls.key" ] || { echo "azure-tls needs ACCOUNT:KEY and DIR/tls.crt, DIR/tls.key" >&2; exit 2; }
+        account="${account_key%%:*}"; key="${account_key#*:}"
+        AZURITE_ACCOUNTS="$account:$key" setsid "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
+          --location "$dir/$kind" --silent --skipApiVersionCheck --disableTelemetry --cert "$dir/tls.crt" --key "$dir/tls.key" \
+          >"$dir/$kind.log" 2>&1 </dev/null &
+        echo $! > "$dir/$kind.pid"
+        wait_port "$port" "$dir/$kind.log"
+        echo "DefaultEndpointsProtocol=https;AccountName=$account;AccountKey=$key;BlobEndpoint=https://127.0.0.1:$port/$account;"
+        ;;
+      *) echo "usage: $0 start s3|s3-tls|azure|azure-tls DIR [OWNER_PID] [ACCOUNT:KEY]" >&2; exit 2 ;;
     esac
     if [ -n "$owner" ]; then
       # Stopped when the process that asked for it is gone, however it ended (a test host that is killed runs no

@@ -47,20 +47,36 @@ namespace MlTraces.Core.Locations
             options.Retry.MaxRetries = 0;
             options.Retry.NetworkTimeout = settings.RequestTimeout;
             var account = new Uri("https://" + root.Account + "." + root.HostSuffix);
+            // MLflow's order: the first variable set is the one used, so a malformed value is named alone.
+            string? variable = CredentialVariables.FirstOrDefault(v => settings.Get(v) != null);
+            string value = variable == null ? "" : settings.Get(variable)!;
             try
             {
-                if (settings.Get("AZURE_STORAGE_CONNECTION_STRING") is string connection) return new BlobServiceClient(connection, options);
-                if (settings.Get("AZURE_STORAGE_ACCESS_KEY") is string key) return new BlobServiceClient(account, new StorageSharedKeyCredential(root.Account, key), options);
-                if (settings.Get("AZURE_STORAGE_SAS_TOKEN") is string sas) return new BlobServiceClient(account, new AzureSasCredential(sas.TrimStart('?')), options);
-                return new BlobServiceClient(account, new DefaultAzureCredential(), options);
+                switch (variable)
+                {
+                    case "AZURE_STORAGE_CONNECTION_STRING": return new BlobServiceClient(value, options);
+                    case "AZURE_STORAGE_ACCESS_KEY": return new BlobServiceClient(account, new StorageSharedKeyCredential(root.Account, value), options);
+                    case "AZURE_STORAGE_SAS_TOKEN": return new BlobServiceClient(account, new AzureSasCredential(value.TrimStart('?')), options);
+                    default: return new BlobServiceClient(account, new DefaultAzureCredential(), options);
+                }
             }
-            catch (Exception ex) when (ex is FormatException || ex is ArgumentException)
+            catch (Exception ex) when (variable != null && (ex is FormatException || ex is ArgumentException))
             {
                 // The SDK's text may quote the malformed value: it is not shown.
                 throw new MlTracesException(ErrorKind.InvalidArgument, "ObjectStoreCredentialsInvalid",
-                    $"The Azure storage credentials for '{root}' could not be used: AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCESS_KEY or AZURE_STORAGE_SAS_TOKEN is malformed ({ex.GetType().Name}). Check the value set.");
+                    $"The Azure storage credentials for '{root}' could not be used: $env:{variable} is malformed ({ex.GetType().Name}). Set it to {CredentialForms[variable]}.");
             }
         }
+
+        /// <summary>Where MLflow's AzureBlobArtifactRepository looks, in its order (then the default credential).</summary>
+        private static readonly string[] CredentialVariables = { "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN" };
+
+        private static readonly Dictionary<string, string> CredentialForms = new Dictionary<string, string>
+        {
+            ["AZURE_STORAGE_CONNECTION_STRING"] = "the storage account's connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...)",
+            ["AZURE_STORAGE_ACCESS_KEY"] = "one of the storage account's access keys (base64, as the Azure portal shows it)",
+            ["AZURE_STORAGE_SAS_TOKEN"] = "a SAS token (sv=...&sig=..., with or without its leading '?')",
+        };
 
         private string Shown(string key) => "wasbs://" + Root.Container + "@" + Root.Account + "." + Root.HostSuffix + "/" + key;
 

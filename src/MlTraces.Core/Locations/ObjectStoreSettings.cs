@@ -135,7 +135,7 @@ namespace MlTraces.Core.Locations
                 if (value == null) continue;
                 yield return value;
                 // A connection string's AccountKey and SharedAccessSignature parts, and a SAS token's signature,
-                // may be echoed on their own (or URL-encoded).
+                // may be echoed on their own, URL-encoded, or (a SAS comes encoded) decoded.
                 foreach (var part in value.Split(';', '&', '?'))
                 {
                     int eq = part.IndexOf('=');
@@ -148,6 +148,7 @@ namespace MlTraces.Core.Locations
                     {
                         yield return v;
                         yield return Uri.EscapeDataString(v);
+                        yield return Uri.UnescapeDataString(v);
                     }
                 }
             }

@@ -35,9 +35,20 @@ namespace MlTraces.Tests.Support
             if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)) return null;
             if (!string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(S3Variable))
                 && !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(AzureVariable))) return null;
+            return NodeMissing() ? "Node.js is not on PATH: the object-store tests need s3rver and Azurite (tests/objectstores/servers.sh installs them with npm), or $env:MLTRACES_TEST_S3 and $env:MLTRACES_TEST_AZURE naming running servers. In CI (CI=true) they run and fail instead." : null;
+        }
+
+        /// <summary>Why a test that starts a server of its own (servers.sh) cannot run here, or null when it can.</summary>
+        public static string? PrivateSkipReason() =>
+            !string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase) && NodeMissing()
+                ? "Node.js is not on PATH: this test starts an Azurite of its own (tests/objectstores/servers.sh installs it with npm). In CI (CI=true) it runs and fails instead."
+                : null;
+
+        private static bool NodeMissing()
+        {
             foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
-                if (dir.Length > 0 && File.Exists(Path.Combine(dir, "node"))) return null;
-            return "Node.js is not on PATH: the object-store tests need s3rver and Azurite (tests/objectstores/servers.sh installs them with npm), or $env:MLTRACES_TEST_S3 and $env:MLTRACES_TEST_AZURE naming running servers. In CI (CI=true) they run and fail instead.";
+                if (dir.Length > 0 && File.Exists(Path.Combine(dir, "node"))) return false;
+            return true;
         }
 
         private static string Start(string variable, string kind)
@@ -103,6 +114,9 @@ namespace MlTraces.Tests.Support
 
         /// <summary>Also needs the real MLflow stores (skipped with their reason where they are missing).</summary>
         public bool RealStores { get => false; set { if (value && Support.RealStores.Folder == null) Skip ??= Support.RealStores.MissingReason; } }
+
+        /// <summary>Also starts a server of its own, which no $env:MLTRACES_TEST_S3 / MLTRACES_TEST_AZURE replaces.</summary>
+        public bool PrivateServer { get => false; set { if (value) Skip ??= ObjectStoreServers.PrivateSkipReason(); } }
 
         /// <summary>Also needs protoc (skipped with its reason where it is missing outside CI, as <see cref="ProtocFactAttribute"/>).</summary>
         public bool Protoc { get => false; set { if (value) Skip ??= new ProtocFactAttribute().Skip; } }

@@ -19,11 +19,29 @@ namespace MlTraces.Tests.Support
         public string Kind { get; }
         /// <summary>The S3 endpoint URL, or the Azure connection string (with its key).</summary>
         public string Endpoint { get; private set; }
+        /// <summary>What servers.sh starts: the kind, or azure-tls.</summary>
+        private readonly string _start;
+        /// <summary>The certificate an azure-tls server presents, which the raw SDK access here trusts (alone).</summary>
+        private readonly System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
 
         public PrivateObjectStoreServer(string kind)
         {
-            Kind = kind;
+            Kind = _start = kind;
             Endpoint = Run($"start {Kind} \"{_dir}\" {System.Environment.ProcessId}");
+        }
+
+        /// <summary>Azurite over HTTPS for this account and key, presenting <paramref name="certificate"/> (with its
+        /// RSA key), also at production-style URLs (https://account.blob.core.windows.net, through a proxy).</summary>
+        public PrivateObjectStoreServer(string account, string key, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate)
+        {
+            Kind = TestLocation.Azure;
+            _start = "azure-tls";
+            _certificate = certificate;
+            Directory.CreateDirectory(_dir);
+            File.WriteAllText(Path.Combine(_dir, "tls.crt"), certificate.ExportCertificatePem());
+            using (var rsa = System.Security.Cryptography.X509Certificates.RSACertificateExtensions.GetRSAPrivateKey(certificate)!)
+                File.WriteAllText(Path.Combine(_dir, "tls.key"), rsa.ExportPkcs8PrivateKeyPem());
+            Endpoint = Run($"start {_start} \"{_dir}\" {System.Environment.ProcessId} \"{account}:{key}\"");
         }
 
         /// <summary>The environment a user's session would have to reach this server.</summary>
@@ -41,7 +59,14 @@ namespace MlTraces.Tests.Support
         private Amazon.S3.AmazonS3Client S3() => new Amazon.S3.AmazonS3Client(new Amazon.Runtime.BasicAWSCredentials(ObjectStoreServers.S3AccessKey, ObjectStoreServers.S3SecretKey),
             new Amazon.S3.AmazonS3Config { ServiceURL = Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
 
-        private Azure.Storage.Blobs.BlobContainerClient Blobs(string container) => new Azure.Storage.Blobs.BlobServiceClient(Endpoint).GetBlobContainerClient(container);
+        private Azure.Storage.Blobs.BlobContainerClient Blobs(string container)
+        {
+            var options = new Azure.Storage.Blobs.BlobClientOptions();
+            if (_certificate is { } trusted)
+                options.Transport = new Azure.Core.Pipeline.HttpClientTransport(new System.Net.Http.HttpClientHandler
+                    { ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented?.Thumbprint == trusted.Thumbprint });
+            return new Azure.Storage.Blobs.BlobServiceClient(Endpoint, options).GetBlobContainerClient(container);
+        }
 
         public void CreateContainer(string container)
         {
@@ -101,7 +126,7 @@ namespace MlTraces.Tests.Support
         /// Azure account does.</summary>
         public void Kill()
         {
-            int pid = int.Parse(File.ReadAllText(Path.Combine(_dir, Kind + ".pid")).Trim());
+            int pid = int.Parse(File.ReadAllText(Path.Combine(_dir, _start + ".pid")).Trim());
             string signal = Kind == TestLocation.S3 ? "KILL" : "TERM";
             using (var kill = Process.Start(new ProcessStartInfo("kill", $"-{signal} -- -{pid}") { UseShellExecute = false })!) kill.WaitForExit();
             for (int i = 0; i < 100 && Alive(pid); i++) System.Threading.Thread.Sleep(50);
@@ -127,7 +152,7 @@ namespace MlTraces.Tests.Support
 
         /// <summary>Starts the server again on the same data (a new port: <see cref="Endpoint"/> changes).</summary>
         public void Restart() =>
-            Endpoint = Run($"start {Kind} \"{_dir}\" {System.Environment.ProcessId}" + (Kind == TestLocation.Azure ? $" \"{Part("AccountName")}:{Part("AccountKey")}\"" : ""));
+            Endpoint = Run($"start {_start} \"{_dir}\" {System.Environment.ProcessId}" + (Kind == TestLocation.Azure ? $" \"{Part("AccountName")}:{Part("AccountKey")}\"" : ""));
 
         private static bool ParsesAsJson(string file)
         {
