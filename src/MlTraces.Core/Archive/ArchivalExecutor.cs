@@ -66,6 +66,8 @@ namespace MlTraces.Core.Archive
             // its uploads are done, or when more than MaxBatchSize traces wait behind it (their spans and payloads
             // are held in memory meanwhile).
             var started = new Queue<Started>();
+            // The plan's line counts what was offered, whatever then fails: the archived bytes are the receipts'.
+            long plannedBytes = 0;
             void RunBatch(bool last)
             {
                 if (batch.Count > 0) started.Enqueue(Start(batch, cancel));
@@ -89,6 +91,7 @@ namespace MlTraces.Core.Archive
                     {
                         var c = candidates.Current;
                         listener.Progress(summary.Planned++, Math.Max(estimate, summary.Planned));
+                        plannedBytes += c.PayloadBytes;
                         if (!listener.Approve(c))
                         {
                             if (dryRun)
@@ -112,7 +115,7 @@ namespace MlTraces.Core.Archive
                 Flush(plan.Warnings, listener);
                 Flush(Warnings, listener);
             }
-            listener.PlanSummary($"Archive {summary.Planned:N0} trace(s) with {summary.ArchivedBytes:N0} bytes of span content from '{_store.Name}'.");
+            listener.PlanSummary($"Archive {summary.Planned:N0} trace(s) with {plannedBytes:N0} bytes of span content from '{_store.Name}'.");
             return summary;
         }
 

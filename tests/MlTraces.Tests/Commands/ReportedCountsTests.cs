@@ -90,6 +90,25 @@ namespace MlTraces.Tests.Commands
             Assert.Equal(files.OrderBy(k => k.Key), restored.OrderBy(r => r.TraceId).Select(r => new KeyValuePair<string, long>(r.TraceId, r.ArchiveFileBytes)));
             Assert.NotEqual(content[first], files[first]);
         }
+
+        /// <summary>The archive plan's line (the dry run's confirmation, the real run's Verbose line and audit plan)
+        /// counts the bytes of the traces offered, also when every upload then fails: it said "0 bytes" then.</summary>
+        [Fact]
+        public void TheArchivePlanLineCountsThePlannedBytesEvenWhenEveryTraceFails()
+        {
+            using var ts = SampleStore(out var vars);
+            using var sh = new PsShell(ts);
+            // The archive folder cannot be made: a file stands where it would go.
+            File.WriteAllText(Path.Combine(ts.Folder, "archive"), "not a folder");
+            var plan = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 3 -WhatIf", vars);
+            var line = Regex.Match(plan.HostText, "Archive 3 trace\\(s\\) with (?<bytes>[0-9,]+) bytes of span content");
+            Assert.True(line.Success, plan.HostText);
+            Assert.NotEqual("0", line.Groups["bytes"].Value);
+
+            var r = sh.Run("Invoke-TraceArchive -TrackingUri $uri -ConfigPath $config -MaxTraces 3 -Confirm:$false -Verbose", vars);
+            Assert.Equal(3, r.Errors.Count);
+            Assert.Contains(r.Verbose, v => v.Message.StartsWith(line.Value, StringComparison.Ordinal));
+        }
     }
 
     public class ReportedCountsTestsOnPostgres : ReportedCountsTests
