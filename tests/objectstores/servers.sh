@@ -82,7 +82,7 @@ case "$cmd" in
         key="$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
         if [ -n "$account_key" ]; then account="${account_key%%:*}"; key="${account_key#*:}"; fi
         AZURITE_ACCOUNTS="$account:$key" setsid "$bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
-          --location "$dir/$kind" --silent --skipApiVersionCheck --disableProductStyleUrl \
+          --location "$dir/$kind" --silent --skipApiVersionCheck --disableProductStyleUrl --disableTelemetry \
           >"$dir/$kind.log" 2>&1 </dev/null &
         echo $! > "$dir/$kind.pid"
         wait_port "$port" "$dir/$kind.log"
