@@ -110,10 +110,10 @@ namespace MlTraces.Core.Locations
             string full = Root.Key(key);
             return Call("check", full, async () =>
             {
-                if ((await _container.GetBlobClient(full).ExistsAsync(cancel).ConfigureAwait(false)).Value) return true;
-                // A missing container is an error, not a missing blob.
-                if (!(await _container.ExistsAsync(cancel).ConfigureAwait(false)).Value) throw new RequestFailedException(404, "The specified container does not exist.", "ContainerNotFound", null);
-                return false;
+                // One request on the blob itself: its 404 says whether the blob or the container is missing (a missing
+                // container is an error), and a SAS scoped to the container may not read the container's properties.
+                try { await _container.GetBlobClient(full).GetPropertiesAsync(null, cancel).ConfigureAwait(false); return true; }
+                catch (RequestFailedException ex) when (ex.Status == 404 && ex.ErrorCode != "ContainerNotFound") { return false; }
             }, cancel);
         }
 

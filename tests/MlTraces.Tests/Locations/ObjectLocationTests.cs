@@ -113,6 +113,29 @@ namespace MlTraces.Tests.Locations
             Assert.Equal(new[] { "mlartifacts/x", "x" }, place.AllRaw());
         }
 
+        /// <summary>A SAS scoped to the container (a service SAS, the kind an admin hands out for one container) may
+        /// not read the container's properties: asking whether a blob exists must not need them. It got a 403 for
+        /// every missing blob.</summary>
+        [ObjectStoreFact]
+        public void AContainerSasCanAskWhetherABlobExists()
+        {
+            using var place = TestLocation.Create(TestLocation.Azure);
+            var sas = new Azure.Storage.Sas.BlobSasBuilder(
+                Azure.Storage.Sas.BlobContainerSasPermissions.Read | Azure.Storage.Sas.BlobContainerSasPermissions.Write
+                | Azure.Storage.Sas.BlobContainerSasPermissions.Delete | Azure.Storage.Sas.BlobContainerSasPermissions.List, DateTimeOffset.UtcNow.AddHours(1))
+            { BlobContainerName = place.Container, Resource = "c", Protocol = Azure.Storage.Sas.SasProtocol.HttpsAndHttp, StartsOn = DateTimeOffset.UtcNow.AddMinutes(-5) }
+                .ToSasQueryParameters(new Azure.Storage.StorageSharedKeyCredential(TestLocation.AzureAccount(), TestLocation.AzureKey())).ToString();
+            string endpoint = ObjectStoreServers.AzureConnectionString.Split(';').Single(p => p.StartsWith("BlobEndpoint=", StringComparison.Ordinal));
+            string connection = $"{endpoint};SharedAccessSignature={sas}";
+            var location = ObjectLocations.Open(place.Uri, new ObjectStoreSettings(n => n == "AZURE_STORAGE_CONNECTION_STRING" ? connection : null));
+
+            Assert.False(location.Exists(PayloadKey));
+            location.Write(PayloadKey, new byte[] { 1, 2 });
+            Assert.True(location.Exists(PayloadKey));
+            Assert.True(location.Delete(PayloadKey));
+            Assert.False(location.Exists(PayloadKey));
+        }
+
         [ObjectStoreTheory]
         [InlineData(TestLocation.S3)]
         [InlineData(TestLocation.Azure)]
