@@ -17,9 +17,15 @@ namespace MlTraces.Tests.Maintenance
     /// VACUUM FULL, seen in pg_stat_activity), and at random moments: after each kill the store opens, integrity_check
     /// is clean and every trace reads exactly as before; the next run finishes.
     /// </summary>
-    public class OptimizeKillTests
+    public class OptimizeKillTests : IDisposable
     {
         protected virtual StoreKind Kind => StoreKind.Sqlite;
+
+        /// <summary>PostgreSQL: one connection that watches pg_stat_activity. Opening a store for each look took longer
+        /// than a VACUUM FULL of this small store on a busy machine, and the look missed it.</summary>
+        private TraceStore? _watcher;
+
+        public void Dispose() => _watcher?.Dispose();
 
         private bool Vacuuming(TestStore ts)
         {
@@ -29,8 +35,8 @@ namespace MlTraces.Tests.Maintenance
                 var journal = new FileInfo(ts.Path + "-journal");
                 return journal.Exists && journal.Length > 64 * 1024;
             }
-            using var store = TraceStore.Open(ts.Uri, StoreAccess.ReadOnly);
-            using var cmd = store.Command("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM (FULL%' AND state = 'active'");
+            _watcher ??= TraceStore.Open(ts.Uri, StoreAccess.ReadOnly);
+            using var cmd = _watcher.Command("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'VACUUM (FULL%' AND state = 'active'");
             return Convert.ToInt64(cmd.ExecuteScalar()) > 0;
         }
 
