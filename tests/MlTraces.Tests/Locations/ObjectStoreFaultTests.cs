@@ -191,7 +191,7 @@ namespace MlTraces.Tests.Locations
         /// <summary>The server killed while a pass uploads its second batch: the first batch is archived, every other
         /// trace stays in the store with an error, the run does not wait out the retries of every trace, the sweep
         /// removes exactly the uploads no row points to, and a pass with the server back archives the rest.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AServerKilledInThePassLeavesEveryTraceInOnePlaceAndTheNextPassFinishes(string kind)
         {
@@ -215,7 +215,7 @@ namespace MlTraces.Tests.Locations
         /// <summary>The server killed while Restore-Trace works through the traces: each trace is restored or still
         /// archived, never neither; the payloads of restored traces that could not be removed are orphans the sweep
         /// removes; and a restore with the server back finishes.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AServerKilledInTheRestoreLeavesEveryTraceInOnePlaceAndTheNextRestoreFinishes(string kind)
         {
@@ -255,7 +255,7 @@ namespace MlTraces.Tests.Locations
         /// work, the answer was lost; the SDK gives up after MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT and the retry
         /// goes on a new connection). The pass, the restore and Remove-Trace all finish, each trace in one place and
         /// nothing left behind.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void ASlowServerThatLosesSomeAnswersStillGetsEverythingDone(string kind)
         {
@@ -290,7 +290,7 @@ namespace MlTraces.Tests.Locations
         /// the write lock, gets RestoreExecutor.LockedDeleteBudget, so the writer never gives up; every trace is
         /// restored, each payload stays for the sweep with an error that says so, and the sweep removes them. With
         /// the delete's own tries (20 s each here) under the lock the writer failed and the restore took minutes.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AHungDeleteNeverKeepsTheStoreLockedLongerThanItsBudget(string kind)
         {
@@ -354,7 +354,7 @@ namespace MlTraces.Tests.Locations
         /// so every trace is either wholly gone or keeps its row and the payload it points to, no object is left that
         /// no row points to, and the next run removes the rest. Cutting the requests at the stop left rows whose
         /// payloads the server had deleted.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AStopWhileObjectsAreDeletedLeavesNoRowWithoutItsPayload(string kind)
         {
@@ -406,7 +406,7 @@ namespace MlTraces.Tests.Locations
         /// moment the first delete request leaves): the transaction finds the hold and keeps the rows, as the hold
         /// asks, but the objects are gone by then, and the run says so with an error per trace naming what went
         /// (HeldTraceObjectsRemoved), not only the usual "held" warning, and the receipts list it.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AHoldSetWhileObjectsAreDeletedKeepsTheRowsAndSaysWhatWentAlready(string kind)
         {
@@ -448,7 +448,7 @@ namespace MlTraces.Tests.Locations
         /// trace keeps its row, its receipt lists its payload under UnconfirmedFiles (and nothing as removed), and
         /// its error says the row may point to nothing, naming the location and no secret. Get-Trace then says the
         /// payload does not exist, and the next run, with the server answering, finishes the removal.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void ADeleteTheServerTookWithoutAnsweringIsReportedUnconfirmedAndTheNextRunFinishes(string kind)
         {
@@ -495,7 +495,7 @@ namespace MlTraces.Tests.Locations
         /// MLFLOW_ARTIFACT_UPLOAD_DOWNLOAD_TIMEOUT each, every later trace fails at once, so each run ends in bounded
         /// time; every trace stays where it was, each with an error that names the location and the timeout and no
         /// secret.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(Servers))]
         public void AServerThatNeverAnswersFailsEachTraceInBoundedTime(string kind)
         {

@@ -321,7 +321,7 @@ namespace MlTraces.Tests.Locations
         /// that delete without answering it: that trace's receipt lists the payload as unconfirmed and its error says
         /// the row may point to nothing (no client can tell while the server is dead); every receipt names exactly
         /// the objects that are gone.</summary>
-        [ObjectStoreTheory]
+        [ObjectStoreTheory(PrivateServer = true)]
         [MemberData(nameof(HostileKinds))]
         public void AServerKilledInTheMiddleKeepsEachRowWithItsPayloadOrSaysItsDeleteWentUnanswered(string kind)
         {

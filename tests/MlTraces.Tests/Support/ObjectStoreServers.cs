@@ -41,7 +41,7 @@ namespace MlTraces.Tests.Support
         /// <summary>Why a test that starts a server of its own (servers.sh) cannot run here, or null when it can.</summary>
         public static string? PrivateSkipReason() =>
             !string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase) && NodeMissing()
-                ? "Node.js is not on PATH: this test starts an Azurite of its own (tests/objectstores/servers.sh installs it with npm). In CI (CI=true) it runs and fails instead."
+                ? "Node.js is not on PATH: this test starts an s3rver or Azurite of its own (tests/objectstores/servers.sh installs them with npm). In CI (CI=true) it runs and fails instead."
                 : null;
 
         private static bool NodeMissing()
