@@ -48,7 +48,7 @@ namespace MlTraces.Core.Locations
             options.Retry.NetworkTimeout = settings.RequestTimeout;
             var account = new Uri("https://" + root.Account + "." + root.HostSuffix);
             // MLflow's order: the first variable set is the one used, so a malformed value is named alone.
-            string? variable = CredentialVariables.FirstOrDefault(v => settings.Get(v) != null);
+            var (variable, form) = CredentialVariables.FirstOrDefault(v => settings.Get(v.Name) != null);
             string value = variable == null ? "" : settings.Get(variable)!;
             try
             {
@@ -64,18 +64,17 @@ namespace MlTraces.Core.Locations
             {
                 // The SDK's text may quote the malformed value: it is not shown.
                 throw new MlTracesException(ErrorKind.InvalidArgument, "ObjectStoreCredentialsInvalid",
-                    $"The Azure storage credentials for '{root}' could not be used: $env:{variable} is malformed ({ex.GetType().Name}). Set it to {CredentialForms[variable]}.");
+                    $"The Azure storage credentials for '{root}' could not be used: $env:{variable} is malformed ({ex.GetType().Name}). Set it to {form}.");
             }
         }
 
-        /// <summary>Where MLflow's AzureBlobArtifactRepository looks, in its order (then the default credential).</summary>
-        private static readonly string[] CredentialVariables = { "AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_SAS_TOKEN" };
-
-        private static readonly Dictionary<string, string> CredentialForms = new Dictionary<string, string>
+        /// <summary>Where MLflow's AzureBlobArtifactRepository looks, in its order (then the default credential), each
+        /// with the form its value takes.</summary>
+        private static readonly (string Name, string Form)[] CredentialVariables =
         {
-            ["AZURE_STORAGE_CONNECTION_STRING"] = "the storage account's connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...)",
-            ["AZURE_STORAGE_ACCESS_KEY"] = "one of the storage account's access keys (base64, as the Azure portal shows it)",
-            ["AZURE_STORAGE_SAS_TOKEN"] = "a SAS token (sv=...&sig=..., with or without its leading '?')",
+            ("AZURE_STORAGE_CONNECTION_STRING", "the storage account's connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...)"),
+            ("AZURE_STORAGE_ACCESS_KEY", "one of the storage account's access keys (base64, as the Azure portal shows it)"),
+            ("AZURE_STORAGE_SAS_TOKEN", "a SAS token (sv=...&sig=..., with or without its leading '?')"),
         };
 
         private string Shown(string key) => "wasbs://" + Root.Container + "@" + Root.Account + "." + Root.HostSuffix + "/" + key;
